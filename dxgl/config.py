@@ -1,0 +1,58 @@
+"""Every setting of the service, read once from ``DXGL_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Service settings; each field maps to ``DXGL_<FIELD>`` (case-insensitive)."""
+
+    model_config = SettingsConfigDict(env_prefix="DXGL_", extra="ignore")
+
+    data_dir: Path = Path("./dxgl-data")
+    # Empty means: a SQLite file inside data_dir.
+    database_url: str = ""
+    # Empty means: the embedded in-process runner and in-process events.
+    redis_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # 100 MB as 100 x 1024 x 1024 bytes (CLARIFICATIONS.md), enforced while reading.
+    upload_limit_bytes: int = 100 * MIB
+    # Models an account that has only ever had free credits may upload (429 upload_limit).
+    free_upload_limit: int = 10
+    free_credits_for_new_accounts: int = 2
+    # Caps on render size / length so tests and previews stay small; 0 = no cap.
+    render_max_size: int = 0
+    render_max_length: int = 0
+    # Seconds a worker may hold a render before the sweeper considers it lost.
+    job_lease_seconds: int = 3 * 3600
+    sweeper_interval_seconds: float = 30.0
+    ingest_timeout_seconds: float = 120.0
+    # Self-hosted networks may allow URL ingest from private addresses; off by default.
+    ingest_allow_private: bool = False
+    log_level: str = "info"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'dxgl.sqlite3').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Business rules: every rule of the service lives once, here."""
