@@ -1,0 +1,218 @@
+"""The GL renderer: vispy gloo, offscreen, 2x supersampled, straight-alpha RGBA frames.
+
+Must be created and used on one thread (the one that made the context current: other threads get
+black frames and no error). Only the render child process imports this module.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+from vispy import gloo
+from vispy.gloo.gl import gl2
+
+from dxgl.render.camera import FramePose, model_matrix
+from dxgl.render.gl_platform import create_canvas
+from dxgl.render.scene import Primitive, Scene
+from dxgl.render.shaders import (BAKE_FRAG, BAKE_VERT, GROUND_FRAG, GROUND_VERT, MESH_FRAG, MESH_VERT,
+                                 RESOLVE_FRAG, RESOLVE_VERT, with_defines)
+from dxgl.render.shadow import SHADOW_EXTENT, SHADOW_FALLOFF, SHADOW_SIZE, blur_shadow
+
+SSAA = 2
+SHADOW_STRENGTH = 0.55
+_TEXTURE_UNIFORMS = (("BASE_TEX", "u_base_tex", "base_color_texture"), ("MR_TEX", "u_mr_tex", "metallic_roughness_texture"),
+                     ("NORMAL_TEX", "u_normal_tex", "normal_texture"), ("OCCLUSION_TEX", "u_occ_tex", "occlusion_texture"),
+                     ("EMISSIVE_TEX", "u_emissive_tex", "emissive_texture"))
+_QUAD = np.array([[-1, -1], [1, -1], [-1, 1], [1, 1]], dtype=np.float32)
+
+
+def _read_pixels_fn():
+    fn = gl2._lib.glReadPixels
+    fn.restype = None
+    fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_uint, ctypes.c_uint,
+                   ctypes.c_void_p]
+    return fn
+
+
+class _GpuPrimitive:
+    """A primitive's buffers and textures on the GPU, plus its compiled-variant key."""
+
+    def __init__(self, prim: Primitive, textures: dict[int, gloo.Texture2D]):
+        self.material = prim.material
+        self.features = prim.material.features(prim.uvs is not None, prim.colors is not None)
+        if any(f.endswith("_TEX") for f in self.features):
+            self.features |= {"HAS_UV"}
+        self.positions = gloo.VertexBuffer(prim.positions)
+        self.normals = gloo.VertexBuffer(prim.normals)
+        self.uvs = gloo.VertexBuffer(prim.uvs) if "HAS_UV" in self.features else None
+        self.colors = gloo.VertexBuffer(prim.colors) if "VERTEX_COLOR" in self.features else None
+        self.indices = gloo.IndexBuffer(prim.indices)
+        self.textures = {}
+        for feature, uniform, attr in _TEXTURE_UNIFORMS:
+            image = getattr(prim.material, attr)
+            if feature in self.features:
+                key = id(image)  # one GPU texture per image, however many primitives use it
+                if key not in textures:
+                    textures[key] = gloo.Texture2D(image, interpolation="linear", wrapping="repeat",
+                                                   internalformat="rgba8")
+                self.textures[uniform] = textures[key]
+        self.centroid = prim.positions.mean(axis=0)
+        self.blend = prim.material.alpha_mode == "BLEND"
+
+
+class Renderer:
+    """Draws frames of one scene at ``width`` x ``height`` output pixels.
+
+    ``draw`` returns a (height, width, 4) uint8 straight-alpha RGBA array, top row first, with a
+    transparent background (alpha 0 where there is neither model, shadow nor reflection)."""
+
+    def __init__(self, scene: Scene, width: int, height: int):
+        self.canvas, self.description = create_canvas()
+        self.scene = scene
+        self.width, self.height = width, height
+        iw, ih = width * SSAA, height * SSAA
+        self._color = gloo.Texture2D(shape=(ih, iw, 4), format="rgba", internalformat="rgba8",
+                                     interpolation="linear")
+        self._fbo = gloo.FrameBuffer(color=self._color, depth=gloo.RenderBuffer((ih, iw), format="depth"))
+        self._out_fbo = gloo.FrameBuffer(color=gloo.RenderBuffer((height, width), format="color"))
+        self._read_pixels = _read_pixels_fn()
+        self._frame = np.empty((height, width, 4), dtype=np.uint8)
+
+        textures: dict[int, gloo.Texture2D] = {}
+        self._prims = [_GpuPrimitive(p, textures) for p in scene.primitives]
+        self._programs: dict[frozenset[str], gloo.Program] = {}
+        quad = gloo.VertexBuffer(_QUAD)
+        self._resolve = gloo.Program(RESOLVE_VERT, RESOLVE_FRAG)
+        self._resolve["a_position"] = quad
+        self._resolve["u_source"] = self._color
+        self._ground = gloo.Program(GROUND_VERT, GROUND_FRAG)
+        self._ground["a_position"] = quad
+        self._ground["u_extent"] = SHADOW_EXTENT
+        self._ground["u_strength"] = SHADOW_STRENGTH
+        self._shadow_tex = gloo.Texture2D(shape=(SHADOW_SIZE, SHADOW_SIZE, 1), format="luminance",
+                                          internalformat="r32f", interpolation="linear", wrapping="clamp_to_edge")
+        self._ground["u_shadow"] = self._shadow_tex
+        self._bake_color = gloo.Texture2D(shape=(SHADOW_SIZE, SHADOW_SIZE, 4), format="rgba", internalformat="rgba8")
+        self._bake_fbo = gloo.FrameBuffer(color=self._bake_color,
+                                          depth=gloo.RenderBuffer((SHADOW_SIZE, SHADOW_SIZE), format="depth"))
+        self._bake = gloo.Program(BAKE_VERT, BAKE_FRAG)
+        self._bake["u_extent"] = SHADOW_EXTENT
+        self._bake["u_falloff"] = SHADOW_FALLOFF
+        self._bake_pixels = np.empty((SHADOW_SIZE, SHADOW_SIZE, 4), dtype=np.uint8)
+        self._baked_key: tuple | None = None
+        self._center_y = float(scene.bounds[:, 1].mean())
+
+    # -- programs -------------------------------------------------------------------------------
+    def _program(self, features: frozenset[str]) -> gloo.Program:
+        prog = self._programs.get(features)
+        if prog is None:
+            prog = gloo.Program(with_defines(MESH_VERT, features), with_defines(MESH_FRAG, features))
+            self._programs[features] = prog
+        return prog
+
+    def _bind(self, gp: _GpuPrimitive, features: frozenset[str]) -> gloo.Program:
+        prog = self._program(features)
+        prog["a_position"] = gp.positions
+        prog["a_normal"] = gp.normals
+        if gp.uvs is not None:
+            prog["a_uv"] = gp.uvs
+        if gp.colors is not None:
+            prog["a_color"] = gp.colors
+        for name, tex in gp.textures.items():
+            prog[name] = tex
+        m = gp.material
+        prog["u_base_color"] = m.base_color
+        prog["u_metallic"] = m.metallic
+        prog["u_roughness"] = m.roughness
+        prog["u_emissive"] = m.emissive
+        prog["u_alpha_cutoff"] = m.alpha_cutoff
+        prog["u_blend"] = 1.0 if gp.blend else 0.0
+        return prog
+
+    # -- shadow -----------------------------------------------------------------------------------
+    def _bake_shadow(self, model: np.ndarray) -> None:
+        """Render the model from below into the bake target, blur it and upload it as the shadow."""
+        with self._bake_fbo:
+            gloo.set_viewport(0, 0, SHADOW_SIZE, SHADOW_SIZE)
+            gloo.set_state(blend=False, depth_test=True, cull_face=False, depth_mask=True)
+            gloo.set_clear_color((0, 0, 0, 0))
+            gloo.clear(color=True, depth=True)
+            self._bake["u_model"] = model.T
+            for gp in self._prims:
+                self._bake["a_position"] = gp.positions
+                self._bake.draw("triangles", gp.indices)
+            self.canvas.context.flush_commands()
+            self._read_pixels(0, 0, SHADOW_SIZE, SHADOW_SIZE, gl2.GL_RGBA, gl2.GL_UNSIGNED_BYTE,
+                              self._bake_pixels.ctypes.data)
+        self._shadow_tex.set_data(blur_shadow(self._bake_pixels[:, :, 0])[:, :, None])
+
+    def _ensure_shadow(self, pose: FramePose, tilt_x: float) -> np.ndarray:
+        """Return the ground quad's model matrix, baking the shadow when needed. Without tilt one bake
+        serves every spin angle: the baked quad simply turns with the model."""
+        if tilt_x == 0.0:
+            key = ("spin", round(pose.scale, 6))
+            if key != self._baked_key:
+                self._bake_shadow(model_matrix(0.0, max(pose.scale, 1e-3), 0.0, self._center_y).astype(np.float32))
+                self._baked_key = key
+            return model_matrix(pose.spin_deg, 1.0, 0.0, self._center_y).astype(np.float32)
+        self._bake_shadow(pose.model)
+        self._baked_key = None
+        return np.eye(4, dtype=np.float32)
+
+    # -- frames -----------------------------------------------------------------------------------
+    def _draw_meshes(self, pose: FramePose, model: np.ndarray, viewproj: np.ndarray, reflection: bool) -> None:
+        normal_matrix = np.linalg.inv(model[:3, :3].astype(np.float64)).T.astype(np.float32)
+        eye_dist = lambda gp: -float(np.linalg.norm((model[:3, :3] @ gp.centroid + model[:3, 3]) - pose.eye))
+        opaque = [gp for gp in self._prims if not gp.blend]
+        blended = sorted((gp for gp in self._prims if gp.blend), key=eye_dist)  # back to front
+        gloo.set_front_face("cw" if reflection else "ccw")
+        for group, depth_write in ((opaque, True), (blended, False)):
+            for gp in group:
+                features = gp.features | {"REFLECTION"} if reflection else gp.features
+                prog = self._bind(gp, frozenset(features))
+                prog["u_model"] = model.T
+                prog["u_normal_matrix"] = normal_matrix.T
+                prog["u_viewproj"] = viewproj.T
+                prog["u_eye"] = pose.eye
+                prog["u_mirror"] = -1.0 if reflection else 1.0
+                gloo.set_state(cull_face=not gp.material.double_sided, depth_mask=depth_write)
+                prog.draw("triangles", gp.indices)
+        gloo.set_front_face("ccw")
+
+    def draw(self, pose: FramePose, *, shadows: bool, reflector: bool, tilt_x: float = 0.0) -> np.ndarray:
+        """Render one frame. Returns the renderer's own (H, W, 4) uint8 buffer: copy it to keep it."""
+        ground_model = self._ensure_shadow(pose, tilt_x) if shadows else None
+        viewproj = (pose.proj.astype(np.float64) @ pose.view.astype(np.float64)).astype(np.float32)
+        iw, ih = self.width * SSAA, self.height * SSAA
+        with self._fbo:
+            gloo.set_viewport(0, 0, iw, ih)
+            gloo.set_clear_color((0, 0, 0, 0))
+            gloo.clear(color=True, depth=True)
+            gloo.set_state(blend=True, blend_func=("one", "one_minus_src_alpha"), depth_test=True)
+            gloo.set_cull_face("back")
+            if reflector:
+                mirror = np.diag([1.0, -1.0, 1.0, 1.0]).astype(np.float32)
+                self._draw_meshes(pose, mirror @ pose.model, viewproj, reflection=True)
+                gloo.clear(color=False, depth=True)
+            if ground_model is not None:
+                gloo.set_state(cull_face=False, depth_mask=False)
+                self._ground["u_model"] = ground_model.T
+                self._ground["u_viewproj"] = viewproj.T
+                self._ground.draw("triangle_strip")
+            self._draw_meshes(pose, pose.model, viewproj, reflection=False)
+            gloo.set_state(depth_mask=True)
+        with self._out_fbo:
+            gloo.set_viewport(0, 0, self.width, self.height)
+            gloo.set_state(blend=False, depth_test=False, cull_face=False)
+            self._resolve.draw("triangle_strip")
+            self.canvas.context.flush_commands()
+            self._read_pixels(0, 0, self.width, self.height, gl2.GL_RGBA, gl2.GL_UNSIGNED_BYTE,
+                              self._frame.ctypes.data)
+        return self._frame
+
+    def close(self) -> None:
+        try:
+            self.canvas.close()
+        except Exception:  # tearing down a context must never mask the job's real outcome
+            pass

@@ -1,0 +1,245 @@
+"""Loading a model file (GLB, glTF, OBJ) into plain scene data: numpy arrays and dataclasses.
+
+Conventions (docs/rendering.md): right-handed, +Y up, the model's front faces +Z. After loading, the
+model is centred on the Y axis, stands on the ground (min y = 0) and its largest bounding-box side is
+``CANONICAL_SIZE`` units long. UVs follow trimesh's convention (origin bottom-left: trimesh already
+flipped glTF's V), and textures are stored bottom row first so GL's t=0 is the image's bottom row.
+Animations are ignored: the rest pose (node transforms) is drawn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dxgl.render.types import RenderError
+
+CANONICAL_SIZE = 2.0
+MAX_TEXTURE_SIDE = 4096
+SUPPORTED_SUFFIXES = (".glb", ".gltf", ".obj")
+
+
+@dataclass
+class Material:
+    """glTF metallic-roughness material. Factors are linear; textures are (H, W, 4) uint8 RGBA,
+    bottom row first. Colour textures (base colour, emissive) hold sRGB-encoded values."""
+
+    base_color: tuple[float, float, float, float] = (0.8, 0.8, 0.8, 1.0)
+    base_color_texture: np.ndarray | None = None
+    metallic: float = 1.0
+    roughness: float = 1.0
+    metallic_roughness_texture: np.ndarray | None = None  # G = roughness, B = metallic
+    normal_texture: np.ndarray | None = None
+    occlusion_texture: np.ndarray | None = None  # R = occlusion
+    emissive: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    emissive_texture: np.ndarray | None = None
+    alpha_mode: str = "OPAQUE"  # OPAQUE | MASK | BLEND
+    alpha_cutoff: float = 0.5
+    double_sided: bool = False
+
+    def features(self, has_uv: bool, has_colors: bool) -> frozenset[str]:
+        """The shader feature set (one compiled variant per set, see shaders.py)."""
+        out = set()
+        if has_uv:
+            for name, tex in (("BASE_TEX", self.base_color_texture), ("MR_TEX", self.metallic_roughness_texture),
+                              ("NORMAL_TEX", self.normal_texture), ("OCCLUSION_TEX", self.occlusion_texture),
+                              ("EMISSIVE_TEX", self.emissive_texture)):
+                if tex is not None:
+                    out.add(name)
+        if has_colors:
+            out.add("VERTEX_COLOR")
+        if self.alpha_mode == "MASK":
+            out.add("ALPHA_MASK")
+        return frozenset(out)
+
+
+@dataclass
+class Primitive:
+    """One drawable piece, already in normalised model space.
+
+    positions (N, 3) float32, normals (N, 3) float32 unit, uvs (N, 2) float32 or None,
+    colors (N, 4) float32 linear RGBA or None, indices (M, 3) uint32 counter-clockwise."""
+
+    positions: np.ndarray
+    normals: np.ndarray
+    uvs: np.ndarray | None
+    colors: np.ndarray | None
+    indices: np.ndarray
+    material: Material
+
+
+@dataclass
+class Scene:
+    """A whole model. ``frame_points`` (K, 3) float32 are its convex-hull vertices, used for framing."""
+
+    primitives: list[Primitive]
+    bounds: np.ndarray  # (2, 3) float32: min and max corners after normalisation
+    frame_points: np.ndarray = field(repr=False)
+    source_scale: float = 1.0  # factor applied to the file's units
+
+    @property
+    def triangle_count(self) -> int:
+        return int(sum(len(p.indices) for p in self.primitives))
+
+
+def _texture(image) -> np.ndarray | None:
+    """PIL image (palette, greyscale, RGB, ...) -> (H, W, 4) uint8 RGBA, bottom row first."""
+    if image is None:
+        return None
+    from PIL import Image
+
+    if max(image.size) > MAX_TEXTURE_SIDE:
+        scale = MAX_TEXTURE_SIDE / max(image.size)
+        image = image.resize((max(1, int(image.size[0] * scale)), max(1, int(image.size[1] * scale))),
+                             Image.LANCZOS)
+    rgba = np.asarray(image.convert("RGBA"), dtype=np.uint8)
+    return np.ascontiguousarray(rgba[::-1])
+
+
+def _factor(value, default, size):
+    if value is None:
+        return default
+    arr = np.asarray(value, dtype=np.float64).reshape(-1)
+    if arr.dtype.kind in "iu" or arr.max(initial=0) > 1.0:  # trimesh keeps colour factors as 8-bit
+        arr = arr / 255.0
+    return tuple(float(x) for x in arr[:size]) if size > 1 else float(arr[0])
+
+
+def _material(visual) -> Material:
+    from trimesh.visual.material import PBRMaterial, SimpleMaterial
+
+    mat = getattr(visual, "material", None)
+    if isinstance(mat, SimpleMaterial):
+        mat = mat.to_pbr()
+    if not isinstance(mat, PBRMaterial):
+        return Material(metallic=0.0, roughness=0.5)
+    base = mat.baseColorFactor
+    base = (1.0, 1.0, 1.0, 1.0) if base is None else np.asarray(base, dtype=np.float64) / 255.0
+    if len(base) == 3:
+        base = (*base, 1.0)
+    # glTF: a missing metallic or roughness factor means 1.0.
+    metallic = 1.0 if mat.metallicFactor is None else float(mat.metallicFactor)
+    roughness = 1.0 if mat.roughnessFactor is None else float(mat.roughnessFactor)
+    emissive = mat.emissiveFactor
+    emissive = (0.0, 0.0, 0.0) if emissive is None else tuple(float(x) for x in np.asarray(emissive)[:3])
+    if mat.emissiveTexture is not None and not any(emissive):
+        emissive = (1.0, 1.0, 1.0)
+    return Material(
+        base_color=tuple(float(x) for x in base[:4]),
+        base_color_texture=_texture(mat.baseColorTexture),
+        metallic=metallic, roughness=roughness,
+        metallic_roughness_texture=_texture(mat.metallicRoughnessTexture),
+        normal_texture=_texture(mat.normalTexture),
+        occlusion_texture=_texture(mat.occlusionTexture),
+        emissive=emissive, emissive_texture=_texture(mat.emissiveTexture),
+        alpha_mode=(mat.alphaMode or "OPAQUE").upper(),
+        alpha_cutoff=0.5 if mat.alphaCutoff is None else float(mat.alphaCutoff),
+        double_sided=bool(mat.doubleSided),
+    )
+
+
+def _vertex_colors(mesh) -> np.ndarray | None:
+    visual = mesh.visual
+    colors = None
+    if getattr(visual, "kind", None) == "vertex":
+        colors = visual.vertex_colors
+    elif hasattr(visual, "vertex_attributes") and "color" in visual.vertex_attributes:
+        colors = visual.vertex_attributes["color"]
+    if colors is None or len(colors) != len(mesh.vertices):
+        return None
+    colors = np.asarray(colors, dtype=np.float32)
+    if colors.shape[1] == 3:
+        colors = np.concatenate([colors, np.full((len(colors), 1), 255.0, np.float32)], axis=1)
+    colors = colors / 255.0
+    # sRGB-encoded 8-bit colours -> linear, matching glTF's linear COLOR_0.
+    colors[:, :3] = np.where(colors[:, :3] <= 0.04045, colors[:, :3] / 12.92,
+                             ((colors[:, :3] + 0.055) / 1.055) ** 2.4)
+    return colors
+
+
+def _load_trimesh_scene(path: Path):
+    import trimesh
+
+    if int(trimesh.__version__.split(".")[0]) < 5:
+        raise RenderError("trimesh >= 5 is required (older versions follow glTF URIs outside the folder)")
+    try:
+        return trimesh.load(str(path), force="scene", process=False)
+    except RenderError:
+        raise
+    except Exception as exc:  # trimesh raises many types for damaged input
+        raise RenderError(f"The model file {path.name} could not be read: it is damaged or not a "
+                          f"valid {path.suffix.lstrip('.').upper()} file ({type(exc).__name__}).") from exc
+
+
+def load_scene(path: Path) -> Scene:
+    """Read ``path`` into a normalised :class:`Scene`. RenderError on wrong, empty, unreadable files."""
+    path = Path(path)
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise RenderError(f"Unsupported model file type {path.suffix or '(none)'}: use .glb, .gltf or .obj")
+    if not path.is_file():
+        raise RenderError(f"The model file {path.name} does not exist")
+    if path.stat().st_size == 0:
+        raise RenderError(f"The model file {path.name} is empty")
+    loaded = _load_trimesh_scene(path)
+
+    raw: list[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray, Material]] = []
+    materials: dict[int, Material] = {}
+    for node in loaded.graph.nodes_geometry:
+        transform, geom_name = loaded.graph[node]
+        mesh = loaded.geometry.get(geom_name)
+        if mesh is None or not hasattr(mesh, "faces") or len(mesh.faces) == 0:
+            continue  # point clouds, lines: nothing to shade
+        transform = np.asarray(transform, dtype=np.float64)
+        verts = np.asarray(mesh.vertices, dtype=np.float64)
+        positions = verts @ transform[:3, :3].T + transform[:3, 3]
+        normal_matrix = np.linalg.inv(transform[:3, :3]).T
+        normals = np.asarray(mesh.vertex_normals, dtype=np.float64) @ normal_matrix.T
+        normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+        indices = np.asarray(mesh.faces, dtype=np.uint32)
+        if np.linalg.det(transform[:3, :3]) < 0:  # mirrored instance: keep faces counter-clockwise
+            indices = indices[:, ::-1]
+        uv = getattr(mesh.visual, "uv", None)
+        uv = None if uv is None or len(uv) != len(verts) else np.asarray(uv, dtype=np.float32)
+        key = id(getattr(mesh.visual, "material", None))  # instances share one converted material
+        if key not in materials:
+            materials[key] = _material(mesh.visual)
+        raw.append((positions, normals, uv, _vertex_colors(mesh), np.ascontiguousarray(indices), materials[key]))
+
+    if not raw:
+        raise RenderError(f"The model file {path.name} contains no triangle meshes to render")
+    all_points = np.concatenate([r[0] for r in raw])
+    if not np.isfinite(all_points).all():
+        raise RenderError(f"The model file {path.name} has invalid (NaN or infinite) vertex positions")
+    lo, hi = all_points.min(axis=0), all_points.max(axis=0)
+    extent = float((hi - lo).max())
+    if extent <= 0:
+        raise RenderError(f"The model file {path.name} has no size (all vertices at one point)")
+    scale = CANONICAL_SIZE / extent
+    offset = np.array([-(lo[0] + hi[0]) / 2, -lo[1], -(lo[2] + hi[2]) / 2])
+
+    primitives = [
+        Primitive(
+            positions=((pos + offset) * scale).astype(np.float32),
+            normals=nrm.astype(np.float32), uvs=uv, colors=col, indices=idx, material=mat,
+        )
+        for pos, nrm, uv, col, idx, mat in raw
+    ]
+    normalised = ((all_points + offset) * scale).astype(np.float32)
+    return Scene(
+        primitives=primitives,
+        bounds=np.stack([normalised.min(axis=0), normalised.max(axis=0)]),
+        frame_points=_hull_points(normalised),
+        source_scale=scale,
+    )
+
+
+def _hull_points(points: np.ndarray) -> np.ndarray:
+    """Convex-hull vertices (K, 3) float32: every projection of the model fits iff these fit."""
+    try:
+        from scipy.spatial import ConvexHull
+
+        return points[ConvexHull(points.astype(np.float64)).vertices].astype(np.float32)
+    except Exception:  # flat or degenerate models: all points are still a correct (slower) answer
+        return np.unique(points, axis=0).astype(np.float32)
