@@ -1,0 +1,227 @@
+"""The ``dxgl`` command line. Scripts depend on these exact forms (see README)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import func, select
+
+from dxgl.config import get_settings
+from dxgl.errors import DxglError
+
+# A self-hosted install's own account: enough paid credits to render without a watermark.
+LOCAL_ACCOUNT_CREDITS = 1000
+
+
+def _run(coro_fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+    return asyncio.run(coro_fn(*args))
+
+
+async def _with_runtime(action: Callable[..., Awaitable[Any]]) -> Any:
+    from dxgl.runtime import Runtime
+
+    rt = await Runtime.start(get_settings())
+    try:
+        async with rt.unit_of_work() as session:
+            return await action(session)
+    finally:
+        await rt.close()
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from dxgl.db import migrate
+
+    migrate(get_settings().resolved_database_url)
+    print("database is at the latest migration")
+    return 0
+
+
+async def bootstrap_local_account(rt: Any) -> str | None:
+    """On an empty embedded database, create a local account and return a new token for it."""
+    from dxgl.models import Account
+    from dxgl.services import accounts, auth
+
+    async with rt.unit_of_work() as session:
+        if (await session.execute(select(func.count()).select_from(Account))).scalar_one():
+            return None
+        account = await accounts.create_account(
+            session,
+            email="local@dxgl.local",
+            paid_credits=LOCAL_ACCOUNT_CREDITS,
+            free_credits=rt.settings.free_credits_for_new_accounts,
+        )
+        _, raw = await auth.create_token(session, account=account)
+        return raw
+
+
+async def _bootstrap(settings: Any) -> str | None:
+    from dxgl.runtime import Runtime
+
+    rt = await Runtime.start(settings)
+    try:
+        return await bootstrap_local_account(rt)
+    finally:
+        await rt.close()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from dxgl.app import create_app
+
+    settings = get_settings()
+    if args.host:
+        settings.host = args.host
+    if args.port:
+        settings.port = args.port
+    logging.basicConfig(level=settings.log_level.upper())
+    if not settings.database_url:
+        raw = _run(_bootstrap, settings)
+        if raw:
+            print("Created the local account local@dxgl.local. Its API token (shown once, store it now):")
+            print(raw, flush=True)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
+    return 0
+
+
+def cmd_accounts_create(args: argparse.Namespace) -> int:
+    from dxgl.services import accounts
+
+    async def action(session: Any) -> None:
+        free = args.free_credits if args.free_credits is not None else get_settings().free_credits_for_new_accounts
+        account = await accounts.create_account(session, email=args.email, paid_credits=args.credits, free_credits=free)
+        print(f"created account {account.id} <{account.email}> credits={account.paid_credits} free={account.free_credits}")
+
+    _run(_with_runtime, action)
+    return 0
+
+
+def cmd_accounts_suspend(args: argparse.Namespace) -> int:
+    from dxgl.services import accounts
+
+    async def action(session: Any) -> None:
+        account = await accounts.get_by_email(session, args.email)
+        await accounts.set_status(session, account=account, status="suspended")
+        print(f"suspended {account.email}")
+
+    _run(_with_runtime, action)
+    return 0
+
+
+def cmd_tokens_create(args: argparse.Namespace) -> int:
+    from dxgl.services import accounts, auth
+
+    async def action(session: Any) -> None:
+        account = await accounts.get_by_email(session, args.email)
+        token, raw = await auth.create_token(
+            session, account=account, scopes=auth.parse_scopes(args.scopes), expires_in_seconds=args.expires_in
+        )
+        print(f"token {token.prefix}... for {account.email} scopes={token.scopes.replace(' ', ',')}")
+        print("store it now: it is not shown again")
+        print(raw)  # the raw token is the last line (scripts read it)
+
+    _run(_with_runtime, action)
+    return 0
+
+
+def cmd_tokens_revoke(args: argparse.Namespace) -> int:
+    from dxgl.services import auth
+
+    async def action(session: Any) -> int:
+        return await auth.revoke_tokens(session, prefix=args.prefix)
+
+    count = _run(_with_runtime, action)
+    print(f"revoked {count} token(s)")
+    return 0 if count else 1
+
+
+def cmd_credits_grant(args: argparse.Namespace) -> int:
+    from dxgl.services import accounts
+
+    async def action(session: Any) -> None:
+        account = await accounts.get_by_email(session, args.email)
+        await accounts.grant_credits(session, account=account, paid=args.amount, note="granted by CLI")
+        print(f"{account.email}: credits={account.paid_credits} free={account.free_credits}")
+
+    _run(_with_runtime, action)
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from dxgl.render.cli import render_command
+
+    return render_command(args.model, args.output, args.settings, args.size)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from arq import run_worker
+
+    from worker import WorkerSettings
+
+    run_worker(WorkerSettings)  # type: ignore[arg-type]
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dxgl", description="dxgl: 3D models to product videos")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the API (data dir from DXGL_DATA_DIR)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(fn=cmd_serve)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(fn=cmd_migrate)
+    sub.add_parser("worker", help="run an arq render worker (needs DXGL_REDIS_URL)").set_defaults(fn=cmd_worker)
+
+    acc = sub.add_parser("accounts").add_subparsers(dest="action", required=True)
+    create = acc.add_parser("create")
+    create.add_argument("--email", required=True)
+    create.add_argument("--credits", type=int, default=0)
+    create.add_argument("--free-credits", type=int, default=None)
+    create.set_defaults(fn=cmd_accounts_create)
+    suspend = acc.add_parser("suspend")
+    suspend.add_argument("--email", required=True)
+    suspend.set_defaults(fn=cmd_accounts_suspend)
+
+    tok = sub.add_parser("tokens").add_subparsers(dest="action", required=True)
+    tcreate = tok.add_parser("create")
+    tcreate.add_argument("--email", required=True)
+    tcreate.add_argument("--scopes", default=None, help="comma-separated; default: every scope")
+    tcreate.add_argument("--expires-in", type=int, default=None, metavar="SECONDS")
+    tcreate.set_defaults(fn=cmd_tokens_create)
+    trevoke = tok.add_parser("revoke")
+    trevoke.add_argument("prefix")
+    trevoke.set_defaults(fn=cmd_tokens_revoke)
+
+    cred = sub.add_parser("credits").add_subparsers(dest="action", required=True)
+    grant = cred.add_parser("grant")
+    grant.add_argument("--email", required=True)
+    grant.add_argument("amount", type=int)
+    grant.set_defaults(fn=cmd_credits_grant)
+
+    render = sub.add_parser("render", help="render a model file locally (no server needed)")
+    render.add_argument("model")
+    render.add_argument("-o", "--output", required=True)
+    render.add_argument("--settings", default=None, help="renderSettings as JSON")
+    render.add_argument("--size", default=None, help="WxH, overrides the tier's size")
+    render.set_defaults(fn=cmd_render)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except DxglError as err:
+        print(f"error: {err.message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""SQLModel tables. The database is the source of truth for accounts, credits and render state.
+
+Timestamps are aware UTC (sqlmodel stores them as UTC on every database); ``dxgl.timeutil``
+formats them for the API.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from dxgl.timeutil import utcnow
+
+
+class Account(SQLModel, table=True):
+    __tablename__ = "accounts"
+
+    id: str = Field(primary_key=True, max_length=32)
+    email: str = Field(max_length=320, unique=True, index=True)
+    paid_credits: int = Field(default=0)
+    free_credits: int = Field(default=0)
+    status: str = Field(default="active", max_length=16)  # active | suspended
+    # True once paid credits were ever granted: the free upload cap no longer applies.
+    ever_paid: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ApiToken(SQLModel, table=True):
+    __tablename__ = "api_tokens"
+
+    id: str = Field(primary_key=True, max_length=32)
+    account_id: str = Field(foreign_key="accounts.id", index=True, max_length=32)
+    prefix: str = Field(index=True, max_length=32)
+    token_hash: str = Field(unique=True, max_length=64)  # hex SHA-256 of the raw token
+    scopes: str = Field(default="", max_length=512)  # space-separated
+    expires_at: Optional[datetime] = None
+    revoked_at: Optional[datetime] = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Model3D(SQLModel, table=True):
+    """An uploaded 3D model (stored as one GLB)."""
+
+    __tablename__ = "models"
+    __table_args__ = (
+        # One live model per file per account: the database settles concurrent duplicate uploads.
+        Index(
+            "uq_models_account_sha256_live",
+            "account_id",
+            "sha256",
+            unique=True,
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)
+    account_id: str = Field(foreign_key="accounts.id", index=True, max_length=32)
+    original_name: str = Field(default="", max_length=255)
+    title: Optional[str] = Field(default=None, max_length=255)
+    sku: Optional[str] = Field(default=None, max_length=255)
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    file_size: int = 0
+    sha256: str = Field(max_length=64)
+    storage_key: str = Field(max_length=255)
+    source_kind: str = Field(default="glb", max_length=16)
+    warnings: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    archived_at: Optional[datetime] = None
+    deleted_at: Optional[datetime] = None
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class ModelTag(SQLModel, table=True):
+    """One row per (model, tag), so the OR filter on tags is plain SQL on every database."""
+
+    __tablename__ = "model_tags"
+
+    model_id: str = Field(foreign_key="models.id", primary_key=True, max_length=32)
+    tag: str = Field(primary_key=True, max_length=64, index=True)
+
+
+class Render(SQLModel, table=True):
+    __tablename__ = "renders"
+
+    id: str = Field(primary_key=True, max_length=32)
+    account_id: str = Field(foreign_key="accounts.id", index=True, max_length=32)
+    model_id: str = Field(foreign_key="models.id", index=True, max_length=32)
+    batch_id: Optional[str] = Field(default=None, index=True, max_length=32)
+    status: str = Field(default="pending", max_length=32, index=True)
+    settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    cost: int = 0
+    paid_credits_used: int = 0
+    free_credits_used: int = 0
+    watermark: bool = False
+    file_size: Optional[int] = None
+    error_message: Optional[str] = None
+    has_web_variant: bool = False
+    # Asset names present in storage (video, web, thumb, poster, poster_small, bundle members).
+    assets: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    attempts: int = 0
+    lease_until: Optional[datetime] = None
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class LedgerEntry(SQLModel, table=True):
+    """Every grant, charge and refund. An account's balance always equals the sum of its rows."""
+
+    __tablename__ = "ledger"
+    __table_args__ = (
+        # A render is charged once and refunded at most once.
+        UniqueConstraint("render_id", "kind", name="uq_ledger_render_kind"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    account_id: str = Field(foreign_key="accounts.id", index=True, max_length=32)
+    kind: str = Field(max_length=16)  # grant | charge | refund
+    paid_delta: int = 0
+    free_delta: int = 0
+    render_id: Optional[str] = Field(default=None, max_length=32)
+    note: str = Field(default="", max_length=255)
+    created_at: datetime = Field(default_factory=utcnow)

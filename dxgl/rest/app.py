@@ -1,0 +1,43 @@
+"""The /v1 REST adapter: routes and the error envelope for every failure."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from dxgl.errors import DxglError
+from dxgl.rest import account, models, openapi, renders
+from dxgl.rest.http import error_response
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 400: "invalid_request"}
+
+
+async def dxgl_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DxglError)
+    return error_response(exc)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "internal" if exc.status_code >= 500 else "invalid_request")
+    err = DxglError(code, exc.detail if exc.status_code != 404 else f"No route {request.method} {request.url.path}")
+    err.status = exc.status_code
+    return error_response(err)
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(DxglError("internal"))
+
+
+EXCEPTION_HANDLERS = {DxglError: dxgl_error, HTTPException: http_error, Exception: unexpected_error}
+
+
+def v1_routes() -> list[BaseRoute]:
+    return [*models.routes, *renders.routes, *account.routes, *openapi.routes]

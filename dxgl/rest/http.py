@@ -1,0 +1,77 @@
+"""Request and response plumbing of the REST adapter: the envelope, JSON bodies, authentication
+inside the request's unit of work."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from dxgl.errors import DxglError
+from dxgl.runtime import Runtime
+from dxgl.services.auth import Caller, authenticate
+from dxgl.services.pagination import Page
+
+MAX_JSON_BODY = 1024 * 1024
+
+Handler = Callable[[Request, AsyncSession, Caller], Awaitable[Response]]
+
+
+def runtime(request: Request) -> Runtime:
+    return request.state.runtime
+
+
+def ok(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"data": data}, status_code=status, headers=headers)
+
+
+def paged(items: list[Any], total: int, page: Page) -> JSONResponse:
+    return JSONResponse({"data": items, "meta": {"total": total, "offset": page.offset, "limit": page.limit}})
+
+
+def error_response(err: DxglError) -> JSONResponse:
+    return JSONResponse(err.envelope(), status_code=err.status, headers=err.headers or None)
+
+
+async def json_body(request: Request) -> Any:
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > MAX_JSON_BODY:
+            raise DxglError("invalid_request", "JSON body is larger than 1 MB")
+    try:
+        return json.loads(bytes(body))
+    except (ValueError, UnicodeDecodeError):
+        raise DxglError("invalid_json", "Request body is not valid JSON") from None
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise DxglError("invalid_json", "Request body must be a JSON object")
+    return body
+
+
+async def caller_of(request: Request, session: AsyncSession) -> Caller:
+    return await authenticate(session, request.headers.get("authorization"))
+
+
+def authed(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Run ``handler`` in one unit of work with the authenticated caller."""
+
+    async def endpoint(request: Request) -> Response:
+        async with runtime(request).unit_of_work() as session:
+            caller = await caller_of(request, session)
+            return await handler(request, session, caller)
+
+    endpoint.__name__ = handler.__name__
+    endpoint.__doc__ = handler.__doc__
+    return endpoint
+
+
+def page_of(request: Request) -> Page:
+    return Page.parse(request.query_params.get("limit"), request.query_params.get("offset"))

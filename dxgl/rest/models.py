@@ -1,0 +1,121 @@
+"""/v1/models endpoints: parse the request, call dxgl.services.models, write the envelope."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
+
+from dxgl.errors import DxglError
+from dxgl.models import Model3D
+from dxgl.rest.http import authed, caller_of, json_object, ok, page_of, paged, runtime
+from dxgl.rest.multipart import read_multipart
+from dxgl.rest.serializers import model_detail_json, model_json
+from dxgl.services import models
+from dxgl.services.auth import Caller
+
+
+async def upload_model(request: Request) -> Response:
+    """POST /v1/models: authenticate first, then stream the body to storage."""
+    rt = runtime(request)
+    async with rt.unit_of_work() as session:
+        caller = await caller_of(request, session)
+        caller.require("models:write")
+    form = await read_multipart(request, rt.storage, limit=rt.settings.upload_limit_bytes)
+    if form.file is None:
+        raise DxglError("no_file", "No file in upload request: send it in a multipart field named 'file'")
+    if form.file.size == 0:
+        form.file.discard()
+        raise DxglError("invalid_format", "The uploaded file is empty")
+    async with rt.unit_of_work() as session:
+        result = await models.upload_model(
+            session, rt, caller, upload=form.file, raw_settings=form.fields.get("renderSettings")
+        )
+    data = {"modelId": result.model.id, "renderId": result.render.id}
+    if result.duplicate:
+        data["duplicate"] = True
+    return ok(data, status=201)
+
+
+def _flag(request: Request, name: str) -> bool:
+    value = request.query_params.get(name, "false").lower()
+    if value not in ("true", "false", "1", "0"):
+        raise DxglError("invalid_request", f"{name} must be true or false")
+    return value in ("true", "1")
+
+
+@authed
+async def list_models(request: Request, session: AsyncSession, caller: Caller) -> Response:
+    page = page_of(request)
+    tags = [t for t in request.query_params.get("tags", "").split(",") if t.strip()]
+    items, total = await models.list_models(session, caller, page=page, tags=tags, archived=_flag(request, "archived"))
+    return paged([model_json(m) for m in items], total, page)
+
+
+@authed
+async def get_model(request: Request, session: AsyncSession, caller: Caller) -> Response:
+    model = await models.get_model(session, caller, request.path_params["id"])
+    return await _detail(session, caller, model)
+
+
+async def _detail(session: AsyncSession, caller: Caller, model: Model3D) -> Response:
+    renders = await models.renders_of_models(session, caller, [model.id])
+    return ok(model_detail_json(model, renders[model.id]))
+
+
+@authed
+async def update_model(request: Request, session: AsyncSession, caller: Caller) -> Response:
+    changes = await json_object(request)
+    model = await models.update_model(session, caller, request.path_params["id"], changes=changes)
+    return await _detail(session, caller, model)
+
+
+@authed
+async def archive_model(request: Request, session: AsyncSession, caller: Caller) -> Response:
+    model = await models.set_archived(session, caller, request.path_params["id"], archived=True)
+    return await _detail(session, caller, model)
+
+
+@authed
+async def unarchive_model(request: Request, session: AsyncSession, caller: Caller) -> Response:
+    model = await models.set_archived(session, caller, request.path_params["id"], archived=False)
+    return await _detail(session, caller, model)
+
+
+@authed
+async def delete_model(request: Request, session: AsyncSession, caller: Caller) -> Response:
+    model = await models.delete_model(session, caller, request.path_params["id"])
+    return ok({"id": model.id, "deleted": True})
+
+
+@authed
+async def download_model_file(request: Request, session: AsyncSession, caller: Caller) -> Response:
+    model, path = await models.model_file(session, runtime(request), caller, request.path_params["id"])
+    stem = (model.original_name.rsplit(".", 1)[0] or model.id).replace('"', "")
+    return FileResponse(
+        path,
+        media_type="model/gltf-binary",
+        filename=f"{stem}.glb",
+        content_disposition_type="attachment",
+    )
+
+
+@authed
+async def check_hash(request: Request, session: AsyncSession, caller: Caller) -> Response:
+    body = await json_object(request)
+    model = await models.check_hash(session, caller, body.get("sha256"))
+    return ok({"exists": model is not None, "modelId": model.id if model else None})
+
+
+routes = [
+    Route("/models", upload_model, methods=["POST"]),
+    Route("/models", list_models, methods=["GET"]),
+    Route("/models/check-hash", check_hash, methods=["POST"]),
+    Route("/models/{id}", get_model, methods=["GET"]),
+    Route("/models/{id}", update_model, methods=["PATCH"]),
+    Route("/models/{id}", delete_model, methods=["DELETE"]),
+    Route("/models/{id}/archive", archive_model, methods=["PATCH"]),
+    Route("/models/{id}/unarchive", unarchive_model, methods=["PATCH"]),
+    Route("/models/{id}/file", download_model_file, methods=["GET"]),
+]

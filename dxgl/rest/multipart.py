@@ -1,0 +1,120 @@
+"""Streaming multipart/form-data reader for uploads.
+
+The ``file`` part goes straight to a temporary file in storage while its SHA-256 and size are
+computed; it is never held whole in memory, and the size limit is enforced while reading (the
+partial file is removed). Other fields are small text fields, capped at 64 KB each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import Request
+
+from dxgl.errors import DxglError
+from dxgl.services.uploads import HashingWriter, UploadedFile
+from dxgl.storage import LocalStorage
+
+MAX_FIELD_BYTES = 64 * 1024
+MAX_PARTS = 16
+
+
+@dataclass
+class MultipartForm:
+    file: UploadedFile | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+class _Collector:
+    def __init__(self, storage: LocalStorage, limit: int, file_field: str) -> None:
+        self.storage = storage
+        self.limit = limit
+        self.file_field = file_field
+        self.form = MultipartForm()
+        self.parts = 0
+        self._header_name = b""
+        self._header_value = b""
+        self._headers: dict[bytes, bytes] = {}
+        self._writer: HashingWriter | None = None
+        self._filename = ""
+        self._field: str | None = None
+        self._buffer = bytearray()
+        self.error: DxglError | None = None
+
+    # python-multipart callbacks -------------------------------------------------------------
+    def on_part_begin(self) -> None:
+        self.parts += 1
+        if self.parts > MAX_PARTS:
+            raise DxglError("invalid_request", f"at most {MAX_PARTS} form fields")
+        self._headers = {}
+        self._field = None
+        self._writer = None
+        self._buffer = bytearray()
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_name += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def on_header_end(self) -> None:
+        self._headers[self._header_name.strip().lower()] = self._header_value.strip()
+        self._header_name = b""
+        self._header_value = b""
+
+    def on_headers_finished(self) -> None:
+        _, params = parse_options_header(self._headers.get(b"content-disposition", b""))
+        name = params.get(b"name", b"").decode("utf-8", "replace")
+        if name == self.file_field and b"filename" in params:
+            if self.form.file is not None:
+                raise DxglError("invalid_request", f"send one {self.file_field} per request")
+            self._filename = params[b"filename"].decode("utf-8", "replace")
+            self._writer = HashingWriter(self.storage.temp_path(".upload"), self.limit)
+        else:
+            self._field = name
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._writer is not None:
+            self._writer.write(data[start:end])
+        elif self._field is not None:
+            self._buffer.extend(data[start:end])
+            if len(self._buffer) > MAX_FIELD_BYTES:
+                raise DxglError("invalid_request", f"form field {self._field!r} is larger than 64 KB")
+
+    def on_part_end(self) -> None:
+        if self._writer is not None:
+            self.form.file = self._writer.finish(self._filename)
+            self._writer = None
+        elif self._field is not None:
+            self.form.fields[self._field] = self._buffer.decode("utf-8", "replace")
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.abort()
+        if self.form.file is not None:
+            self.form.file.discard()
+
+
+async def read_multipart(request: Request, storage: LocalStorage, *, limit: int, file_field: str = "file") -> MultipartForm:
+    """Parse the request body; the caller owns (and must discard) ``form.file``."""
+    content_type, params = parse_options_header(request.headers.get("content-type", ""))
+    if content_type != b"multipart/form-data" or not params.get(b"boundary"):
+        raise DxglError("no_file", "Send the file as multipart/form-data in a field named 'file'")
+    collector = _Collector(storage, limit, file_field)
+    callbacks = {name: getattr(collector, name) for name in dir(collector) if name.startswith("on_")}
+    parser = MultipartParser(params[b"boundary"], callbacks)  # type: ignore[arg-type]
+    try:
+        async for chunk in request.stream():
+            parser.write(chunk)
+        parser.finalize()
+    except DxglError:
+        collector.abort()
+        raise
+    except Exception:
+        collector.abort()
+        raise DxglError("invalid_request", "Malformed multipart body") from None
+    if collector._writer is not None:  # body ended inside the file part
+        collector.abort()
+        raise DxglError("invalid_request", "Multipart body ended before the file did")
+    return collector.form

@@ -1,0 +1,64 @@
+"""/v1/renders endpoints (create, batch, list, get, dismiss, delete)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from dxgl.rest.http import authed, json_object, ok, page_of, paged, runtime
+from dxgl.rest.serializers import batch_item_json, render_created_json, render_json
+from dxgl.services import renders
+from dxgl.services.auth import Caller
+
+
+@authed
+async def create_render(request: Request, session: AsyncSession, caller: Caller) -> Response:
+    body = await json_object(request)
+    render = await renders.create_render(
+        session, runtime(request), caller, model_id=body.get("modelId"), raw_settings=body.get("renderSettings")
+    )
+    return ok(render_created_json(render), status=201)
+
+
+@authed
+async def create_batch(request: Request, session: AsyncSession, caller: Caller) -> Response:
+    body = await json_object(request)
+    created = await renders.create_batch(session, runtime(request), caller, items=body.get("renders"))
+    return ok([batch_item_json(r) for r in created], status=201)
+
+
+@authed
+async def list_renders(request: Request, session: AsyncSession, caller: Caller) -> Response:
+    page = page_of(request)
+    items, total = await renders.list_renders(
+        session, caller, page=page, model_id=request.query_params.get("model"), status=request.query_params.get("status")
+    )
+    return paged([render_json(r) for r in items], total, page)
+
+
+@authed
+async def get_render(request: Request, session: AsyncSession, caller: Caller) -> Response:
+    return ok(render_json(await renders.get_render(session, caller, request.path_params["id"])))
+
+
+@authed
+async def dismiss_render(request: Request, session: AsyncSession, caller: Caller) -> Response:
+    return ok(render_json(await renders.dismiss_render(session, caller, request.path_params["id"])))
+
+
+@authed
+async def delete_render(request: Request, session: AsyncSession, caller: Caller) -> Response:
+    render = await renders.delete_render(session, runtime(request), caller, request.path_params["id"])
+    return ok({"id": render.id, "deleted": True})
+
+
+routes = [
+    Route("/renders", create_render, methods=["POST"]),
+    Route("/renders", list_renders, methods=["GET"]),
+    Route("/renders/batch", create_batch, methods=["POST"]),
+    Route("/renders/{id}", get_render, methods=["GET"]),
+    Route("/renders/{id}", delete_render, methods=["DELETE"]),
+    Route("/renders/{id}/dismiss", dismiss_render, methods=["PATCH"]),
+]

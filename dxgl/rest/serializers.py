@@ -1,0 +1,69 @@
+"""The documented JSON shapes of the /v1 API (dxgl-public-api.md), field for field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dxgl.models import Account, Model3D, Render
+from dxgl.timeutil import iso
+
+
+def model_json(model: Model3D) -> dict[str, Any]:
+    return {
+        "id": model.id,
+        "originalName": model.original_name,
+        "title": model.title,
+        "sku": model.sku,
+        "tags": list(model.tags),
+        "fileSize": model.file_size,
+        "sha256": model.sha256,
+        "createdAt": iso(model.created_at),
+    }
+
+
+def model_detail_json(model: Model3D, renders: list[Render]) -> dict[str, Any]:
+    return {
+        **model_json(model),
+        "renders": [
+            {
+                "id": r.id,
+                "status": r.status,
+                "renderSettings": r.settings,
+                "createdAt": iso(r.created_at),
+                "updatedAt": iso(r.updated_at),
+            }
+            for r in renders
+        ],
+    }
+
+
+def render_json(render: Render) -> dict[str, Any]:
+    return {
+        "id": render.id,
+        "modelId": render.model_id,
+        "status": render.status,
+        "renderSettings": render.settings,
+        "fileSize": render.file_size,
+        "errorMessage": render.error_message,
+        "hasWebVariant": render.has_web_variant,
+        "createdAt": iso(render.created_at),
+        "updatedAt": iso(render.updated_at),
+    }
+
+
+def render_created_json(render: Render) -> dict[str, Any]:
+    return {"id": render.id, "modelId": render.model_id, "status": render.status, "renderSettings": render.settings}
+
+
+def batch_item_json(render: Render) -> dict[str, Any]:
+    return {"id": render.id, "modelId": render.model_id, "status": render.status}
+
+
+def account_json(account: Account) -> dict[str, Any]:
+    return {
+        "id": account.id,
+        "email": account.email,
+        "credits": account.paid_credits + account.free_credits,
+        "paidCredits": account.paid_credits,
+        "freeCredits": account.free_credits,
+    }

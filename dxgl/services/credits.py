@@ -1,0 +1,112 @@
+"""Credits: charging renders (all-or-nothing, safe under concurrency) and refunding them once.
+
+Spending order: paid credits first, free credits only for what paid credits cannot cover, and only
+for work free credits may pay for (standard videos, watermarked; 100x800 datasets). A customer who
+bought credits never gets a watermarked video while paid credits remain. docs/credits.md says so.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dxgl.errors import DxglError
+from dxgl.models import Account, LedgerEntry, Render
+from dxgl.services.render_settings import free_credits_may_pay, render_cost
+
+_RETRIES = 8
+
+
+def _allocate(paid: int, free: int, renders: list[Render]) -> list[tuple[int, int]] | None:
+    """Split each render's cost into (paid, free) parts, or None when the balance cannot cover all."""
+    fixed = sum(r.cost for r in renders if not free_credits_may_pay(r.settings))
+    paid_left = paid - fixed
+    free_left = free
+    if paid_left < 0:
+        return None
+    split: list[tuple[int, int]] = []
+    for r in renders:
+        if not free_credits_may_pay(r.settings):
+            split.append((r.cost, 0))
+        elif paid_left >= r.cost:
+            paid_left -= r.cost
+            split.append((r.cost, 0))
+        elif free_left >= r.cost:
+            free_left -= r.cost
+            split.append((0, r.cost))
+        else:
+            return None
+    return split
+
+
+async def charge(session: AsyncSession, *, account_id: str, renders: list[Render]) -> None:
+    """Charge every render in ``renders`` (already added to the session) or none of them.
+
+    The deduction is one conditional UPDATE (``... WHERE paid_credits >= p AND free_credits >= f``), so
+    two requests can never both spend the same credits, on SQLite or PostgreSQL; if a concurrent charge
+    changed the balance between our read and our update, we read again and retry."""
+    for r in renders:
+        r.cost = render_cost(r.settings)
+    for _ in range(_RETRIES):
+        balance = (
+            await session.execute(
+                select(Account.paid_credits, Account.free_credits).where(Account.id == account_id)
+            )
+        ).one()
+        split = _allocate(balance.paid_credits, balance.free_credits, renders)
+        if split is None:
+            needed = sum(r.cost for r in renders)
+            raise DxglError(
+                "no_credits",
+                f"Not enough credits: this needs {needed}, the account has {balance.paid_credits} paid and "
+                f"{balance.free_credits} free (free credits pay only for standard renders)",
+            )
+        paid = sum(p for p, _ in split)
+        free = sum(f for _, f in split)
+        result = await session.execute(
+            update(Account)
+            .where(Account.id == account_id, Account.paid_credits >= paid, Account.free_credits >= free)
+            .values(paid_credits=Account.paid_credits - paid, free_credits=Account.free_credits - free)
+        )
+        if result.rowcount == 1:
+            break
+    else:
+        raise DxglError("no_credits", "Not enough credits (the balance changed while charging; try again)")
+    for r, (p, f) in zip(renders, split):
+        r.paid_credits_used = p
+        r.free_credits_used = f
+        # Free credits on a video mean a PREVIEW watermark; a free dataset has none (CLARIFICATIONS.md).
+        r.watermark = f > 0 and r.settings["effect"] != "dataset"
+        session.add(LedgerEntry(account_id=account_id, kind="charge", paid_delta=-p, free_delta=-f, render_id=r.id))
+    await session.flush()
+
+
+async def refund(session: AsyncSession, *, render: Render, note: str = "") -> bool:
+    """Give back what ``render`` was charged, exactly once (a unique ledger row per render and kind).
+    Returns False when it was already refunded."""
+    try:
+        async with session.begin_nested():
+            session.add(
+                LedgerEntry(
+                    account_id=render.account_id,
+                    kind="refund",
+                    paid_delta=render.paid_credits_used,
+                    free_delta=render.free_credits_used,
+                    render_id=render.id,
+                    note=note[:255],
+                )
+            )
+            await session.flush()
+    except IntegrityError:
+        return False
+    await session.execute(
+        update(Account)
+        .where(Account.id == render.account_id)
+        .values(
+            paid_credits=Account.paid_credits + render.paid_credits_used,
+            free_credits=Account.free_credits + render.free_credits_used,
+        )
+    )
+    await session.flush()
+    return True

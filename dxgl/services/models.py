@@ -1,0 +1,255 @@
+"""Models: upload (with dedup within the caller's account), list, get, update, archive, delete,
+file download and the dedup pre-flight. Every query is scoped to the caller's account."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, exists, func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dxgl.errors import DxglError
+from dxgl.ids import new_id
+from dxgl.models import Account, Model3D, ModelTag, Render
+from dxgl.runtime import Runtime, on_rollback
+from dxgl.services import model_files, renders
+from dxgl.services.auth import Caller
+from dxgl.services.pagination import Page
+from dxgl.services.uploads import UploadedFile
+from dxgl.timeutil import utcnow
+
+MAX_TAGS = 20
+MAX_TAG_LEN = 64
+MAX_TEXT_LEN = 255
+_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+@dataclass
+class UploadResult:
+    model: Model3D
+    render: Render
+    duplicate: bool
+
+
+def parse_settings_field(raw: Any) -> Any:
+    """``renderSettings`` arrives as a JSON string in multipart uploads, or as an object."""
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, str):
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise DxglError("invalid_settings", "renderSettings is not valid JSON") from None
+    return raw
+
+
+async def _live_model(session: AsyncSession, caller: Caller, model_id: str) -> Model3D:
+    model = await session.get(Model3D, model_id) if isinstance(model_id, str) and len(model_id) <= 32 else None
+    if model is None or model.account_id != caller.account_id or model.deleted_at is not None:
+        raise DxglError("model_not_found")
+    return model
+
+
+async def _find_duplicate(session: AsyncSession, account_id: str, sha256: str) -> Model3D | None:
+    return (
+        await session.execute(
+            select(Model3D).where(
+                Model3D.account_id == account_id, Model3D.sha256 == sha256.lower(), Model3D.deleted_at.is_(None)
+            )
+        )
+    ).scalar_one_or_none()
+
+
+async def _check_upload_cap(session: AsyncSession, rt: Runtime, account: Account) -> None:
+    if account.ever_paid:
+        return
+    count = (await session.execute(select(func.count()).where(Model3D.account_id == account.id))).scalar_one()
+    if count >= rt.settings.free_upload_limit:
+        raise DxglError(
+            "upload_limit",
+            f"Accounts with only free credits may upload {rt.settings.free_upload_limit} models; add credits to upload more",
+        )
+
+
+async def upload_model(
+    session: AsyncSession, rt: Runtime, caller: Caller, *, upload: UploadedFile, raw_settings: Any = None
+) -> UploadResult:
+    """Store an uploaded model and create its first render. A file this account already has (same
+    SHA-256, not deleted) gets a new render on the existing model instead (``duplicate``).
+    The temporary upload is always consumed."""
+    try:
+        caller.require("models:write")
+        settings_raw = parse_settings_field(raw_settings)
+        existing = await _find_duplicate(session, caller.account_id, upload.sha256)
+        if existing is not None:
+            render = await renders.create_renders(session, rt, caller, items=[(existing, settings_raw)])
+            return UploadResult(existing, render[0], duplicate=True)
+        settings = renders.validated_settings(settings_raw)
+        account = await session.get_one(Account, caller.account_id)
+        await _check_upload_cap(session, rt, account)
+        await renders.ensure_affordable(session, caller, [settings])
+        prepared = await asyncio.to_thread(model_files.prepare, rt, upload)
+        model = Model3D(
+            id=new_id(),
+            account_id=caller.account_id,
+            original_name=Path(upload.filename or "model.glb").name[:MAX_TEXT_LEN],
+            sha256=upload.sha256.lower(),
+            file_size=prepared.glb_path.stat().st_size,
+            storage_key="",
+            source_kind=prepared.source_kind,
+            warnings=list(prepared.warnings),
+        )
+        model.storage_key = f"models/{caller.account_id}/{model.id}.glb"
+        try:
+            async with session.begin_nested():
+                session.add(model)
+                await session.flush()
+        except IntegrityError:
+            # A concurrent upload of the same file won the race: this one becomes its duplicate.
+            existing = await _find_duplicate(session, caller.account_id, upload.sha256)
+            if existing is None:
+                raise
+            render = await renders.create_renders(session, rt, caller, items=[(existing, settings_raw)])
+            return UploadResult(existing, render[0], duplicate=True)
+        render = await renders.create_renders(session, rt, caller, items=[(model, settings_raw)])
+        rt.storage.publish(prepared.glb_path, model.storage_key)
+        on_rollback(session, lambda: rt.storage.delete(model.storage_key))
+        return UploadResult(model, render[0], duplicate=False)
+    finally:
+        upload.discard()
+
+
+async def list_models(
+    session: AsyncSession, caller: Caller, *, page: Page, tags: list[str] | None = None, archived: bool = False
+) -> tuple[list[Model3D], int]:
+    """The caller's live models, newest first. ``tags`` is an OR filter; ``archived=True`` lists
+    only archived models (they are hidden from the default list)."""
+    caller.require("models:read")
+    where = [Model3D.account_id == caller.account_id, Model3D.deleted_at.is_(None)]
+    where.append(Model3D.archived_at.is_not(None) if archived else Model3D.archived_at.is_(None))
+    if tags:
+        where.append(
+            exists().where(ModelTag.model_id == Model3D.id, ModelTag.tag.in_([normalise_tag(t) for t in tags]))
+        )
+    total = (await session.execute(select(func.count()).select_from(Model3D).where(*where))).scalar_one()
+    rows = (
+        await session.execute(
+            select(Model3D).where(*where).order_by(Model3D.created_at.desc(), Model3D.id).limit(page.limit).offset(page.offset)
+        )
+    ).scalars().all()
+    return list(rows), total
+
+
+async def get_model(session: AsyncSession, caller: Caller, model_id: str) -> Model3D:
+    caller.require("models:read")
+    return await _live_model(session, caller, model_id)
+
+
+def normalise_tag(tag: Any) -> str:
+    if not isinstance(tag, str) or not tag.strip():
+        raise DxglError("invalid_request", "tags must be non-empty strings")
+    tag = tag.strip().lower()
+    if len(tag) > MAX_TAG_LEN:
+        raise DxglError("invalid_request", f"a tag is at most {MAX_TAG_LEN} characters")
+    return tag
+
+
+def _text_field(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_TEXT_LEN:
+        raise DxglError("invalid_request", f"{name} must be a string of at most {MAX_TEXT_LEN} characters")
+    return value
+
+
+async def update_model(session: AsyncSession, caller: Caller, model_id: str, *, changes: Any) -> Model3D:
+    """Apply ``title``, ``sku`` and ``tags`` where given; only provided fields change."""
+    caller.require("models:write")
+    if not isinstance(changes, dict):
+        raise DxglError("invalid_request", "the body must be a JSON object")
+    unknown = set(changes) - {"title", "sku", "tags"}
+    if unknown:
+        raise DxglError("invalid_request", f"unknown field(s): {', '.join(sorted(unknown))}")
+    title = _text_field("title", changes.get("title"))
+    sku = _text_field("sku", changes.get("sku"))
+    tags = None
+    if "tags" in changes:
+        if not isinstance(changes["tags"], list):
+            raise DxglError("invalid_request", "tags must be an array of strings")
+        tags = list(dict.fromkeys(normalise_tag(t) for t in changes["tags"]))
+        if len(tags) > MAX_TAGS:
+            raise DxglError("invalid_request", f"at most {MAX_TAGS} tags")
+    model = await _live_model(session, caller, model_id)
+    if "title" in changes:
+        model.title = title
+    if "sku" in changes:
+        model.sku = sku
+    if tags is not None:
+        model.tags = tags
+        await session.execute(delete(ModelTag).where(ModelTag.model_id == model.id))
+        if tags:
+            await session.execute(insert(ModelTag), [{"model_id": model.id, "tag": t} for t in tags])
+    await session.flush()
+    return model
+
+
+async def set_archived(session: AsyncSession, caller: Caller, model_id: str, *, archived: bool) -> Model3D:
+    caller.require("models:write")
+    model = await _live_model(session, caller, model_id)
+    if archived and model.archived_at is None:
+        model.archived_at = utcnow()
+    elif not archived:
+        model.archived_at = None
+    await session.flush()
+    return model
+
+
+async def delete_model(session: AsyncSession, caller: Caller, model_id: str) -> Model3D:
+    """Soft delete: the model answers 404 afterwards; its renders stay reachable."""
+    caller.require("models:write")
+    model = await _live_model(session, caller, model_id)
+    model.deleted_at = utcnow()
+    await session.flush()
+    return model
+
+
+async def model_file(session: AsyncSession, rt: Runtime, caller: Caller, model_id: str) -> tuple[Model3D, Path]:
+    caller.require("models:read")
+    model = await _live_model(session, caller, model_id)
+    path = rt.storage.path(model.storage_key)
+    if not path.is_file():
+        raise DxglError("file_not_found")
+    return model, path
+
+
+async def check_hash(session: AsyncSession, caller: Caller, sha256: Any) -> Model3D | None:
+    caller.require("models:read")
+    if sha256 is None or sha256 == "":
+        raise DxglError("sha256_required")
+    if not isinstance(sha256, str) or not _SHA256.match(sha256):
+        raise DxglError("invalid_request", "sha256 must be 64 hexadecimal characters")
+    return await _find_duplicate(session, caller.account_id, sha256)
+
+
+async def renders_of_models(session: AsyncSession, caller: Caller, model_ids: list[str]) -> dict[str, list[Render]]:
+    """Every render of these models (one query), newest first, grouped by model id."""
+    caller.require("models:read")
+    grouped: dict[str, list[Render]] = {mid: [] for mid in model_ids}
+    if not model_ids:
+        return grouped
+    rows = (
+        await session.execute(
+            select(Render)
+            .where(Render.account_id == caller.account_id, Render.model_id.in_(model_ids))
+            .order_by(Render.created_at.desc(), Render.id)
+        )
+    ).scalars()
+    for render in rows:
+        grouped[render.model_id].append(render)
+    return grouped

@@ -1,0 +1,157 @@
+"""Renders: create (single and batch, all-or-nothing credits), list, get, dismiss, delete.
+
+A created render is committed as ``pending`` and its id is queued after the commit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dxgl.errors import DxglError
+from dxgl.ids import new_id
+from dxgl.models import Account, Model3D, Render
+from dxgl.runtime import Runtime, after_commit, enqueue_after_commit
+from dxgl.services import credits
+from dxgl.services.auth import Caller
+from dxgl.services.pagination import Page
+from dxgl.services.render_settings import free_credits_may_pay, render_cost, validate_render_settings
+from dxgl.timeutil import utcnow
+
+MAX_BATCH = 100
+STATUSES = ("pending", "poster-processing", "poster-done", "video-processing", "done", "error", "failed")
+
+
+def validated_settings(raw: Any) -> dict[str, Any]:
+    return validate_render_settings(raw)
+
+
+async def ensure_affordable(session: AsyncSession, caller: Caller, settings: list[dict[str, Any]]) -> None:
+    """A cheap early 402 before expensive work (the real charge is still the conditional update)."""
+    account = await session.get_one(Account, caller.account_id)
+    need = sum(render_cost(s) for s in settings)
+    free_usable = sum(render_cost(s) for s in settings if free_credits_may_pay(s))
+    if account.paid_credits + min(account.free_credits, free_usable) < need:
+        raise DxglError("no_credits", f"Not enough credits: this needs {need}")
+
+
+async def create_renders(
+    session: AsyncSession, rt: Runtime, caller: Caller, *, items: list[tuple[Model3D, Any]], batch: bool = False
+) -> list[Render]:
+    """Create one render per (model, raw settings), charge them all or none, queue them after commit.
+    Renders of one model in a batch are queued together so the worker can share their frames."""
+    caller.require("renders:write")
+    validated = []
+    for index, (model, raw) in enumerate(items):
+        try:
+            validated.append((model, validate_render_settings(raw)))
+        except DxglError as err:
+            if batch:
+                err.message = f"renders[{index}]: {err.message}"
+            raise
+    batch_id = new_id() if batch else None
+    created = [
+        Render(id=new_id(), account_id=caller.account_id, model_id=model.id, settings=settings, batch_id=batch_id)
+        for model, settings in validated
+    ]
+    for render in created:
+        session.add(render)
+    await session.flush()
+    await credits.charge(session, account_id=caller.account_id, renders=created)
+    groups: dict[str, list[str]] = {}
+    for render in created:
+        groups.setdefault(render.model_id, []).append(render.id)
+    for ids in groups.values():
+        enqueue_after_commit(session, ids)
+    return created
+
+
+async def create_render(
+    session: AsyncSession, rt: Runtime, caller: Caller, *, model_id: Any, raw_settings: Any
+) -> Render:
+    caller.require("renders:write")
+    if model_id is None or model_id == "":
+        raise DxglError("model_id_required")
+    model = await _caller_model(session, caller, model_id)
+    return (await create_renders(session, rt, caller, items=[(model, raw_settings)]))[0]
+
+
+async def create_batch(session: AsyncSession, rt: Runtime, caller: Caller, *, items: Any) -> list[Render]:
+    caller.require("renders:write")
+    if not isinstance(items, list) or not items:
+        raise DxglError("renders_required")
+    if len(items) > MAX_BATCH:
+        raise DxglError("too_many", f"A batch holds at most {MAX_BATCH} renders; this one has {len(items)}")
+    resolved = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise DxglError("invalid_request", f"renders[{index}] must be an object")
+        if not item.get("modelId"):
+            raise DxglError("model_id_required", f"renders[{index}].modelId is missing")
+        model = await _caller_model(session, caller, item["modelId"])
+        resolved.append((model, item.get("renderSettings")))
+    return await create_renders(session, rt, caller, items=resolved, batch=True)
+
+
+async def _caller_model(session: AsyncSession, caller: Caller, model_id: Any) -> Model3D:
+    if not isinstance(model_id, str) or len(model_id) > 32:
+        raise DxglError("model_not_found")
+    model = await session.get(Model3D, model_id)
+    if model is None or model.account_id != caller.account_id or model.deleted_at is not None:
+        raise DxglError("model_not_found")
+    return model
+
+
+async def get_render(session: AsyncSession, caller: Caller, render_id: str) -> Render:
+    caller.require("renders:read")
+    return await _caller_render(session, caller, render_id)
+
+
+async def _caller_render(session: AsyncSession, caller: Caller, render_id: Any) -> Render:
+    render = await session.get(Render, render_id) if isinstance(render_id, str) and len(render_id) <= 32 else None
+    if render is None or render.account_id != caller.account_id:
+        raise DxglError("render_not_found")
+    return render
+
+
+async def list_renders(
+    session: AsyncSession, caller: Caller, *, page: Page, model_id: str | None = None, status: str | None = None
+) -> tuple[list[Render], int]:
+    caller.require("renders:read")
+    where = [Render.account_id == caller.account_id]
+    if model_id:
+        where.append(Render.model_id == model_id)
+    if status:
+        if status not in STATUSES:
+            raise DxglError("invalid_request", f"status must be one of {', '.join(STATUSES)}")
+        where.append(Render.status == status)
+    total = (await session.execute(select(func.count()).select_from(Render).where(*where))).scalar_one()
+    rows = (
+        await session.execute(
+            select(Render).where(*where).order_by(Render.created_at.desc(), Render.id).limit(page.limit).offset(page.offset)
+        )
+    ).scalars().all()
+    return list(rows), total
+
+
+async def dismiss_render(session: AsyncSession, caller: Caller, render_id: str) -> Render:
+    """``error`` -> ``failed``; any other status is left alone and answered 409 invalid_state."""
+    caller.require("renders:write")
+    render = await _caller_render(session, caller, render_id)
+    if render.status != "error":
+        raise DxglError("invalid_state", f"Only renders in status error can be dismissed (this one is {render.status})")
+    render.status = "failed"
+    render.updated_at = utcnow()
+    await session.flush()
+    return render
+
+
+async def delete_render(session: AsyncSession, rt: Runtime, caller: Caller, render_id: str) -> Render:
+    """Delete the render and its files (video, poster, thumbnail, ...)."""
+    caller.require("renders:write")
+    render = await _caller_render(session, caller, render_id)
+    await session.delete(render)
+    await session.flush()
+    after_commit(session, lambda: rt.storage.delete_prefix(f"renders/{render.id}"))
+    return render
