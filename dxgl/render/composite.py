@@ -23,6 +23,7 @@ float32, in place on a copy of the precomputed result.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -89,21 +90,26 @@ def cover_crop(img: Image.Image, width: int, height: int, align: str) -> np.ndar
 
 
 def watermark_layer(width: int, height: int) -> np.ndarray:
-    """A centred "PREVIEW" text spanning ~70% of the frame width: white with a dark outline, so it
-    shows on any background, at ``WATERMARK_OPACITY``. Returns (height, width, 4) uint8 straight RGBA.
+    """"PREVIEW" along the frame's diagonal (rising left to right), ~60% of the diagonal long: white
+    letters with a dark outline, so it shows on any background, at ``WATERMARK_OPACITY``. Along the
+    diagonal it stays large on portrait (9:16) frames too. Returns (height, width, 4) uint8 straight RGBA.
 
     Drawn with Pillow's built-in scalable font (no font file)."""
+    diagonal = math.hypot(width, height)
     probe_size = 100
-    probe = ImageFont.load_default(size=probe_size)
-    left, top, right, bottom = probe.getbbox(WATERMARK_TEXT)
-    size = max(8, int(probe_size * 0.7 * width / max(1, right - left)))
-    size = min(size, int(probe_size * 0.5 * height / max(1, bottom - top)))  # tall text on wide frames
-    font = ImageFont.load_default(size=max(8, size))
-    stroke = max(1, size // 25)
-    layer = Image.new("RGBA", (width, height), (0, 0, 0, 0))
-    draw = ImageDraw.Draw(layer)
-    draw.text((width / 2, height / 2), WATERMARK_TEXT, font=font, anchor="mm",
-              fill=(255, 255, 255, 255), stroke_width=stroke, stroke_fill=(0, 0, 0, 255))
+    left, top, right, bottom = ImageFont.load_default(size=probe_size).getbbox(WATERMARK_TEXT)
+    size = max(8, int(probe_size * 0.6 * diagonal / max(1, right - left)))
+    font = ImageFont.load_default(size=size)
+    stroke = max(1, size // 14)
+    left, top, right, bottom = font.getbbox(WATERMARK_TEXT, stroke_width=stroke)
+    text = Image.new("RGBA", (right - left + 2, bottom - top + 2), (0, 0, 0, 0))
+    ImageDraw.Draw(text).text((1 - left, 1 - top), WATERMARK_TEXT, font=font, fill=(255, 255, 255, 255),
+                              stroke_width=stroke, stroke_fill=(0, 0, 0, 255))
+    angle = math.degrees(math.atan2(height, width))
+    text = text.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True)
+    # Centre it on the frame; crop() pads with transparent pixels where the box passes the edges.
+    x0, y0 = (text.width - width) // 2, (text.height - height) // 2
+    layer = text.crop((x0, y0, x0 + width, y0 + height))
     rgba = np.asarray(layer, dtype=np.uint8).copy()
     rgba[..., 3] = (rgba[..., 3].astype(np.float32) * WATERMARK_OPACITY + 0.5).astype(np.uint8)
     return rgba

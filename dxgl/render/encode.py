@@ -360,7 +360,8 @@ class JobEncoder:
         for proc in self._procs:
             proc.close()
         for path in self._output_paths():
-            path.unlink(missing_ok=True)
+            if path.is_file() or path.is_symlink():  # never a folder someone put in the way
+                path.unlink()
 
     def _drain_queue(self) -> None:
         while True:
@@ -375,7 +376,10 @@ class JobEncoder:
 
     def _fail(self, reason: str) -> None:
         """Abort, then raise RenderError with ffmpeg's own words when it said anything."""
-        messages = [p.stderr_tail() for p in self._procs if p.proc.poll() not in (None, 0)]
+        messages = [
+            f"ffmpeg exit status {p.proc.returncode}: {p.stderr_tail()}"
+            for p in self._procs if p.proc.poll() not in (None, 0)
+        ]
         self.abort()
-        detail = "; ".join(m for m in messages if m != "(no message)")
+        detail = "; ".join(messages)
         raise RenderError(f"video encoding failed: {reason}" + (f": {detail}" if detail else ""))
