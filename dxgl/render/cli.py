@@ -1,0 +1,84 @@
+"""``dxgl render MODEL -o OUT``: render one video job locally, no server, database or Redis.
+
+``render_command`` is what the main ``dxgl`` CLI calls; ``python -m dxgl.render.cli`` runs it too.
+Exit codes: 0 done, 2 bad settings / bad model / render failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+from dxgl.errors import DxglError
+from dxgl.render.engine import render_job
+from dxgl.render.spec import JobSpec
+from dxgl.render.types import RenderError
+from dxgl.services.render_settings import validate_render_settings
+
+_SIZE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
+
+
+def parse_size(size: str) -> tuple[int, int]:
+    """"WxH" -> (W, H); both even (video encoders need it), 16..16384 / 2."""
+    match = _SIZE.match(size.strip().lower())
+    if not match:
+        raise RenderError(f'--size must look like 1280x720, got "{size}"')
+    w, h = int(match.group(1)), int(match.group(2))
+    if not (16 <= w <= 8192 and 16 <= h <= 8192) or w % 2 or h % 2:
+        raise RenderError("--size needs even width and height from 16 to 8192")
+    return w, h
+
+
+def render_command(model: str, out_dir: str, settings_json: str | None, size: str | None) -> int:
+    """Validate settings, render ``model`` into ``out_dir`` with a progress bar; return the exit code."""
+    from tqdm import tqdm
+
+    try:
+        try:
+            raw = json.loads(settings_json) if settings_json else None
+        except json.JSONDecodeError as exc:
+            raise RenderError(f"--settings is not valid JSON: {exc.msg}") from None
+        try:
+            settings = validate_render_settings(raw)
+        except DxglError as exc:
+            raise RenderError(str(exc)) from None
+        if settings["effect"] == "dataset":
+            raise RenderError("dataset renders are not supported by this command; choose a video effect")
+        spec = JobSpec.from_settings(settings, size=parse_size(size) if size else None)
+        bar = tqdm(total=spec.frame_count, unit="frame", desc="rendering", file=sys.stderr)
+
+        def on_event(name: str, payload: dict) -> None:
+            if name == "frames":
+                bar.update(payload["done"] - bar.n)
+            elif name == "encoding":
+                bar.set_description("encoding")
+            elif name == "poster":
+                bar.write(f"poster: {payload['path']}")
+
+        try:
+            outputs = render_job(Path(model), spec, Path(out_dir), on_event=on_event)
+        finally:
+            bar.close()
+    except RenderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for name in ("video", "web", "thumb", "poster_full", "poster_small"):
+        print(getattr(outputs, name))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dxgl.render.cli", description="Render a 3D model to video")
+    parser.add_argument("model", help="a .glb, .gltf or .obj file")
+    parser.add_argument("-o", "--out", required=True, help="output folder")
+    parser.add_argument("--settings", default=None, help="renderSettings as JSON")
+    parser.add_argument("--size", default=None, help="output size WxH, overrides the quality tier's size")
+    args = parser.parse_args(argv)
+    return render_command(args.model, args.out, args.settings, args.size)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
