@@ -1,0 +1,242 @@
+"""Hostile uploads, each a (name, builder(tmp_dir) -> Path, expected_code).
+
+Reusable at the API level: build the file into a temp folder and upload it; the expected code is what
+the response must carry. ``MESSAGE_HINTS[name]`` is a fragment the error message must contain.
+Traversal names climb two levels (``../../sentinel/...``) because prepare_model extracts into
+``work_dir/extracted``: a naive extractor with work_dir = tmp/work would write into tmp/sentinel.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+from . import builders as b
+
+Builder = Callable[[Path], Path]
+
+
+def _zip(name: str, entries: dict[str, bytes], **kw) -> Builder:
+    return lambda tmp: b.write_zip(tmp / name, entries, **kw)
+
+
+def _glb_doc(mutate: Callable[[dict], None]) -> Builder:
+    def build(tmp: Path) -> Path:
+        doc, blob = b.triangle_document()
+        mutate(doc)
+        return b.write_glb(tmp / "model.glb", doc, blob)
+    return build
+
+
+def _gltf_uri(uri: str) -> Builder:
+    def build(tmp: Path) -> Path:
+        doc, _ = b.triangle_document()
+        doc["buffers"][0]["uri"] = uri
+        path = tmp / "model.gltf"
+        path.write_text(json.dumps(doc))
+        return path
+    return build
+
+
+def _raw(name: str, data: bytes) -> Builder:
+    def build(tmp: Path) -> Path:
+        (tmp / name).write_bytes(data)
+        return tmp / name
+    return build
+
+
+def _bomb_ratio(tmp: Path) -> Path:
+    return b.write_zip(tmp / "bomb.zip", {"model.obj": b"\x00" * (20 * 1024 * 1024)})
+
+
+def _bomb_declared(tmp: Path) -> Path:
+    path = b.write_zip(tmp / "declared.zip", {"model.obj": b.SIMPLE_OBJ, "big.bin": b"x" * 4096}, compression=zipfile.ZIP_STORED)
+    return b.patch_zip_sizes(path, file_size=600 * 1000 * 1000)
+
+
+def _lying_small_size(tmp: Path) -> Path:
+    # Declares 10 bytes per entry; the data is longer: extraction must not trust the header.
+    path = b.write_zip(tmp / "lying.zip", {"model.obj": b.SIMPLE_OBJ * 50}, compression=zipfile.ZIP_STORED)
+    return b.patch_zip_sizes(path, file_size=10)
+
+
+def _encrypted(tmp: Path) -> Path:
+    return b.set_zip_encrypted_flag(b.write_zip(tmp / "enc.zip", {"model.obj": b.SIMPLE_OBJ}))
+
+
+def _nested_renamed(tmp: Path) -> Path:
+    inner = b.write_zip(tmp / "inner.zip", {"model.obj": b.SIMPLE_OBJ})
+    data = inner.read_bytes()
+    inner.unlink()
+    return b.write_zip(tmp / "outer.zip", {"model.obj": data})
+
+
+def _too_many_entries(tmp: Path) -> Path:
+    return b.write_zip(tmp / "many.zip", {f"f{i}.txt": b"x" for i in range(1001)})
+
+
+def _face_bomb(tmp: Path) -> Path:
+    # One face with 5,000,003 corners fans into 5,000,001 triangles: over the 5,000,000 limit.
+    # Stored (not deflated) so the ZIP-bomb ratio check does not fire first.
+    obj = b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf" + b" 1" * 5_000_003 + b"\n"
+    return b.write_zip(tmp / "faces.zip", {"model.obj": obj}, compression=zipfile.ZIP_STORED)
+
+
+def _glb_texture_over_limit(tmp: Path) -> Path:
+    doc, blob = b.triangle_document()
+    png = b.png_header_only(10_000, 6_000)
+    offset = len(blob)
+    doc["bufferViews"].append({"buffer": 0, "byteOffset": offset, "byteLength": len(png)})
+    doc["images"] = [{"bufferView": 1, "mimeType": "image/png"}]
+    doc["textures"] = [{"source": 0}]
+    doc["buffers"][0]["byteLength"] = offset + len(png)
+    return b.write_glb(tmp / "bigtex.glb", doc, blob + png)
+
+
+def _obj_texture_over_limit(tmp: Path) -> Path:
+    return b.write_zip(tmp / "scan.zip", {
+        "model.obj": b.SIMPLE_OBJ, "model.mtl": b.SIMPLE_MTL, "texture.png": b.png_header_only(8_000, 8_000),
+    })
+
+
+def _deep_json(tmp: Path) -> Path:
+    text = '{"asset": {"version": "2.0"}, "extras": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    return _raw("deep.gltf", text.encode())(tmp)
+
+
+def _zip_gltf_escaping(tmp: Path) -> Path:
+    doc, blob = b.triangle_document()
+    doc["buffers"][0]["uri"] = "../../sentinel/secret.bin"
+    return b.write_zip(tmp / "gltf.zip", {"model/scene.gltf": json.dumps(doc).encode(), "model/scene.bin": blob})
+
+
+def _cycle(doc: dict) -> None:
+    doc["nodes"] = [{"mesh": 0, "children": [1]}, {"children": [2]}, {"children": [1]}]
+
+
+def _set(path: list, value) -> Callable[[dict], None]:
+    def mutate(doc: dict) -> None:
+        target = doc
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+    return mutate
+
+
+def _glb_raw(name: str, **kw) -> Builder:
+    def build(tmp: Path) -> Path:
+        doc, blob = b.triangle_document()
+        json_bytes = kw.pop("json_bytes", None) or json.dumps(doc).encode()
+        return _raw(name, b.glb_bytes(json_bytes, blob, **kw))(tmp)
+    return build
+
+
+HOSTILE_CASES: list[tuple[str, Builder, str]] = [
+    # ZIP structure
+    ("zip_dotdot", _zip("a.zip", {"../../sentinel/pwned.obj": b.SIMPLE_OBJ}), "invalid_model"),
+    ("zip_dotdot_inside", _zip("a.zip", {"scan/../../../sentinel/pwned.obj": b.SIMPLE_OBJ}), "invalid_model"),
+    ("zip_backslash_dotdot", _zip("a.zip", {"..\\..\\sentinel\\pwned.obj": b.SIMPLE_OBJ}), "invalid_model"),
+    ("zip_absolute", _zip("a.zip", {"/tmp/pwned.obj": b.SIMPLE_OBJ}), "invalid_model"),
+    ("zip_drive_letter", _zip("a.zip", {"C:/Windows/pwned.obj": b.SIMPLE_OBJ}), "invalid_model"),
+    ("zip_symlink", lambda tmp: b.write_zip_symlink(tmp / "l.zip", "link", "../../sentinel", {"link/pwned.obj": b.SIMPLE_OBJ}), "invalid_model"),
+    ("zip_bomb_ratio", _bomb_ratio, "invalid_model"),
+    ("zip_bomb_declared_size", _bomb_declared, "invalid_model"),
+    ("zip_size_lies_small", _lying_small_size, "invalid_model"),
+    ("zip_nested_by_name", _zip("a.zip", {"inner.zip": b"PK\x05\x06" + b"\x00" * 18}), "invalid_model"),
+    ("zip_nested_by_content", _nested_renamed, "invalid_model"),
+    ("zip_encrypted", _encrypted, "invalid_model"),
+    ("zip_too_many_entries", _too_many_entries, "invalid_model"),
+    ("zip_damaged", _raw("d.zip", b"PK\x03\x04" + b"\xff" * 200), "invalid_model"),
+    ("zip_two_objs", _zip("a.zip", {"a.obj": b.SIMPLE_OBJ, "b/b.obj": b.SIMPLE_OBJ}), "invalid_format"),
+    ("zip_no_model", _zip("a.zip", {"readme.txt": b"hello"}), "invalid_format"),
+    ("zip_empty", _raw("e.zip", b"PK\x05\x06" + b"\x00" * 18), "invalid_format"),
+    # OBJ content
+    ("obj_face_bomb", _face_bomb, "invalid_model"),
+    ("obj_no_faces", _zip("a.zip", {"model.obj": b"v 0 0 0\nv 1 0 0\n"}), "invalid_model"),
+    ("obj_texture_over_50mp", _obj_texture_over_limit, "invalid_model"),
+    # GLB container
+    ("glb_total_length_lies", _glb_raw("a.glb", total_override=10_000_000), "invalid_model"),
+    ("glb_chunk_length_lies", _glb_raw("a.glb", json_length_override=0x7FFFFFF0), "invalid_model"),
+    ("glb_version_1", _glb_raw("a.glb", version=1), "invalid_model"),
+    ("glb_truncated", _raw("a.glb", b"glTF\x02\x00\x00\x00"), "invalid_model"),
+    ("glb_json_not_json", _glb_raw("a.glb", json_bytes=b"{this is not json"), "invalid_model"),
+    ("glb_json_not_object", _glb_raw("a.glb", json_bytes=b"[1, 2, 3]"), "invalid_model"),
+    ("glb_json_nan", _glb_raw("a.glb", json_bytes=b'{"asset": {"version": "2.0"}, "x": NaN}'), "invalid_model"),
+    # glTF structure
+    ("gltf_accessor_beyond_view", _glb_doc(_set(["accessors", 0, "count"], 4)), "invalid_model"),
+    ("gltf_view_beyond_buffer", _glb_doc(_set(["bufferViews", 0, "byteLength"], 4096)), "invalid_model"),
+    ("gltf_buffer_longer_than_data", _glb_doc(_set(["buffers", 0, "byteLength"], 1_000_000)), "invalid_model"),
+    ("gltf_count_1e9", _glb_doc(_set(["accessors", 0, "count"], 1_000_000_000)), "invalid_model"),
+    ("gltf_node_two_parents", _glb_doc(_cycle), "invalid_model"),
+    ("gltf_node_cycle", _glb_doc(_set(["nodes"], [{"mesh": 0, "children": [1]}, {"children": [0]}])), "invalid_model"),
+    ("gltf_node_own_child", _glb_doc(_set(["nodes"], [{"mesh": 0, "children": [0]}])), "invalid_model"),
+    ("gltf_index_out_of_range", _glb_doc(_set(["meshes", 0, "primitives", 0, "attributes", "POSITION"], 99)), "invalid_model"),
+    ("gltf_deep_json", _deep_json, "invalid_model"),
+    ("gltf_texture_over_50mp", _glb_texture_over_limit, "invalid_model"),
+    # glTF URIs
+    ("gltf_uri_dotdot", _gltf_uri("../../sentinel/secret.bin"), "invalid_model"),
+    ("gltf_uri_percent_dotdot", _gltf_uri("%2e%2e/%2e%2e/etc/passwd"), "invalid_model"),
+    ("gltf_uri_absolute", _gltf_uri("/etc/passwd"), "invalid_model"),
+    ("gltf_uri_windows_drive", _gltf_uri("C:\\Windows\\win.ini"), "invalid_model"),
+    ("gltf_uri_file_scheme", _gltf_uri("file:///etc/passwd"), "invalid_model"),
+    ("gltf_uri_http", _gltf_uri("http://169.254.169.254/latest/meta-data"), "invalid_model"),
+    ("gltf_data_uri_bad_base64", _gltf_uri("data:application/octet-stream;base64,@@not*base64@@"), "invalid_model"),
+    ("gltf_data_uri_not_base64", _gltf_uri("data:application/octet-stream,plain"), "invalid_model"),
+    ("gltf_zip_uri_escaping", _zip_gltf_escaping, "invalid_model"),
+    ("gltf_missing_bin", _gltf_uri("scene.bin"), "invalid_format"),
+    # Not a model at all
+    ("not_a_model", _raw("model.glb", b"\x7fELF" + b"\x00" * 60), "invalid_format"),
+]
+
+MESSAGE_HINTS: dict[str, str] = {
+    "zip_dotdot": "'..'",
+    "zip_dotdot_inside": "'..'",
+    "zip_backslash_dotdot": "'..'",
+    "zip_absolute": "absolute path",
+    "zip_drive_letter": "drive letter",
+    "zip_symlink": "symbolic link",
+    "zip_bomb_ratio": "ZIP bomb",
+    "zip_bomb_declared_size": "expands",
+    "zip_size_lies_small": "model.obj",
+    "zip_nested_by_name": "nested archives",
+    "zip_nested_by_content": "nested archives",
+    "zip_encrypted": "encrypted",
+    "zip_too_many_entries": "entries",
+    "zip_damaged": "damaged",
+    "zip_two_objs": "one model per ZIP",
+    "zip_no_model": "no .obj or .gltf",
+    "zip_empty": "no .obj or .gltf",
+    "obj_face_bomb": "triangles",
+    "obj_no_faces": "no faces",
+    "obj_texture_over_50mp": "megapixels",
+    "glb_total_length_lies": "header says",
+    "glb_chunk_length_lies": "chunk declares",
+    "glb_version_1": "version 1",
+    "glb_truncated": "shorter than",
+    "glb_json_not_json": "not valid JSON",
+    "glb_json_not_object": "not an object",
+    "glb_json_nan": "NaN",
+    "gltf_accessor_beyond_view": "accessors[0] needs",
+    "gltf_view_beyond_buffer": "bufferViews[0] reaches",
+    "gltf_buffer_longer_than_data": "buffers[0] declares",
+    "gltf_count_1e9": "count = 1000000000",
+    "gltf_node_two_parents": "two parents",
+    "gltf_node_cycle": "node cycle",
+    "gltf_node_own_child": "own child",
+    "gltf_index_out_of_range": "POSITION = 99",
+    "gltf_deep_json": "nested too deeply",
+    "gltf_texture_over_50mp": "megapixels",
+    "gltf_uri_dotdot": "climbs out",
+    "gltf_uri_percent_dotdot": "climbs out",
+    "gltf_uri_absolute": "absolute path",
+    "gltf_uri_windows_drive": "absolute path",
+    "gltf_uri_file_scheme": "file: scheme",
+    "gltf_uri_http": "http: scheme",
+    "gltf_data_uri_bad_base64": "base64",
+    "gltf_data_uri_not_base64": "base64",
+    "gltf_zip_uri_escaping": "climbs out",
+    "gltf_missing_bin": "scene.bin",
+    "not_a_model": "not a GLB",
+}
