@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
-from starlette.routing import Mount
+from starlette.routing import Mount, Route, WebSocketRoute
 
 from dxgl.config import Settings, get_settings
+from dxgl.events import make_event_bus
 from dxgl.rest.app import EXCEPTION_HANDLERS, v1_routes
 from dxgl.runtime import Runtime
+from dxgl.schema import graphql_app
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -19,13 +21,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict]:
         rt = await Runtime.start(settings)
+        rt.extras["events"] = make_event_bus(settings)
         try:
             # Lifespan state reaches every request, in /v1 and /graphql alike, as request.state.runtime.
             yield {"runtime": rt}
         finally:
+            await rt.extras["events"].close()
             await rt.close()
 
     v1 = Starlette(routes=v1_routes(), exception_handlers=EXCEPTION_HANDLERS)
-    app = Starlette(routes=[Mount("/v1", app=v1)], exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    graphql = graphql_app()
+    routes = [Mount("/v1", app=v1), Route("/graphql", graphql), WebSocketRoute("/graphql", graphql)]
+    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     app.state.settings = settings
     return app

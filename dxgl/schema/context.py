@@ -1,0 +1,80 @@
+"""Per-request (HTTP) or per-connection (websocket) GraphQL context: the runtime, the caller's
+credentials, the authenticated caller (looked up once) and the dataloaders."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.dataloader import DataLoader
+
+from dxgl.errors import DxglError
+from dxgl.events import EventBus
+from dxgl.runtime import Runtime
+from dxgl.services.auth import Caller, authenticate
+from dxgl.schema import loaders
+
+
+@dataclass
+class Loaders:
+    renders_by_model: DataLoader[str, list[Any]]
+    model_by_id: DataLoader[str, Any]
+
+
+@dataclass
+class DxglContext:
+    runtime: Runtime
+    # The ``Authorization`` header value: from the HTTP request, the websocket upgrade request, or
+    # the graphql-transport-ws ``connection_init`` payload (which wins).
+    authorization: str | None
+    long_lived: bool = False
+    # Set by Strawberry from connection_init on websockets.
+    connection_params: dict[str, Any] | None = None
+    loaders: Loaders = field(init=False)
+    _caller: Caller | None = field(default=None, init=False)
+    _auth_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+
+    def __post_init__(self) -> None:
+        # A websocket context lives as long as the connection: its loaders batch but do not cache,
+        # so an event's nested fields are never served from an old read.
+        cache = not self.long_lived
+        self.loaders = Loaders(
+            renders_by_model=DataLoader(load_fn=lambda ids: loaders.renders_by_model(self, ids), cache=cache),
+            model_by_id=DataLoader(load_fn=lambda ids: loaders.models_by_id(self, ids), cache=cache),
+        )
+
+    @property
+    def events(self) -> EventBus:
+        bus = self.runtime.extras.get("events")
+        if bus is None:
+            raise DxglError("service_unavailable", "Render events are not configured on this server")
+        return bus
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        async with self.runtime.unit_of_work() as session:
+            yield session
+
+    async def caller(self) -> Caller:
+        """The authenticated caller, looked up once per request (or websocket connection).
+        A failure is not cached: the next field raises the same documented error."""
+        if self._caller is not None:
+            return self._caller
+        async with self._auth_lock:
+            if self._caller is None:
+                async with self.runtime.unit_of_work() as session:
+                    self._caller = await authenticate(session, self.authorization)
+            return self._caller
+
+    def accept_connection_params(self, params: dict[str, Any] | None) -> None:
+        """graphql-transport-ws ``connection_init``: ``{"Authorization": "Bearer ..."}``."""
+        if not params:
+            return
+        for key, value in params.items():
+            if isinstance(key, str) and key.lower() == "authorization" and isinstance(value, str):
+                self.authorization = value
+                self._caller = None

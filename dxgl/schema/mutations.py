@@ -1,0 +1,107 @@
+"""Mutations: every write, each in one unit of work exactly like the REST handlers (commit at the
+boundary, renders queued after the commit). Rules live in the services; this only translates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.file_uploads import Upload
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from dxgl.services import models as model_service
+from dxgl.services import renders as render_service
+from dxgl.schema.types import Deleted, Model, Render, RenderRequest, UploadResult
+from dxgl.schema.uploads import receive_upload
+
+
+def _changes(**fields: Any) -> dict[str, Any]:
+    """Only the arguments the client gave (an explicit null is given: it clears the field)."""
+    return {name: value for name, value in fields.items() if value is not strawberry.UNSET}
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description="Upload a GLB/glTF (GraphQL multipart request spec) and create its first render. "
+        "A file the account already has adds a render to the existing model (duplicate: true)."
+    )
+    async def upload_model(self, info: Info, file: Upload, render_settings: JSON | None = None) -> UploadResult:
+        ctx = info.context
+        caller = await ctx.caller()
+        caller.require("models:write")  # before reading the file, as REST does
+        uploaded = await receive_upload(ctx.runtime, file)
+        async with ctx.unit_of_work() as session:
+            result = await model_service.upload_model(session, ctx.runtime, caller, upload=uploaded, raw_settings=render_settings)
+            return UploadResult(
+                model=Model.from_row(result.model), render=Render.from_row(result.render), duplicate=result.duplicate
+            )
+
+    @strawberry.mutation(description="Change title, sku and/or tags; arguments left out stay as they are.")
+    async def update_model(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        title: str | None = strawberry.UNSET,
+        sku: str | None = strawberry.UNSET,
+        tags: list[str] | None = strawberry.UNSET,
+    ) -> Model:
+        async with info.context.unit_of_work() as session:
+            caller = await info.context.caller()
+            row = await model_service.update_model(session, caller, str(id), changes=_changes(title=title, sku=sku, tags=tags))
+            return Model.from_row(row)
+
+    @strawberry.mutation(description="Hide a model from the default models list.")
+    async def archive_model(self, info: Info, id: strawberry.ID) -> Model:
+        async with info.context.unit_of_work() as session:
+            caller = await info.context.caller()
+            return Model.from_row(await model_service.set_archived(session, caller, str(id), archived=True))
+
+    @strawberry.mutation(description="Show an archived model in the default models list again.")
+    async def unarchive_model(self, info: Info, id: strawberry.ID) -> Model:
+        async with info.context.unit_of_work() as session:
+            caller = await info.context.caller()
+            return Model.from_row(await model_service.set_archived(session, caller, str(id), archived=False))
+
+    @strawberry.mutation(description="Delete a model (its renders stay reachable).")
+    async def delete_model(self, info: Info, id: strawberry.ID) -> Deleted:
+        async with info.context.unit_of_work() as session:
+            caller = await info.context.caller()
+            row = await model_service.delete_model(session, caller, str(id))
+            return Deleted(id=strawberry.ID(row.id), deleted=True)
+
+    @strawberry.mutation(description="Create one render of a model; credits are charged now.")
+    async def create_render(
+        self, info: Info, model_id: strawberry.ID | None = None, render_settings: JSON | None = None
+    ) -> Render:
+        async with info.context.unit_of_work() as session:
+            caller = await info.context.caller()
+            row = await render_service.create_render(
+                session, info.context.runtime, caller, model_id=model_id, raw_settings=render_settings
+            )
+            return Render.from_row(row)
+
+    @strawberry.mutation(description="Create up to 100 renders at once: all are charged, or none.")
+    async def create_render_batch(self, info: Info, renders: list[RenderRequest] | None = None) -> list[Render]:
+        items = None if renders is None else [
+            {"modelId": r.model_id, "renderSettings": r.render_settings} for r in renders
+        ]
+        async with info.context.unit_of_work() as session:
+            caller = await info.context.caller()
+            rows = await render_service.create_batch(session, info.context.runtime, caller, items=items)
+            return [Render.from_row(r) for r in rows]
+
+    @strawberry.mutation(description="Acknowledge a render in status error: it becomes failed.")
+    async def dismiss_render(self, info: Info, id: strawberry.ID) -> Render:
+        async with info.context.unit_of_work() as session:
+            caller = await info.context.caller()
+            return Render.from_row(await render_service.dismiss_render(session, caller, str(id)))
+
+    @strawberry.mutation(description="Delete a render and its files.")
+    async def delete_render(self, info: Info, id: strawberry.ID) -> Deleted:
+        async with info.context.unit_of_work() as session:
+            caller = await info.context.caller()
+            row = await render_service.delete_render(session, info.context.runtime, caller, str(id))
+            return Deleted(id=strawberry.ID(row.id), deleted=True)
+

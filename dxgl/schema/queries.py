@@ -1,0 +1,100 @@
+"""Queries for dashboards. Each resolver authenticates, reads through the services in one unit of
+work and returns plain GraphQL objects; nested renders/models come from the dataloaders."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
+
+from dxgl.services import accounts, models, renders
+from dxgl.services.pagination import Page
+from dxgl.schema.types import Account, Model, ModelPage, Render, RenderPage
+
+
+def _selects(selections: Iterable[Selection], name: str) -> bool:
+    for sel in selections:
+        if isinstance(sel, SelectedField) and sel.name == name:
+            return True
+        if isinstance(sel, (FragmentSpread, InlineFragment)) and _selects(sel.selections, name):
+            return True
+    return False
+
+
+def total_selected(info: Info) -> bool:
+    """Is ``totalCount`` asked for? Counting is a second query, so skip it when it is not."""
+    return _selects(info.selected_fields[0].selections, "totalCount")
+
+
+def _total_kwargs(service: Callable[..., Any], wanted: bool) -> dict[str, bool]:
+    # Services that can skip the count take ``with_total`` (requests-graphql.md); older ones always count.
+    return {"with_total": wanted} if "with_total" in inspect.signature(service).parameters else {}
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The caller's account (scope account:read).")
+    async def account(self, info: Info) -> Account:
+        caller = await info.context.caller()
+        async with info.context.unit_of_work() as session:
+            return Account.from_row(await accounts.get_account(session, caller))
+
+    @strawberry.field(description="One of the caller's models (scope models:read).")
+    async def model(self, info: Info, id: strawberry.ID) -> Model:
+        caller = await info.context.caller()
+        async with info.context.unit_of_work() as session:
+            return Model.from_row(await models.get_model(session, caller, str(id)))
+
+    @strawberry.field(
+        description="The caller's live models, newest first. tags: any of them (OR). archived: list only "
+        "archived models instead of only unarchived ones. limit defaults to 50 and is clamped to 100."
+    )
+    async def models(
+        self,
+        info: Info,
+        limit: int | None = None,
+        offset: int | None = None,
+        tags: list[str] | None = None,
+        archived: bool = False,
+    ) -> ModelPage:
+        caller = await info.context.caller()
+        page = Page.parse(limit, offset)
+        extra = _total_kwargs(models.list_models, total_selected(info))
+        async with info.context.unit_of_work() as session:
+            rows, total = await models.list_models(session, caller, page=page, tags=tags or [], archived=archived, **extra)
+        return ModelPage(items=[Model.from_row(r) for r in rows], limit=page.limit, offset=page.offset, total_count=total or 0)
+
+    @strawberry.field(description="The caller's model with this SHA-256, if any (the check-hash pre-flight).")
+    async def model_by_hash(self, info: Info, sha256: str | None = None) -> Model | None:
+        caller = await info.context.caller()
+        async with info.context.unit_of_work() as session:
+            row = await models.check_hash(session, caller, sha256)
+        return Model.from_row(row) if row is not None else None
+
+    @strawberry.field(description="One of the caller's renders (scope renders:read).")
+    async def render(self, info: Info, id: strawberry.ID) -> Render:
+        caller = await info.context.caller()
+        async with info.context.unit_of_work() as session:
+            return Render.from_row(await renders.get_render(session, caller, str(id)))
+
+    @strawberry.field(description="The caller's renders, newest first, optionally of one model and/or one status.")
+    async def renders(
+        self,
+        info: Info,
+        model_id: strawberry.ID | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> RenderPage:
+        caller = await info.context.caller()
+        page = Page.parse(limit, offset)
+        extra = _total_kwargs(renders.list_renders, total_selected(info))
+        async with info.context.unit_of_work() as session:
+            rows, total = await renders.list_renders(
+                session, caller, page=page, model_id=str(model_id) if model_id else None, status=status, **extra
+            )
+        return RenderPage(items=[Render.from_row(r) for r in rows], limit=page.limit, offset=page.offset, total_count=total or 0)

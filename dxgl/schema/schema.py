@@ -1,0 +1,23 @@
+"""The Strawberry schema of dxgl (exported to ``schema.graphql``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql.error import GraphQLError
+from strawberry.types import ExecutionContext
+
+from dxgl.schema.errors import DxglErrors
+from dxgl.schema.mutations import Mutation
+from dxgl.schema.queries import Query
+from dxgl.schema.subscriptions import Subscription
+
+
+class DxglSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        # DxglErrors converts (and logs the unexpected ones); client errors are not server log noise.
+        return None
+
+
+schema: Any = DxglSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=[DxglErrors])

@@ -1,0 +1,150 @@
+"""GraphQL object types. They mirror the REST JSON field for field (camelCase, ISO-8601 UTC
+timestamps as strings like ``2026-02-15T20:00:00.000Z``) and are built from plain values, never
+from live ORM rows, so nothing is lazily loaded after a unit of work has closed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from dxgl.models import Account as AccountRow
+from dxgl.events import render_event
+from dxgl.models import Model3D
+from dxgl.models import Render as RenderRow
+from dxgl.timeutil import iso
+
+
+@strawberry.type(description="The caller's account and credit balance.")
+class Account:
+    id: strawberry.ID
+    email: str
+    credits: int = strawberry.field(description="Paid and free credits together.")
+    paid_credits: int
+    free_credits: int
+
+    @classmethod
+    def from_row(cls, row: AccountRow) -> Account:
+        return cls(
+            id=strawberry.ID(row.id),
+            email=row.email,
+            credits=row.paid_credits + row.free_credits,
+            paid_credits=row.paid_credits,
+            free_credits=row.free_credits,
+        )
+
+
+@strawberry.type(description="One render of a model: a video, or a dataset.")
+class Render:
+    id: strawberry.ID
+    model_id: strawberry.ID
+    status: str = strawberry.field(
+        description="pending, poster-processing, poster-done, video-processing, done, error or failed."
+    )
+    render_settings: JSON = strawberry.field(description="The stored settings, every default filled in.")
+    file_size: int | None
+    error_message: str | None
+    has_web_variant: bool
+    created_at: str
+    updated_at: str
+
+    @strawberry.field(description="The model this render belongs to; null once the model is deleted.")
+    async def model(self, info: Info) -> Model | None:
+        row = await info.context.loaders.model_by_id.load(str(self.model_id))
+        return Model.from_row(row) if row is not None else None
+
+    @classmethod
+    def from_row(cls, row: RenderRow) -> Render:
+        return cls.from_event(render_event(row))
+
+    @classmethod
+    def from_event(cls, data: dict[str, Any]) -> Render:
+        """From a render dict (``dxgl.events.render_event``: the same fields as the REST JSON)."""
+        return cls(
+            id=strawberry.ID(data["id"]),
+            model_id=strawberry.ID(data["modelId"]),
+            status=data["status"],
+            render_settings=data.get("renderSettings") or {},
+            file_size=data.get("fileSize"),
+            error_message=data.get("errorMessage"),
+            has_web_variant=bool(data.get("hasWebVariant")),
+            created_at=data.get("createdAt") or "",
+            updated_at=data.get("updatedAt") or "",
+        )
+
+
+@strawberry.type(description="An uploaded 3D model, stored as one GLB.")
+class Model:
+    id: strawberry.ID
+    original_name: str
+    title: str | None
+    sku: str | None
+    tags: list[str]
+    file_size: int
+    sha256: str
+    created_at: str
+    archived: bool
+
+    @strawberry.field(description="Every render of this model, newest first.")
+    async def renders(self, info: Info) -> list[Render]:
+        rows = await info.context.loaders.renders_by_model.load(str(self.id))
+        return [Render.from_event(r) for r in rows]
+
+    @classmethod
+    def from_row(cls, row: Model3D) -> Model:
+        return cls(
+            id=strawberry.ID(row.id),
+            original_name=row.original_name,
+            title=row.title,
+            sku=row.sku,
+            tags=list(row.tags),
+            file_size=row.file_size,
+            sha256=row.sha256,
+            created_at=iso(row.created_at) or "",
+            archived=row.archived_at is not None,
+        )
+
+
+@strawberry.type(description="One page of models (offset pagination, like REST's meta).")
+class ModelPage:
+    items: list[Model]
+    limit: int
+    offset: int
+    total_count: int = strawberry.field(
+        description="All models matching the filter (computed only when this field is selected)."
+    )
+
+
+@strawberry.type(description="One page of renders (offset pagination, like REST's meta).")
+class RenderPage:
+    items: list[Render]
+    limit: int
+    offset: int
+    total_count: int = strawberry.field(
+        description="All renders matching the filter (computed only when this field is selected)."
+    )
+
+
+@strawberry.type(description="The answer to uploadModel.")
+class UploadResult:
+    model: Model
+    render: Render
+    duplicate: bool = strawberry.field(
+        description="True when this account already had the file: a new render on the existing model."
+    )
+
+
+@strawberry.type(description="The answer to a delete.")
+class Deleted:
+    id: strawberry.ID
+    deleted: bool
+
+
+@strawberry.input(description="One render of a batch.")
+class RenderRequest:
+    # Nullable so that a missing id is answered with model_id_required, as in REST.
+    model_id: strawberry.ID | None = None
+    render_settings: JSON | None = None
+
