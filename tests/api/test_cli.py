@@ -1,0 +1,92 @@
+"""The CLI forms that scripts rely on, run as real subprocesses on both databases."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+DXGL = [sys.executable, "-m", "dxgl.cli"]
+
+
+def _env(tmp_path: Path, database_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DXGL_")}
+    env["DXGL_DATA_DIR"] = str(tmp_path / "data")
+    env["DXGL_DATABASE_URL"] = database_url
+    return env
+
+
+def _cli(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run([*DXGL, *args], env=env, capture_output=True, text=True, timeout=120)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_account_token_lifecycle(tmp_path, database_url, service_app_factory):
+    env = _env(tmp_path, database_url)
+    email = f"cli-{time.time_ns()}@example.com"
+    out = _cli(env, "accounts", "create", "--email", email, "--credits", "5", "--free-credits", "1").stdout
+    assert email in out
+    token = _cli(env, "tokens", "create", "--email", email, "--scopes", "account:read,models:read").stdout.strip().splitlines()[-1]
+    assert token.startswith("dxgl_sk_")
+    expiring = _cli(env, "tokens", "create", "--email", email, "--expires-in", "3600").stdout.strip().splitlines()[-1]
+    _cli(env, "credits", "grant", "--email", email, "10")
+
+    with service_app_factory(env) as get:
+        r = get("/v1/account", token)
+        assert r.status_code == 200 and r.json()["data"]["credits"] == 16
+        assert r.json()["data"]["freeCredits"] == 1
+        assert get("/v1/account", expiring).status_code == 200
+        assert get("/v1/renders", token).json()["error"]["code"] == "insufficient_scope"
+        _cli(env, "tokens", "revoke", token[:16])
+        assert get("/v1/account", token).json()["error"]["code"] == "unauthorized"
+        assert get("/v1/account", expiring).status_code == 200
+        _cli(env, "accounts", "suspend", "--email", email)
+        assert get("/v1/account", expiring).json()["error"]["code"] == "forbidden"
+    bad = _cli(env, "tokens", "create", "--email", email, "--scopes", "root", check=False)
+    assert bad.returncode == 2 and "unknown scope" in bad.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_on_embedded_default_prints_a_token_once(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DXGL_")}
+    env["DXGL_DATA_DIR"] = str(tmp_path / "data")
+    for attempt in range(2):
+        port = _free_port()
+        proc = subprocess.Popen(
+            [*DXGL, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        try:
+            lines = []
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.3)
+            else:
+                raise AssertionError("server did not start")
+        finally:
+            proc.terminate()
+            out, _ = proc.communicate(timeout=30)
+            lines = out.splitlines()
+        tokens = [line for line in lines if line.startswith("dxgl_sk_")]
+        if attempt == 0:
+            assert len(tokens) == 1, out
+            token = tokens[0]
+        else:
+            assert tokens == [], "the token is printed only on the first start"
+    assert (tmp_path / "data" / "dxgl.sqlite3").is_file()
+    assert token
