@@ -1,0 +1,33 @@
+"""Test helper: draw raw frames (straight RGBA, before any encoding) in a spawned process, so the
+pytest process itself never holds a GL context."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import numpy as np
+
+from dxgl.render.spec import JobSpec
+
+
+def _draw(model: str, spec: JobSpec, indices: list[int] | None) -> tuple[list[np.ndarray], list]:
+    from dxgl.render.camera import camera_path
+    from dxgl.render.renderer import Renderer
+    from dxgl.render.scene import load_scene
+
+    scene = load_scene(Path(model))
+    poses = camera_path(spec, scene.frame_points, scene.bounds)
+    renderer = Renderer(scene, spec.width, spec.height)
+    chosen = range(len(poses)) if indices is None else indices
+    frames = [renderer.draw(poses[i], shadows=spec.shadows, reflector=spec.reflector, tilt_x=spec.tilt_x).copy()
+              for i in chosen]
+    renderer.close()
+    return frames, [poses[i] for i in chosen]
+
+
+def draw_frames(model: Path, spec: JobSpec, indices: list[int] | None = None):
+    """(frames, poses): frames are (H, W, 4) uint8 straight RGBA; poses the matching FramePose."""
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        return pool.apply(_draw, (str(model), spec, indices))
