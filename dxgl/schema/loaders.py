@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from dxgl.errors import DxglError
 from dxgl.events import render_event
 from dxgl.models import Model3D
 from dxgl.services import models as model_service
@@ -26,17 +25,6 @@ async def renders_by_model(ctx: DxglContext, model_ids: Sequence[str]) -> list[l
 async def models_by_id(ctx: DxglContext, model_ids: Sequence[str]) -> list[Model3D | None]:
     """Per model id, the caller's live model, or None (deleted models leave renders behind)."""
     caller = await ctx.caller()
-    found: dict[str, Model3D | None] = {}
     async with ctx.unit_of_work() as session:
-        batch = getattr(model_service, "models_by_ids", None)
-        if batch is not None:  # one query, once services provide it (requests-graphql.md)
-            found.update(await batch(session, caller, list(dict.fromkeys(model_ids))))
-        else:
-            for mid in dict.fromkeys(model_ids):
-                try:
-                    found[mid] = await model_service.get_model(session, caller, mid)
-                except DxglError as err:
-                    if err.code != "model_not_found":
-                        raise
-                    found[mid] = None
+        found = await model_service.models_by_ids(session, caller, list(dict.fromkeys(model_ids)))
     return [found.get(mid) for mid in model_ids]

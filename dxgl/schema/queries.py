@@ -3,9 +3,7 @@ work and returns plain GraphQL objects; nested renders/models come from the data
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
 
 import strawberry
 from strawberry.types import Info
@@ -28,11 +26,6 @@ def _selects(selections: Iterable[Selection], name: str) -> bool:
 def total_selected(info: Info) -> bool:
     """Is ``totalCount`` asked for? Counting is a second query, so skip it when it is not."""
     return _selects(info.selected_fields[0].selections, "totalCount")
-
-
-def _total_kwargs(service: Callable[..., Any], wanted: bool) -> dict[str, bool]:
-    # Services that can skip the count take ``with_total`` (requests-graphql.md); older ones always count.
-    return {"with_total": wanted} if "with_total" in inspect.signature(service).parameters else {}
 
 
 @strawberry.type
@@ -63,9 +56,10 @@ class Query:
     ) -> ModelPage:
         caller = await info.context.caller()
         page = Page.parse(limit, offset)
-        extra = _total_kwargs(models.list_models, total_selected(info))
         async with info.context.unit_of_work() as session:
-            rows, total = await models.list_models(session, caller, page=page, tags=tags or [], archived=archived, **extra)
+            rows, total = await models.list_models(
+                session, caller, page=page, tags=tags or [], archived=archived, with_total=total_selected(info)
+            )
         return ModelPage(items=[Model.from_row(r) for r in rows], limit=page.limit, offset=page.offset, total_count=total or 0)
 
     @strawberry.field(description="The caller's model with this SHA-256, if any (the check-hash pre-flight).")
@@ -92,9 +86,9 @@ class Query:
     ) -> RenderPage:
         caller = await info.context.caller()
         page = Page.parse(limit, offset)
-        extra = _total_kwargs(renders.list_renders, total_selected(info))
         async with info.context.unit_of_work() as session:
             rows, total = await renders.list_renders(
-                session, caller, page=page, model_id=str(model_id) if model_id else None, status=status, **extra
+                session, caller, page=page, model_id=str(model_id) if model_id else None, status=status,
+                with_total=total_selected(info),
             )
         return RenderPage(items=[Render.from_row(r) for r in rows], limit=page.limit, offset=page.offset, total_count=total or 0)

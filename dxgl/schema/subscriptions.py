@@ -63,7 +63,7 @@ class Subscription:
         sent = _Sent()
         async with ctx.events.subscribe(caller.account_id) as events:
             async with ctx.unit_of_work() as session:
-                rows, _ = await render_service.list_renders(session, caller, page=page)
+                rows, _ = await render_service.list_renders(session, caller, page=page, with_total=False)
                 current = [Render.from_row(r) for r in reversed(rows)]
             for render in current:
                 sent.fresh(_stamp(render))

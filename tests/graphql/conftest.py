@@ -32,3 +32,29 @@ def only_error(result: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture
 def gql_run():
     return gql
+
+
+UPLOAD = """
+mutation($file: Upload!, $settings: JSON) {
+  uploadModel(file: $file, renderSettings: $settings) {
+    duplicate
+    model { id originalName sha256 fileSize }
+    render { id modelId status renderSettings }
+  }
+}
+"""
+
+
+async def gql_upload(account: Any, content: bytes, *, name: str = "model.glb", settings: Any = None) -> dict[str, Any]:
+    """uploadModel through the GraphQL multipart request spec (operations + map + the file part)."""
+    import json
+
+    operations = {"query": UPLOAD, "variables": {"file": None, "settings": settings}}
+    response = await account.request(
+        "POST",
+        "/graphql",
+        data={"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.file"]})},
+        files={"0": (name, content, "application/octet-stream")},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
