@@ -126,10 +126,17 @@ async def upload_model(
 
 
 async def list_models(
-    session: AsyncSession, caller: Caller, *, page: Page, tags: list[str] | None = None, archived: bool = False
-) -> tuple[list[Model3D], int]:
+    session: AsyncSession,
+    caller: Caller,
+    *,
+    page: Page,
+    tags: list[str] | None = None,
+    archived: bool = False,
+    with_total: bool = True,
+) -> tuple[list[Model3D], int | None]:
     """The caller's live models, newest first. ``tags`` is an OR filter; ``archived=True`` lists
-    only archived models (they are hidden from the default list)."""
+    only archived models (they are hidden from the default list). ``with_total=False`` skips the
+    count query (GraphQL asks for it only when ``totalCount`` is selected)."""
     caller.require("models:read")
     where = [Model3D.account_id == caller.account_id, Model3D.deleted_at.is_(None)]
     where.append(Model3D.archived_at.is_not(None) if archived else Model3D.archived_at.is_(None))
@@ -137,13 +144,32 @@ async def list_models(
         where.append(
             exists().where(ModelTag.model_id == Model3D.id, ModelTag.tag.in_([normalise_tag(t) for t in tags]))
         )
-    total = (await session.execute(select(func.count()).select_from(Model3D).where(*where))).scalar_one()
+    total = await _count(session, Model3D, where) if with_total else None
     rows = (
         await session.execute(
             select(Model3D).where(*where).order_by(Model3D.created_at.desc(), Model3D.id).limit(page.limit).offset(page.offset)
         )
     ).scalars().all()
     return list(rows), total
+
+
+async def _count(session: AsyncSession, table: type, where: list) -> int:
+    return (await session.execute(select(func.count()).select_from(table).where(*where))).scalar_one()
+
+
+async def models_by_ids(session: AsyncSession, caller: Caller, ids: list[str]) -> dict[str, Model3D]:
+    """The caller's live models among ``ids``, in one query (for dataloaders)."""
+    caller.require("models:read")
+    if not ids:
+        return {}
+    rows = (
+        await session.execute(
+            select(Model3D).where(
+                Model3D.account_id == caller.account_id, Model3D.id.in_(ids), Model3D.deleted_at.is_(None)
+            )
+        )
+    ).scalars()
+    return {m.id: m for m in rows}
 
 
 async def get_model(session: AsyncSession, caller: Caller, model_id: str) -> Model3D:

@@ -116,8 +116,14 @@ async def _caller_render(session: AsyncSession, caller: Caller, render_id: Any) 
 
 
 async def list_renders(
-    session: AsyncSession, caller: Caller, *, page: Page, model_id: str | None = None, status: str | None = None
-) -> tuple[list[Render], int]:
+    session: AsyncSession,
+    caller: Caller,
+    *,
+    page: Page,
+    model_id: str | None = None,
+    status: str | None = None,
+    with_total: bool = True,
+) -> tuple[list[Render], int | None]:
     caller.require("renders:read")
     where = [Render.account_id == caller.account_id]
     if model_id:
@@ -126,7 +132,7 @@ async def list_renders(
         if status not in STATUSES:
             raise DxglError("invalid_request", f"status must be one of {', '.join(STATUSES)}")
         where.append(Render.status == status)
-    total = (await session.execute(select(func.count()).select_from(Render).where(*where))).scalar_one()
+    total = (await session.execute(select(func.count()).select_from(Render).where(*where))).scalar_one() if with_total else None
     rows = (
         await session.execute(
             select(Render).where(*where).order_by(Render.created_at.desc(), Render.id).limit(page.limit).offset(page.offset)
