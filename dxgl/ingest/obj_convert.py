@@ -8,8 +8,7 @@ API document's matte finish). The orientation rule turns Z-up scans Y-up (see ``
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
 import trimesh
@@ -17,64 +16,14 @@ from PIL import Image
 
 from dxgl.errors import DxglError
 
-from .images import image_mime
-from .limits import IngestLimits
-from .mtl import MtlMaterial, parse_mtl, texture_basename
+from .mtl import MtlMaterial
+from .obj_scan import ScanPlan
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 # Orientation rule thresholds (docs/ingest.md, "Orientation").
 FLOOR_TOLERANCE = 0.05  # a base within 5% of the height from 0 counts as resting on the plane
 STRADDLE_FRACTION = 0.1  # an axis "straddles" 0 when both sides reach 10% of its extent
 TALL_RATIO = 1.5  # Z counts as the height when it is 1.5x the Y extent and the longest axis
 Z_UP_TO_Y_UP = np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0], [0, 0, 0, 1]], dtype=np.float64)
-
-
-@dataclass
-class ObjScan:
-    """What the line scan of an OBJ found."""
-
-    vertices: int = 0
-    triangles: int = 0
-    mtllibs: list[str] = field(default_factory=list)
-
-
-def scan_obj(path: Path, limits: IngestLimits) -> ObjScan:
-    """Count vertices and triangles (faces fanned) without parsing; refuse over-limit files early."""
-    scan = ObjScan()
-    with open(path, "rb") as f:
-        for line in f:
-            head = line[:2]
-            if head == b"v ":
-                scan.vertices += 1
-                if scan.vertices > limits.max_obj_vertices:
-                    raise DxglError("invalid_model", f"OBJ has more than {limits.max_obj_vertices:,} vertices (the limit)")
-            elif head == b"f ":
-                scan.triangles += max(len(line.split()) - 3, 1)
-                if scan.triangles > limits.max_obj_faces:
-                    raise DxglError("invalid_model", f"OBJ has more than {limits.max_obj_faces:,} triangles (the limit)")
-            elif line.startswith(b"mtllib"):
-                name = line[6:].strip().decode("utf-8", "replace")
-                if name:
-                    scan.mtllibs.append(name)
-    if scan.triangles == 0:
-        raise DxglError("invalid_model", "OBJ has no faces")
-    return scan
-
-
-class _ZipFiles:
-    """Files of the extracted ZIP, looked up by basename (case-insensitive) as scan exporters need."""
-
-    def __init__(self, root: Path, files: list[PurePosixPath]):
-        self.root = root
-        self.by_basename: dict[str, Path] = {}
-        for rel in files:
-            self.by_basename.setdefault(rel.name.lower(), root.joinpath(*rel.parts))
-
-    def find(self, reference: str) -> Path | None:
-        return self.by_basename.get(texture_basename(reference).lower())
-
-    def with_suffix(self, suffix: str) -> list[Path]:
-        return [p for name, p in self.by_basename.items() if name.endswith(suffix)]
 
 
 class _MtlResolver(trimesh.resolvers.Resolver):
@@ -96,34 +45,8 @@ class _MtlResolver(trimesh.resolvers.Resolver):
         return []
 
 
-def _load_materials(scan: ObjScan, files: _ZipFiles, warnings: list[str]) -> dict[str, MtlMaterial]:
-    mtl_paths = [p for name in scan.mtllibs if (p := files.find(name)) is not None]
-    missing = [name for name in scan.mtllibs if files.find(name) is None]
-    for name in missing:
-        warnings.append(f'OBJ names material library "{name}" which is not in the ZIP')
-    if not scan.mtllibs and len(files.with_suffix(".mtl")) == 1:
-        warnings.append("OBJ has no mtllib line; its materials are not applied")
-    materials: dict[str, MtlMaterial] = {}
-    for path in dict.fromkeys(mtl_paths):
-        materials.update(parse_mtl(path.read_bytes().decode("utf-8", "replace")))
-    return materials
-
-
-def _texture_for(material: MtlMaterial, files: _ZipFiles, limits: IngestLimits, warnings: list[str]) -> Image.Image | None:
-    if material.texture_ref is None:
-        return None
-    path = files.find(material.texture_ref)
-    name = texture_basename(material.texture_ref)
-    if path is None or not name.lower().endswith(IMAGE_SUFFIXES):
-        warnings.append(f'material "{material.name}" names texture "{name}" which is not in the ZIP; left untextured')
-        return None
-    data = path.read_bytes()
-    try:
-        image_mime(data, f'texture "{name}"', limits)  # refuses over-limit sizes before decoding
-    except DxglError as exc:
-        if "megapixels" in exc.message:
-            raise
-        warnings.append(f'material "{material.name}": texture "{name}" is not a readable PNG or JPEG; left untextured')
+def _decode(data: bytes | None) -> Image.Image | None:
+    if data is None:
         return None
     image = Image.open(io.BytesIO(data))
     image.load()
@@ -173,15 +96,13 @@ def up_axis_rotation(bounds: np.ndarray) -> np.ndarray | None:
     return None
 
 
-def convert_obj(obj_path: Path, root: Path, extracted: list[PurePosixPath], out_path: Path, limits: IngestLimits) -> list[str]:
-    """Write the GLB of one OBJ scan; returns user-visible warnings."""
-    warnings: list[str] = []
-    scan = scan_obj(obj_path, limits)
-    files = _ZipFiles(root, extracted)
-    materials = _load_materials(scan, files, warnings)
-    images = {name: _texture_for(m, files, limits, warnings) for name, m in materials.items()}
+def convert_obj(plan: ScanPlan, out_path: Path) -> list[str]:
+    """Write the GLB of one checked OBJ scan (see obj_scan.plan_scan); returns user-visible warnings."""
+    warnings = list(plan.warnings)
+    materials = plan.materials
+    images = {name: _decode(data) for name, data in plan.textures.items()}
     cleaned_mtl = "".join(f"newmtl {name}\nKd 1 1 1\n" for name in materials)
-    with open(obj_path, "rb") as f:
+    with open(plan.obj_path, "rb") as f:
         scene = trimesh.load(f, file_type="obj", resolver=_MtlResolver(cleaned_mtl), force="scene")
     if not scene.geometry:
         raise DxglError("invalid_model", "OBJ holds no readable faces")

@@ -77,9 +77,12 @@ def _convert_zip(upload_path: Path, work_dir: Path, out_path: Path, limits: Inge
         pack_gltf_file(root.joinpath(*gltfs[0].parts), root.joinpath(*gltfs[0].parent.parts), out_path, limits)
         return str(out_path), "gltf-zip", []
     if objs:
-        from .obj_convert import convert_obj
+        from .obj_scan import plan_scan
 
-        warnings = convert_obj(root.joinpath(*objs[0].parts), root, extracted, out_path, limits)
+        plan = plan_scan(root.joinpath(*objs[0].parts), root, extracted, limits)
+        from .obj_convert import convert_obj  # trimesh and numpy load only after every check passed
+
+        warnings = convert_obj(plan, out_path)
         return str(out_path), "obj-zip", warnings
     if by_suffix.get(".glb"):
         raise DxglError("invalid_format", "the ZIP holds a .glb; upload the .glb file itself")
