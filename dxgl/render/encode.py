@@ -230,6 +230,7 @@ class JobEncoder:
         self._written = 0
         self._finished = False  # closed or aborted
         self._write_error: BaseException | None = None
+        self._broken: _Ffmpeg | None = None  # the ffmpeg whose stdin failed
         self._queue: queue.Queue[tuple[np.ndarray, ...] | None] = queue.Queue(QUEUE_FRAMES)
         self._procs: list[_Ffmpeg] = []
         try:
@@ -314,15 +315,17 @@ class JobEncoder:
                 return
             if self._write_error is not None:
                 continue
-            try:
-                for proc, frame in zip(self._procs, item):
+            for proc, frame in zip(self._procs, item):
+                try:
                     proc.feed(frame)
-            except BaseException as exc:  # BrokenPipeError when ffmpeg died: reported by write/close
-                self._write_error = exc
+                except BaseException as exc:  # BrokenPipeError when ffmpeg died: reported by write/close
+                    self._broken = proc
+                    self._write_error = exc
+                    break
 
     def _raise_if_writer_failed(self) -> None:
         if self._write_error is not None:
-            self._fail("ffmpeg stopped taking frames")
+            self._fail("ffmpeg stopped taking frames", ffmpeg_exiting=True)
 
     # -- the end -----------------------------------------------------------------------------------
 
@@ -374,8 +377,16 @@ class JobEncoder:
         o = self.outputs
         return [o.video, o.web, o.thumb, o.poster_full, o.poster_small]
 
-    def _fail(self, reason: str) -> None:
-        """Abort, then raise RenderError with ffmpeg's own words when it said anything."""
+    def _fail(self, reason: str, ffmpeg_exiting: bool = False) -> None:
+        """Abort, then raise RenderError with ffmpeg's own words when it said anything.
+
+        ``ffmpeg_exiting``: a pipe broke, so an ffmpeg is on its way out; give it a moment to finish
+        writing its message and exit status before it is killed."""
+        if ffmpeg_exiting and self._broken is not None:
+            try:
+                self._broken.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
         messages = [
             f"ffmpeg exit status {p.proc.returncode}: {p.stderr_tail()}"
             for p in self._procs if p.proc.poll() not in (None, 0)
