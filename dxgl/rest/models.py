@@ -16,12 +16,19 @@ from dxgl.services import models
 from dxgl.services.auth import Caller
 
 
+async def _writer(request: Request) -> Caller:
+    """Authenticate in a short transaction of its own: uploads and URL ingest then stream and parse
+    for a long time, and must not hold a transaction (on SQLite, the write lock) meanwhile."""
+    async with runtime(request).unit_of_work() as session:
+        caller = await caller_of(request, session)
+    caller.require("models:write")
+    return caller
+
+
 async def upload_model(request: Request) -> Response:
     """POST /v1/models: authenticate first, then stream the body to storage."""
     rt = runtime(request)
-    async with rt.unit_of_work() as session:
-        caller = await caller_of(request, session)
-        caller.require("models:write")
+    caller = await _writer(request)
     form = await read_multipart(request, rt.storage, limit=rt.settings.upload_limit_bytes)
     if form.file is None:
         raise DxglError("no_file", "No file in upload request: send it in a multipart field named 'file'")
@@ -32,10 +39,25 @@ async def upload_model(request: Request) -> Response:
         result = await models.upload_model(
             session, rt, caller, upload=form.file, raw_settings=form.fields.get("renderSettings")
         )
-    data = {"modelId": result.model.id, "renderId": result.render.id}
+    return ok(_upload_json(result), status=201)
+
+
+async def ingest_model(request: Request) -> Response:
+    """POST /v1/models/ingest {"url", "renderSettings"}."""
+    caller = await _writer(request)
+    body = await json_object(request)
+    async with runtime(request).unit_of_work() as session:
+        result = await models.ingest_model(
+            session, runtime(request), caller, url=body.get("url"), raw_settings=body.get("renderSettings")
+        )
+    return ok(_upload_json(result), status=201)
+
+
+def _upload_json(result: models.UploadResult) -> dict:
+    data: dict = {"modelId": result.model.id, "renderId": result.render.id}
     if result.duplicate:
         data["duplicate"] = True
-    return ok(data, status=201)
+    return data
 
 
 def _flag(request: Request, name: str) -> bool:
@@ -112,6 +134,7 @@ routes = [
     Route("/models", upload_model, methods=["POST"]),
     Route("/models", list_models, methods=["GET"]),
     Route("/models/check-hash", check_hash, methods=["POST"]),
+    Route("/models/ingest", ingest_model, methods=["POST"]),
     Route("/models/{id}", get_model, methods=["GET"]),
     Route("/models/{id}", update_model, methods=["PATCH"]),
     Route("/models/{id}", delete_model, methods=["DELETE"]),

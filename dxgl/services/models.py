@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dxgl.errors import DxglError
 from dxgl.ids import new_id
+from dxgl.ingest import fetch_url
 from dxgl.models import Account, Model3D, ModelTag, Render
 from dxgl.runtime import Runtime, on_rollback
 from dxgl.services import model_files, renders
@@ -82,19 +84,22 @@ async def upload_model(
 ) -> UploadResult:
     """Store an uploaded model and create its first render. A file this account already has (same
     SHA-256, not deleted) gets a new render on the existing model instead (``duplicate``).
-    The temporary upload is always consumed."""
+    The temporary upload is always consumed.
+
+    The file is validated and converted before the first database statement, so no transaction
+    (on SQLite: no write lock) stays open while a child process parses it."""
+    prepared: model_files.PreparedFile | None = None
     try:
         caller.require("models:write")
         settings_raw = parse_settings_field(raw_settings)
+        settings = renders.validated_settings(settings_raw)
+        prepared = await asyncio.to_thread(model_files.prepare, rt, upload)
         existing = await _find_duplicate(session, caller.account_id, upload.sha256)
         if existing is not None:
-            render = await renders.create_renders(session, rt, caller, items=[(existing, settings_raw)])
-            return UploadResult(existing, render[0], duplicate=True)
-        settings = renders.validated_settings(settings_raw)
+            return await _duplicate(session, rt, caller, existing, settings_raw)
         account = await session.get_one(Account, caller.account_id)
         await _check_upload_cap(session, rt, account)
         await renders.ensure_affordable(session, caller, [settings])
-        prepared = await asyncio.to_thread(model_files.prepare, rt, upload)
         model = Model3D(
             id=new_id(),
             account_id=caller.account_id,
@@ -115,14 +120,46 @@ async def upload_model(
             existing = await _find_duplicate(session, caller.account_id, upload.sha256)
             if existing is None:
                 raise
-            render = await renders.create_renders(session, rt, caller, items=[(existing, settings_raw)])
-            return UploadResult(existing, render[0], duplicate=True)
+            return await _duplicate(session, rt, caller, existing, settings_raw)
         render = await renders.create_renders(session, rt, caller, items=[(model, settings_raw)])
         rt.storage.publish(prepared.glb_path, model.storage_key)
         on_rollback(session, lambda: rt.storage.delete(model.storage_key))
         return UploadResult(model, render[0], duplicate=False)
     finally:
         upload.discard()
+        if prepared is not None:
+            prepared.discard()
+
+
+async def _duplicate(session: AsyncSession, rt: Runtime, caller: Caller, model: Model3D, raw: Any) -> UploadResult:
+    render = await renders.create_renders(session, rt, caller, items=[(model, raw)])
+    return UploadResult(model, render[0], duplicate=True)
+
+
+async def ingest_model(session: AsyncSession, rt: Runtime, caller: Caller, *, url: Any, raw_settings: Any = None) -> UploadResult:
+    """Download a GLB/glTF from ``url`` (public addresses only unless the server allows private
+    ones), then store it exactly like an upload. The download happens before any database work."""
+    caller.require("models:write")
+    if url is None or url == "":
+        raise DxglError("url_required", "Missing url field")
+    if not isinstance(url, str) or len(url) > 2048:
+        raise DxglError("invalid_url", "url must be an http(s) URL of at most 2048 characters")
+    renders.validated_settings(parse_settings_field(raw_settings))
+    dest = rt.storage.temp_dir()
+    try:
+        fetched = await fetch_url(
+            url,
+            dest,
+            limit_bytes=rt.settings.upload_limit_bytes,
+            timeout_s=rt.settings.ingest_timeout_seconds,
+            allow_private=rt.settings.ingest_allow_private,
+        )
+        staged = rt.storage.temp_path(".upload")
+        fetched.path.replace(staged)
+        upload = UploadedFile(staged, fetched.size, fetched.sha256, fetched.filename or "model.glb")
+        return await upload_model(session, rt, caller, upload=upload, raw_settings=raw_settings)
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
 
 
 async def list_models(
