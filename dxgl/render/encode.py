@@ -54,9 +54,8 @@ THUMB_H264 = ("fast", 24)
 PRORES_ENCODER = "prores_aw"  # ~4x faster than prores_ks at 4K here; both keep alpha (bench/encode.py)
 _PRORES_4444_PROFILE = {"prores_aw": "4", "prores_ks": "4444"}  # the two encoders name it differently
 
-_BT709_FILTER = (
-    "out_color_matrix=bt709:out_range=tv"
-)
+# ffmpeg would convert RGB to YUV as BT.601 and tag nothing: convert, then tag, as BT.709 limited range.
+_BT709_FILTER = "out_color_matrix=bt709:out_range=tv"
 _BT709_PARAMS = "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv"
 _BT709_TAGS = [
     "-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709", "-color_range", "tv",
@@ -289,7 +288,7 @@ class JobEncoder:
     def _write_posters(self, rgb: np.ndarray) -> None:
         """rgb: (H, W, 3) uint8. Writes both PNGs, then tells the caller."""
         try:
-            poster = Image.fromarray(rgb, "RGB")
+            poster = Image.fromarray(rgb)
             poster.save(self.outputs.poster_full)
             small = poster.resize(poster_small_size(*poster.size), Image.Resampling.LANCZOS)
             small.save(self.outputs.poster_small)

@@ -247,3 +247,19 @@ def test_wrong_frame_shape_is_a_render_error(tmp_path: Path) -> None:
     with pytest.raises(RenderError, match="uint8"):
         encoder.write(np.zeros((H, W, 3), np.uint8))
     assert no_outputs_left(tmp_path)
+
+
+@pytest.mark.parametrize("quality", ["standard", "pro"])
+def test_reused_and_flipped_buffers_are_copied_not_kept(tmp_path: Path, quality: str) -> None:
+    """A renderer reads pixels into one buffer, bottom row first, and passes a flipped view each frame."""
+    plan = EncodePlan(out_dir=tmp_path, width=W, height=H, frame_count=N, quality=quality)
+    bottom_up = np.zeros((H, W, 4), np.uint8)
+    with JobEncoder(plan) as encoder:
+        for i in range(N):
+            bottom_up[...] = disc_frame(i)[::-1]
+            encoder.write(bottom_up[::-1])
+        outputs = encoder.close()
+    frames = decode_frames(outputs.video)
+    first, last = disc_centre(0), disc_centre(N - 1)
+    assert near(frames[0][first], DISC, 8) and near(frames[N - 1][last], DISC, 8)
+    assert not near(frames[N - 1][first], DISC, 40), "the last frame still shows the first frame's disc"
