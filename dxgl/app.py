@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route, WebSocketRoute
 
 from dxgl.config import Settings, get_settings
-from dxgl.events import make_event_bus
+from dxgl.jobs import start_embedded_runner
 from dxgl.rest.app import EXCEPTION_HANDLERS, v1_routes
 from dxgl.runtime import Runtime
 from dxgl.schema import graphql_app
@@ -21,12 +21,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict]:
         rt = await Runtime.start(settings)
-        rt.extras["events"] = make_event_bus(settings)
+        background = start_embedded_runner(rt) if rt.embedded and settings.run_renders_in_process else []
         try:
             # Lifespan state reaches every request, in /v1 and /graphql alike, as request.state.runtime.
             yield {"runtime": rt}
         finally:
-            await rt.extras["events"].close()
+            for task in background:
+                task.cancel()
             await rt.close()
 
     v1 = Starlette(routes=v1_routes(), exception_handlers=EXCEPTION_HANDLERS)

@@ -27,12 +27,20 @@ class Settings(BaseSettings):
     # Models an account that has only ever had free credits may upload (429 upload_limit).
     free_upload_limit: int = 10
     free_credits_for_new_accounts: int = 2
+    # The embedded default renders in the API process; off leaves queued renders pending there
+    # (the API tests use that; a Redis deployment ignores it: its workers render).
+    run_renders_in_process: bool = True
     # Caps on render size / length so tests and previews stay small; 0 = no cap.
     render_max_size: int = 0
     render_max_length: int = 0
-    # Seconds a worker may hold a render before the sweeper considers it lost.
-    job_lease_seconds: int = 3 * 3600
+    # A worker renews its lease on a render while it works; a lease that runs out means the
+    # worker is gone and the sweeper queues the render again.
+    job_lease_seconds: float = 120.0
     sweeper_interval_seconds: float = 30.0
+    # The longest legitimate render: 15 s of 4K ProRes on CPU takes well under an hour here.
+    job_timeout_seconds: float = 2 * 3600
+    # Attempts before a render that keeps getting lost is given up (error + refund).
+    max_render_attempts: int = 3
     ingest_timeout_seconds: float = 120.0
     # Self-hosted networks may allow URL ingest from private addresses; off by default.
     ingest_allow_private: bool = False

@@ -51,13 +51,17 @@ class ArqQueue:
 class EmbeddedQueue:
     """In-process runner for the embedded default: one group of renders at a time, in order."""
 
-    def __init__(self, handler: RenderHandler | None = None) -> None:
-        self.handler = handler
+    def __init__(self) -> None:
+        self.handler: RenderHandler | None = None
         self.pending: asyncio.Queue[list[str]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        if self.handler is not None and self._task is None:
+        """Ids queue up until ``run_with`` gives the runner its job."""
+
+    def run_with(self, handler: RenderHandler) -> None:
+        self.handler = handler
+        if self._task is None:
             self._task = asyncio.create_task(self._run(), name="dxgl-embedded-runner")
 
     async def close(self) -> None:

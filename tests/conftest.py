@@ -24,6 +24,11 @@ from dxgl.config import Settings
 from dxgl.db import migrate
 from dxgl.runtime import Runtime
 
+# Tests keep renders small and off the API process unless a test asks for them (tests/pipeline).
+os.environ.setdefault("DXGL_RUN_RENDERS_IN_PROCESS", "false")
+os.environ.setdefault("DXGL_RENDER_MAX_SIZE", "160")
+os.environ.setdefault("DXGL_RENDER_MAX_LENGTH", "1")
+
 ASSETS = Path(__file__).resolve().parents[2] / "shared" / "assets" / "models"
 if not ASSETS.is_dir():  # CI clones main beside a copy of shared/
     ASSETS = Path(os.environ.get("DXGL_ASSETS", "/work/shared/assets/models"))
@@ -83,7 +88,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(data_dir=tmp_path / "data", database_url=database_url, redis_url="")
+    # The API tests keep renders pending; tests/pipeline runs them.
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, redis_url="", run_renders_in_process=False)
 
 
 class _WithState:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dxgl.errors import DxglError
 from dxgl.ids import new_id
 from dxgl.models import Account, Model3D, Render
-from dxgl.runtime import Runtime, after_commit, enqueue_after_commit
+from dxgl.runtime import Runtime, after_commit, enqueue_after_commit, publish_after_commit
 from dxgl.services import credits
 from dxgl.services.auth import Caller
 from dxgl.services.pagination import Page
@@ -64,6 +64,8 @@ async def create_renders(
         groups.setdefault(render.model_id, []).append(render.id)
     for ids in groups.values():
         enqueue_after_commit(session, ids)
+    for render in created:
+        publish_after_commit(session, render)
     return created
 
 
@@ -150,6 +152,7 @@ async def dismiss_render(session: AsyncSession, caller: Caller, render_id: str) 
     render.status = "failed"
     render.updated_at = utcnow()
     await session.flush()
+    publish_after_commit(session, render)
     return render
 
 

@@ -1,0 +1,128 @@
+"""/v1/renders/{id}/video|poster|thumb|bundle: files with Range support, the bundle as a streamed ZIP."""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+from anyio import to_thread
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import FileResponse, MalformedRangeHeader, RangeNotSatisfiable, Response, StreamingResponse
+from starlette.routing import Route
+
+from dxgl.errors import DxglError
+from dxgl.rest.http import authed, runtime
+from dxgl.services import assets
+from dxgl.services.auth import Caller
+
+CHUNK = 1024 * 1024
+
+
+def _file(request: Request, asset: assets.Asset, *, ranges: bool) -> Response:
+    """The file, with byte ranges where the API promises them; an unsatisfiable range is the
+    416 envelope with ``Content-Range: bytes */size``."""
+    size = asset.path.stat().st_size
+    header = request.headers.get("range")
+    if ranges and header:
+        try:
+            FileResponse._parse_range_header(header, size)
+        except RangeNotSatisfiable:
+            raise DxglError("range_not_satisfiable", headers={"Content-Range": f"bytes */{size}"}) from None
+        except MalformedRangeHeader:
+            raise DxglError("invalid_request", "Malformed Range header") from None
+    response = FileResponse(asset.path, media_type=asset.media_type, filename=asset.filename, content_disposition_type="inline")
+    if not ranges:
+        del response.headers["accept-ranges"]
+        if header:  # the poster is small: answer the whole file
+            request.scope["headers"] = [(k, v) for k, v in request.scope["headers"] if k != b"range"]
+    return response
+
+
+@authed
+async def video(request: Request, session: AsyncSession, caller: Caller) -> Response:
+    asset = await assets.video(session, runtime(request), caller, request.path_params["id"], quality=request.query_params.get("quality"))
+    return _file(request, asset, ranges=True)
+
+
+@authed
+async def poster(request: Request, session: AsyncSession, caller: Caller) -> Response:
+    asset = await assets.poster(session, runtime(request), caller, request.path_params["id"], quality=request.query_params.get("quality"))
+    return _file(request, asset, ranges=False)
+
+
+@authed
+async def thumb(request: Request, session: AsyncSession, caller: Caller) -> Response:
+    asset = await assets.thumb(session, runtime(request), caller, request.path_params["id"])
+    return _file(request, asset, ranges=True)
+
+
+class _Pipe:
+    """A write-only file object for zipfile that hands over what was written since the last read."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.offset = 0
+
+    def write(self, data: bytes) -> int:
+        self.buffer.extend(data)
+        self.offset += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.offset
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        data = bytes(self.buffer)
+        self.buffer.clear()
+        return data
+
+
+def _zip_chunks(members: list[tuple[str, Path]]) -> Iterator[bytes]:
+    """ZIP bytes made while reading the files, one chunk at a time: never the whole archive in
+    memory. Stored, not deflated: the members are already compressed video and PNG."""
+    pipe = _Pipe()
+    with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:  # type: ignore[arg-type]
+        for name, path in members:
+            with archive.open(name, "w", force_zip64=True) as dest, open(path, "rb") as src:
+                while chunk := src.read(CHUNK):
+                    dest.write(chunk)
+                    yield pipe.take()
+        yield pipe.take()
+    yield pipe.take()
+
+
+async def _async_chunks(members: list[tuple[str, Path]]) -> AsyncIterator[bytes]:
+    chunks = _zip_chunks(members)
+    while True:
+        chunk = await to_thread.run_sync(next, chunks, None)
+        if chunk is None:
+            return
+        if chunk:
+            yield chunk
+
+
+@authed
+async def bundle(request: Request, session: AsyncSession, caller: Caller) -> Response:
+    render_id = request.path_params["id"]
+    members = await assets.bundle(session, runtime(request), caller, render_id)
+    return StreamingResponse(
+        _async_chunks(members),
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="{render_id}.zip"',
+            "Cache-Control": "private, max-age=31536000, immutable",
+        },
+    )
+
+
+routes = [
+    Route("/renders/{id}/video", video, methods=["GET"]),
+    Route("/renders/{id}/poster", poster, methods=["GET"]),
+    Route("/renders/{id}/thumb", thumb, methods=["GET"]),
+    Route("/renders/{id}/bundle", bundle, methods=["GET"]),
+]
