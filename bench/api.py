@@ -1,0 +1,185 @@
+"""API benchmark: ``GET /v1/models/:id`` against a bare Starlette JSON endpoint, on this machine.
+
+Run by hand:  .venv/bin/python bench/api.py [--requests 3000] [--concurrency 32]
+Prints one JSON object: requests/s for each server, latency percentiles, and the ratio
+dxgl / bare (target >= 0.5).
+
+Both servers are uvicorn in a subprocess with one worker and the same log level; they run one
+after the other (never at once) so neither steals the other's CPU. The load generator is httpx
+async with a fixed number of requests and a fixed concurrency, after a warm-up; it shares the
+machine's cores with the server, so absolute numbers are low on a small machine and the ratio is
+the figure to compare. dxgl uses its embedded default (SQLite in a temporary data dir) and a model
+uploaded first (Duck.glb, one render), so the request does auth, two queries and serialisation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+DUCK = Path(os.environ.get("DXGL_ASSETS", "/work/shared/assets/models")) / "Duck.glb"
+BARE_PAYLOAD = {
+    "data": {
+        "id": "Ab3kF9x2qL1m", "originalName": "chair.glb", "title": "Ergonomic Chair", "sku": "EC-1001",
+        "tags": ["furniture", "office"], "fileSize": 4521984, "sha256": "a" * 64, "createdAt": "2026-02-15T20:00:00.000Z",
+        "renders": [],
+    }
+}
+
+
+def serve_bare(port: int) -> None:
+    """The baseline: one Starlette route answering a fixed model-shaped JSON document."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def model(request):  # noqa: ANN001, ANN202
+        return JSONResponse(BARE_PAYLOAD)
+
+    app = Starlette(routes=[Route("/v1/models/{id}", model)])
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_up(url: str, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise SystemExit(f"server at {url} did not start")
+
+
+def start_dxgl(data_dir: Path) -> tuple[subprocess.Popen, str, str]:
+    """``dxgl serve`` on an empty data dir; returns (process, base URL, token of the local account)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DXGL_")}
+    env.update(DXGL_DATA_DIR=str(data_dir), DXGL_LOG_LEVEL="warning", PYTHONUNBUFFERED="1")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dxgl.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    token = ""
+    for line in process.stdout:  # type: ignore[union-attr]
+        if line.startswith("dxgl_sk_"):
+            token = line.strip()
+            break
+    if not token:
+        raise SystemExit("dxgl serve printed no token")
+    url = f"http://127.0.0.1:{port}"
+    wait_up(f"{url}/v1/health")
+    return process, url, token
+
+
+def start_bare() -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen([sys.executable, __file__, "--serve-bare", str(port)], cwd=ROOT, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    wait_up(f"{url}/v1/models/x")
+    return process, url
+
+
+async def load(url: str, headers: dict[str, str], requests: int, concurrency: int) -> dict:
+    """Send ``requests`` GETs with ``concurrency`` in flight; every answer must be 200."""
+    latencies: list[float] = []
+    remaining = iter(range(requests))
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=30) as client:
+
+        async def worker() -> None:
+            for _ in remaining:
+                t0 = time.perf_counter()
+                r = await client.get(url)
+                latencies.append(time.perf_counter() - t0)
+                if r.status_code != 200:
+                    raise SystemExit(f"{url} answered {r.status_code}: {r.text[:200]}")
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "requests": requests,
+        "seconds": round(elapsed, 2),
+        "requests_per_s": round(requests / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
+    }
+
+
+def measure(url: str, headers: dict[str, str], requests: int, concurrency: int) -> dict:
+    asyncio.run(load(url, headers, max(200, requests // 10), concurrency))  # warm-up, not counted
+    return asyncio.run(load(url, headers, requests, concurrency))
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_bare:
+        serve_bare(args.serve_bare)
+        return
+
+    with tempfile.TemporaryDirectory(prefix="dxgl-bench-api-") as tmp:
+        process, url, token = start_dxgl(Path(tmp) / "data")
+        try:
+            auth = {"Authorization": f"Bearer {token}"}
+            r = httpx.post(f"{url}/v1/models", headers=auth, files={"file": ("Duck.glb", DUCK.read_bytes())}, timeout=120)
+            r.raise_for_status()
+            model_id = r.json()["data"]["modelId"]
+            dxgl = measure(f"{url}/v1/models/{model_id}", auth, args.requests, args.concurrency)
+        finally:
+            stop(process)
+
+    process, url = start_bare()
+    try:
+        bare = measure(f"{url}/v1/models/Ab3kF9x2qL1m", {}, args.requests, args.concurrency)
+    finally:
+        stop(process)
+
+    ratio = dxgl["requests_per_s"] / bare["requests_per_s"]
+    print(json.dumps({
+        "benchmark": "GET /v1/models/:id vs bare Starlette JSON",
+        "server": "uvicorn, 1 worker, log level warning; dxgl on embedded SQLite",
+        "load": f"httpx async, concurrency {args.concurrency}, {args.requests} requests after warm-up",
+        "cpus": os.cpu_count(),
+        "dxgl": dxgl,
+        "bare_starlette": bare,
+        "ratio": round(ratio, 3),
+        "target_ratio": 0.5,
+        "meets_target": ratio >= 0.5,
+    }, indent=1))
+
+
+if __name__ == "__main__":
+    main()
