@@ -1,0 +1,124 @@
+"""Pipeline fixtures: real uvicorn servers, real renders (small: 160 px, 1 s), real workers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dxgl.config import Settings
+from tests.conftest import REDIS_URL, service_missing
+from tests.graphql.live import LiveServer
+
+PIPELINE_REDIS = REDIS_URL.rsplit("/", 1)[0] + "/13"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def pipeline_settings(tmp_path: Path, database_url: str, *, redis_url: str = "", **extra: object) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        redis_url=redis_url,
+        run_renders_in_process=True,
+        render_max_size=160,
+        render_max_length=1,
+        **extra,
+    )
+
+
+def flush_redis(url: str) -> None:
+    import redis
+
+    try:
+        client = redis.from_url(url)
+        client.flushdb()
+        client.close()
+    except Exception as exc:  # noqa: BLE001
+        service_missing("Redis", exc)
+
+
+class Worker:
+    """``arq worker.WorkerSettings`` in its own process (its own process group, to kill -9 it)."""
+
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("DXGL_")}
+        self.env.update(
+            DXGL_DATA_DIR=str(settings.data_dir),
+            DXGL_DATABASE_URL=settings.database_url,
+            DXGL_REDIS_URL=settings.redis_url,
+            DXGL_RENDER_MAX_SIZE=str(settings.render_max_size),
+            DXGL_RENDER_MAX_LENGTH=str(settings.render_max_length),
+            DXGL_JOB_LEASE_SECONDS=str(settings.job_lease_seconds),
+            DXGL_SWEEPER_INTERVAL_SECONDS=str(settings.sweeper_interval_seconds),
+        )
+        self.log_path = log_path
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        log = open(self.log_path, "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "arq", "worker.WorkerSettings"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def live_server() -> Iterator[callable]:
+    servers: list[LiveServer] = []
+
+    def start(settings: Settings) -> LiveServer:
+        server = LiveServer(settings)
+        server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[callable]:
+    started: list[Worker] = []
+
+    def start(settings: Settings) -> Worker:
+        worker = Worker(settings, tmp_path / f"worker-{len(started)}.log")
+        worker.start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+async def wait_for_status(client: httpx.AsyncClient, headers: dict, render_id: str, statuses: set[str], limit_s: float = 300) -> dict:
+    """Poll until the render reaches one of ``statuses`` (a guard against hanging, not a speed check)."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        body = (await client.get(f"/v1/renders/{render_id}", headers=headers)).json()["data"]
+        if body["status"] in statuses:
+            return body
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"render {render_id} never reached {statuses}; last {body}")
