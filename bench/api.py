@@ -74,7 +74,7 @@ def start_dxgl(data_dir: Path) -> tuple[subprocess.Popen, str, str]:
     """``dxgl serve`` on an empty data dir; returns (process, base URL, token of the local account)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DXGL_")}
-    env.update(DXGL_DATA_DIR=str(data_dir), DXGL_LOG_LEVEL="warning", PYTHONUNBUFFERED="1")
+    env.update(DXGL_DATA_DIR=str(data_dir), DXGL_LOG_LEVEL="warning", DXGL_RUN_RENDERS_IN_PROCESS="false", PYTHONUNBUFFERED="1")
     process = subprocess.Popen(
         [sys.executable, "-m", "dxgl.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,

@@ -316,7 +316,8 @@ def test_the_run_catches_an_undocumented_status(tmp_path: Path, sqlite_template:
     del broken["paths"]["/models/{id}"]["get"]["responses"]["404"]
     db = tmp_path / "dxgl.sqlite3"
     shutil.copyfile(sqlite_template, db)
-    settings = Settings(data_dir=tmp_path / "data", database_url=f"sqlite+aiosqlite:///{db}", redis_url="")
+    settings = Settings(data_dir=tmp_path / "data", database_url=f"sqlite+aiosqlite:///{db}", redis_url="",
+                        run_renders_in_process=False)
     with _served(settings, broken) as (schema, client, strategy_for):
         operation = schema.find_operation_by_label("GET /models/{id}")
         statuses, failures = _run_operation(operation, client, strategy_for(operation))

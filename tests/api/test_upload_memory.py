@@ -88,7 +88,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
     port = _free_port()
     data_dir = tmp_path / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DXGL_")}
-    env.update(DXGL_DATA_DIR=str(data_dir), DXGL_LOG_LEVEL="warning", PYTHONUNBUFFERED="1")
+    env.update(DXGL_DATA_DIR=str(data_dir), DXGL_LOG_LEVEL="warning", DXGL_RUN_RENDERS_IN_PROCESS="false", PYTHONUNBUFFERED="1")
     process = subprocess.Popen(
         [sys.executable, "-m", "dxgl.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
         cwd=Path(__file__).resolve().parents[2], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
