@@ -23,15 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def pipeline_settings(tmp_path: Path, database_url: str, *, redis_url: str = "", **extra: object) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        redis_url=redis_url,
-        run_renders_in_process=True,
-        render_max_size=160,
-        render_max_length=1,
-        **extra,
-    )
+    values: dict = {"run_renders_in_process": True, "render_max_size": 160, "render_max_length": 1, **extra}
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, redis_url=redis_url, **values)
 
 
 def flush_redis(url: str) -> None:

@@ -4,6 +4,7 @@ with the five statuses observed in order over a real graphql-transport-ws websoc
 from __future__ import annotations
 
 import io
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -24,7 +25,7 @@ async def make_token(settings, credits: int = 50) -> str:
     try:
         async with rt.unit_of_work() as session:
             account = await accounts.create_account(
-                session, email=f"qs-{id(settings)}-{__import__('uuid').uuid4().hex[:6]}@example.com", paid_credits=credits
+                session, email=f"qs-{uuid.uuid4().hex[:10]}@example.com", paid_credits=credits, free_credits=0
             )
             _, raw = await auth.create_token(session, account=account)
         return raw
