@@ -34,5 +34,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     graphql = graphql_app()
     routes = [Mount("/v1", app=v1), Route("/graphql", graphql), WebSocketRoute("/graphql", graphql)]
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    # Unknown paths (a trailing slash included) are 404 envelopes, never redirects that drop a POST body.
+    v1.router.redirect_slashes = False
+    app.router.redirect_slashes = False
     app.state.settings = settings
     return app

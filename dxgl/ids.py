@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import string
 
@@ -14,3 +15,12 @@ def random_base62(length: int) -> str:
 
 def new_id() -> str:
     return random_base62(12)
+
+
+_ID = re.compile(r"^[0-9A-Za-z]{1,32}$")
+
+
+def is_id(value: object) -> bool:
+    """Could ``value`` be one of our ids? Anything else is "not found" without a query (and never
+    reaches the database: PostgreSQL refuses NUL characters in text)."""
+    return isinstance(value, str) and bool(_ID.match(value))

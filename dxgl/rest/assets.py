@@ -9,53 +9,32 @@ from pathlib import Path
 from anyio import to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
-from starlette.responses import FileResponse, MalformedRangeHeader, RangeNotSatisfiable, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from dxgl.errors import DxglError
-from dxgl.rest.http import authed, runtime
+from dxgl.rest.http import authed, file_response, runtime
 from dxgl.services import assets
 from dxgl.services.auth import Caller
 
 CHUNK = 1024 * 1024
 
 
-def _file(request: Request, asset: assets.Asset, *, ranges: bool) -> Response:
-    """The file, with byte ranges where the API promises them; an unsatisfiable range is the
-    416 envelope with ``Content-Range: bytes */size``."""
-    size = asset.path.stat().st_size
-    header = request.headers.get("range")
-    if ranges and header:
-        try:
-            FileResponse._parse_range_header(header, size)
-        except RangeNotSatisfiable:
-            raise DxglError("range_not_satisfiable", headers={"Content-Range": f"bytes */{size}"}) from None
-        except MalformedRangeHeader:
-            raise DxglError("invalid_request", "Malformed Range header") from None
-    response = FileResponse(asset.path, media_type=asset.media_type, filename=asset.filename, content_disposition_type="inline")
-    if not ranges:
-        del response.headers["accept-ranges"]
-        if header:  # the poster is small: answer the whole file
-            request.scope["headers"] = [(k, v) for k, v in request.scope["headers"] if k != b"range"]
-    return response
-
-
 @authed
 async def video(request: Request, session: AsyncSession, caller: Caller) -> Response:
     asset = await assets.video(session, runtime(request), caller, request.path_params["id"], quality=request.query_params.get("quality"))
-    return _file(request, asset, ranges=True)
+    return file_response(request, asset.path, asset.media_type, asset.filename)
 
 
 @authed
 async def poster(request: Request, session: AsyncSession, caller: Caller) -> Response:
     asset = await assets.poster(session, runtime(request), caller, request.path_params["id"], quality=request.query_params.get("quality"))
-    return _file(request, asset, ranges=False)
+    return file_response(request, asset.path, asset.media_type, asset.filename, ranges=False)
 
 
 @authed
 async def thumb(request: Request, session: AsyncSession, caller: Caller) -> Response:
     asset = await assets.thumb(session, runtime(request), caller, request.path_params["id"])
-    return _file(request, asset, ranges=True)
+    return file_response(request, asset.path, asset.media_type, asset.filename)
 
 
 class _Pipe:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, MalformedRangeHeader, RangeNotSatisfiable, Response
 
 from dxgl.errors import DxglError
 from dxgl.runtime import Runtime
@@ -75,3 +76,25 @@ def authed(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
 
 def page_of(request: Request) -> Page:
     return Page.parse(request.query_params.get("limit"), request.query_params.get("offset"))
+
+
+def file_response(
+    request: Request, path: Path, media_type: str, filename: str, *, ranges: bool = True, disposition: str = "inline"
+) -> Response:
+    """A file, with byte ranges (206) unless ``ranges`` is False. An unsatisfiable range is the 416
+    envelope with ``Content-Range: bytes */size``; a malformed one the 400 envelope."""
+    header = request.headers.get("range")
+    if header and ranges:
+        size = path.stat().st_size
+        try:
+            FileResponse._parse_range_header(header, size)
+        except RangeNotSatisfiable:
+            raise DxglError("range_not_satisfiable", headers={"Content-Range": f"bytes */{size}"}) from None
+        except MalformedRangeHeader:
+            raise DxglError("invalid_request", "Malformed Range header") from None
+    elif header:  # small files are answered whole
+        request.scope["headers"] = [(k, v) for k, v in request.scope["headers"] if k != b"range"]
+    response = FileResponse(path, media_type=media_type, filename=filename, content_disposition_type=disposition)
+    if not ranges:
+        del response.headers["accept-ranges"]
+    return response

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from dxgl.errors import DxglError
 from dxgl.models import Model3D
-from dxgl.rest.http import authed, caller_of, json_object, ok, page_of, paged, runtime
+from dxgl.rest.http import authed, caller_of, file_response, json_object, ok, page_of, paged, runtime
 from dxgl.rest.multipart import read_multipart
 from dxgl.rest.serializers import model_detail_json, model_json
 from dxgl.services import models
@@ -115,12 +115,7 @@ async def delete_model(request: Request, session: AsyncSession, caller: Caller) 
 async def download_model_file(request: Request, session: AsyncSession, caller: Caller) -> Response:
     model, path = await models.model_file(session, runtime(request), caller, request.path_params["id"])
     stem = (model.original_name.rsplit(".", 1)[0] or model.id).replace('"', "")
-    return FileResponse(
-        path,
-        media_type="model/gltf-binary",
-        filename=f"{stem}.glb",
-        content_disposition_type="attachment",
-    )
+    return file_response(request, path, "model/gltf-binary", f"{stem}.glb", disposition="attachment")
 
 
 @authed

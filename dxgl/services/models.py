@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dxgl.errors import DxglError
-from dxgl.ids import new_id
+from dxgl.ids import is_id, new_id
 from dxgl.ingest import fetch_url
 from dxgl.models import Account, Model3D, ModelTag, Render
 from dxgl.runtime import Runtime, on_rollback
@@ -52,7 +52,7 @@ def parse_settings_field(raw: Any) -> Any:
 
 
 async def _live_model(session: AsyncSession, caller: Caller, model_id: str) -> Model3D:
-    model = await session.get(Model3D, model_id) if isinstance(model_id, str) and len(model_id) <= 32 else None
+    model = await session.get(Model3D, model_id) if is_id(model_id) else None
     if model is None or model.account_id != caller.account_id or model.deleted_at is not None:
         raise DxglError("model_not_found")
     return model
@@ -103,7 +103,7 @@ async def upload_model(
         model = Model3D(
             id=new_id(),
             account_id=caller.account_id,
-            original_name=Path(upload.filename or "model.glb").name[:MAX_TEXT_LEN],
+            original_name=_CONTROL.sub("", Path(upload.filename or "model.glb").name)[:MAX_TEXT_LEN],
             sha256=upload.sha256.lower(),
             file_size=prepared.glb_path.stat().st_size,
             storage_key="",
@@ -197,6 +197,7 @@ async def _count(session: AsyncSession, table: type, where: list) -> int:
 async def models_by_ids(session: AsyncSession, caller: Caller, ids: list[str]) -> dict[str, Model3D]:
     """The caller's live models among ``ids``, in one query (for dataloaders)."""
     caller.require("models:read")
+    ids = [i for i in ids if is_id(i)]
     if not ids:
         return {}
     rows = (
@@ -214,9 +215,14 @@ async def get_model(session: AsyncSession, caller: Caller, model_id: str) -> Mod
     return await _live_model(session, caller, model_id)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def normalise_tag(tag: Any) -> str:
     if not isinstance(tag, str) or not tag.strip():
         raise DxglError("invalid_request", "tags must be non-empty strings")
+    if _CONTROL.search(tag):
+        raise DxglError("invalid_request", "tags cannot hold control characters")
     tag = tag.strip().lower()
     if len(tag) > MAX_TAG_LEN:
         raise DxglError("invalid_request", f"a tag is at most {MAX_TAG_LEN} characters")
@@ -226,8 +232,10 @@ def normalise_tag(tag: Any) -> str:
 def _text_field(name: str, value: Any) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > MAX_TEXT_LEN:
-        raise DxglError("invalid_request", f"{name} must be a string of at most {MAX_TEXT_LEN} characters")
+    if not isinstance(value, str) or len(value) > MAX_TEXT_LEN or _CONTROL.search(value):
+        raise DxglError(
+            "invalid_request", f"{name} must be a string of at most {MAX_TEXT_LEN} characters, without control characters"
+        )
     return value
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dxgl.errors import DxglError
-from dxgl.ids import new_id
+from dxgl.ids import is_id, new_id
 from dxgl.models import Account, Model3D, Render
 from dxgl.runtime import Runtime, after_commit, enqueue_after_commit, publish_after_commit
 from dxgl.services import credits
@@ -97,9 +97,7 @@ async def create_batch(session: AsyncSession, rt: Runtime, caller: Caller, *, it
 
 
 async def _caller_model(session: AsyncSession, caller: Caller, model_id: Any) -> Model3D:
-    if not isinstance(model_id, str) or len(model_id) > 32:
-        raise DxglError("model_not_found")
-    model = await session.get(Model3D, model_id)
+    model = await session.get(Model3D, model_id) if is_id(model_id) else None
     if model is None or model.account_id != caller.account_id or model.deleted_at is not None:
         raise DxglError("model_not_found")
     return model
@@ -111,7 +109,7 @@ async def get_render(session: AsyncSession, caller: Caller, render_id: str) -> R
 
 
 async def _caller_render(session: AsyncSession, caller: Caller, render_id: Any) -> Render:
-    render = await session.get(Render, render_id) if isinstance(render_id, str) and len(render_id) <= 32 else None
+    render = await session.get(Render, render_id) if is_id(render_id) else None
     if render is None or render.account_id != caller.account_id:
         raise DxglError("render_not_found")
     return render
@@ -129,6 +127,8 @@ async def list_renders(
     caller.require("renders:read")
     where = [Render.account_id == caller.account_id]
     if model_id:
+        if not is_id(model_id):
+            return [], 0 if with_total else None
         where.append(Render.model_id == model_id)
     if status:
         if status not in STATUSES:
