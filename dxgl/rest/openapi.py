@@ -31,7 +31,7 @@ AUTH_CODES = ("unauthorized", "token_expired", "forbidden", "insufficient_scope"
 JSON_BODY_CODES = ("invalid_json", "invalid_request")
 ALWAYS_CODES = ("internal",)
 
-# Endpoints of the API document that the lead is still building. The document describes them now;
+# Endpoints of the API document that the lead is still building (overlays). The document describes them now;
 # tests/api/test_openapi.py leaves an operation out of the conformance run while the app has no route for it.
 PENDING_NOTE = "x-dxgl-pending"
 
@@ -283,7 +283,7 @@ def paths() -> dict[str, dict[str, Schema]]:
                                  query("archived", {"type": "boolean", "default": False}, "List only archived models")]),
         },
         "/models/ingest": {
-            "post": operation("Ingest a model from a URL (GLB/glTF)", scope="models:write", ok=created, pending=True,
+            "post": operation("Ingest a model from a URL (GLB/glTF)", scope="models:write", ok=created,
                               errors=(*UPLOAD_ERRORS, "url_required", "invalid_url", "timeout"), body=json_body(obj(
                                   {"url": {"type": "string", "format": "uri"}, "renderSettings": ref("RenderSettings")},
                                   required=("url",)))),
@@ -354,7 +354,7 @@ def paths() -> dict[str, dict[str, Schema]]:
         },
         "/renders/{id}/video": {
             "parameters": [ID_PARAM],
-            "get": operation("Download the video (Range supported)", scope="renders:read", pending=True,
+            "get": operation("Download the video (Range supported)", scope="renders:read",
                              ok=file_ok(("video/mp4", "video/quicktime"), "The video", ranged=True),
                              errors=(*render_404, "video_not_found", "range_not_satisfiable", "invalid_request"),
                              params=[query("quality", {"type": "string", "enum": ["web"]}, "web: the web-optimised MP4"),
@@ -362,7 +362,7 @@ def paths() -> dict[str, dict[str, Schema]]:
         },
         "/renders/{id}/poster": {
             "parameters": [ID_PARAM],
-            "get": operation("Download the poster PNG (small by default)", scope="renders:read", pending=True,
+            "get": operation("Download the poster PNG (small by default)", scope="renders:read",
                              ok=file_ok(("image/png",), "The poster"),
                              errors=(*render_404, "poster_not_found", "invalid_request"),
                              params=[query("quality", {"type": "string", "enum": ["full"]}, "full: native resolution")]),
@@ -370,12 +370,12 @@ def paths() -> dict[str, dict[str, Schema]]:
         "/renders/{id}/thumb": {
             "parameters": [ID_PARAM],
             "get": operation("Download the quarter-size MP4 thumbnail (Range supported)", scope="renders:read",
-                             pending=True, ok=file_ok(("video/mp4",), "The thumbnail video", ranged=True),
+                             ok=file_ok(("video/mp4",), "The thumbnail video", ranged=True),
                              errors=(*render_404, "thumb_not_found", "range_not_satisfiable"), params=[RANGE_PARAM]),
         },
         "/renders/{id}/bundle": {
             "parameters": [ID_PARAM],
-            "get": operation("Download every asset as one streamed ZIP", scope="renders:read", pending=True,
+            "get": operation("Download every asset as one streamed ZIP", scope="renders:read",
                              ok=file_ok(("application/zip",), "video, web.mp4, poster.png, thumb.mp4; Cache-Control: immutable"),
                              errors=(*render_404, "video_not_found")),
         },
