@@ -139,7 +139,7 @@ def component_schemas() -> dict[str, Schema]:
         }),
         "RenderSettings": render_settings_schema(),
         "Model": obj(MODEL_FIELDS),
-        "ModelDetail": obj({**MODEL_FIELDS, "renders": {"type": "array", "items": obj({
+        "ModelDetail": obj({**MODEL_FIELDS, "warnings": {"type": "array", "items": {"type": "string"}}, "renders": {"type": "array", "items": obj({
             "id": ID, "status": RENDER_STATUS, "renderSettings": ref("RenderSettings"),
             "createdAt": TIMESTAMP, "updatedAt": TIMESTAMP,
         })}}),

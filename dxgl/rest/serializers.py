@@ -24,6 +24,8 @@ def model_json(model: Model3D) -> dict[str, Any]:
 def model_detail_json(model: Model3D, renders: list[Render]) -> dict[str, Any]:
     return {
         **model_json(model),
+        # Beyond the document: what a scan conversion could not do (e.g. a missing texture).
+        "warnings": list(model.warnings),
         "renders": [
             {
                 "id": r.id,
