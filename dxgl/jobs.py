@@ -17,7 +17,8 @@ from typing import Any
 from dxgl.models import Model3D, Render
 from dxgl.render import RenderError, RenderOutputs
 from dxgl.runtime import Runtime
-from dxgl.services import pipeline
+from dxgl.errors import DxglError
+from dxgl.services import overlays, pipeline
 from dxgl.services.assets import render_key
 
 log = logging.getLogger(__name__)
@@ -42,25 +43,28 @@ async def run_renders(ctx: dict[str, Any], render_ids: list[str]) -> None:
     groups: dict[tuple, list[tuple[Render, Any]]] = {}
     for render in claimed:
         try:
-            spec = job_spec(rt, render)
-        except RenderError as err:
-            await fail(rt, render, str(err))
+            spec = await job_spec(rt, render)
+        except (RenderError, DxglError) as err:
+            await fail(rt, render, err.message if isinstance(err, DxglError) else str(err))
             continue
         groups.setdefault((render.model_id, spec.draw_key()), []).append((render, spec))
     for group in groups.values():
         await _render_group(rt, group)
 
 
-def job_spec(rt: Runtime, render: Render) -> Any:
+async def job_spec(rt: Runtime, render: Render) -> Any:
     from dxgl.render.spec import JobSpec
 
     if render.settings.get("effect") == "dataset":
         raise RenderError("Dataset export is not available on this server yet; the credits were refunded")
+    async with rt.unit_of_work() as session:
+        images = await overlays.overlay_paths(session, rt, render.settings)
     return JobSpec.from_settings(
         render.settings,
         watermark=render.watermark,
         max_size=rt.settings.render_max_size,
         max_length=rt.settings.render_max_length,
+        **images,
     )
 
 

@@ -123,3 +123,22 @@ class LedgerEntry(SQLModel, table=True):
     render_id: Optional[str] = Field(default=None, max_length=32)
     note: str = Field(default="", max_length=255)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class Overlay(SQLModel, table=True):
+    """A reusable background or foreground image. ``account_id`` None = a published system overlay."""
+
+    __tablename__ = "overlays"
+
+    id: str = Field(primary_key=True, max_length=32)
+    account_id: Optional[str] = Field(default=None, foreign_key="accounts.id", index=True, max_length=32)
+    layer: str = Field(max_length=16)  # background | foreground
+    name: str = Field(default="", max_length=100)
+    description: str = Field(default="", max_length=500)
+    alignment: str = Field(default="top-left", max_length=16)
+    storage_key: str = Field(max_length=255)
+    media_type: str = Field(max_length=32)
+    width: int = 0
+    height: int = 0
+    file_size: int = 0
+    created_at: datetime = Field(default_factory=utcnow)

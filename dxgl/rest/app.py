@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from dxgl.errors import DxglError
-from dxgl.rest import account, assets, models, openapi, renders
+from dxgl.rest import account, assets, models, openapi, overlays, renders
 from dxgl.rest.http import error_response
 
 log = logging.getLogger(__name__)
@@ -40,4 +40,4 @@ EXCEPTION_HANDLERS = {DxglError: dxgl_error, HTTPException: http_error, Exceptio
 
 
 def v1_routes() -> list[BaseRoute]:
-    return [*models.routes, *renders.routes, *assets.routes, *account.routes, *openapi.routes]
+    return [*models.routes, *renders.routes, *assets.routes, *overlays.routes, *account.routes, *openapi.routes]

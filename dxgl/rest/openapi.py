@@ -381,21 +381,21 @@ def paths() -> dict[str, dict[str, Schema]]:
         },
         "/overlays": {
             "post": operation("Upload an overlay image (PNG, JPEG, WebP; max 10 MB)", scope="overlays:write",
-                              pending=True, ok={"200": json_ok(data_envelope(ref("Overlay")))},
+                              ok={"200": json_ok(data_envelope(ref("Overlay")))},
                               errors=("no_file", "invalid_format", "file_too_large", "invalid_request"),
                               body=multipart_body({
                                   "file": {"type": "string", "format": "binary"}, "layer": LAYER,
                                   "name": {"type": "string", "maxLength": 100},
                                   "description": {"type": "string", "maxLength": 500}, "alignment": ALIGNMENT})),
             "get": operation("List your overlays and the published system overlays", scope="overlays:read",
-                             pending=True, ok={"200": json_ok(obj(
+                             ok={"200": json_ok(obj(
                                  {"data": {"type": "array", "items": ref("Overlay")}, "meta": ref("Meta")},
                                  required=("data",)))},
                              errors=("invalid_request",), params=[query("layer", {"type": "string", "enum": ["background", "foreground"]})]),
         },
         "/overlays/{id}": {
             "parameters": [ID_PARAM],
-            "delete": operation("Delete an overlay you own", scope="overlays:write", pending=True, ok=deleted,
+            "delete": operation("Delete an overlay you own", scope="overlays:write", ok=deleted,
                                 errors=("overlay_not_found",)),
         },
         "/account": {

@@ -13,7 +13,7 @@ from dxgl.errors import DxglError
 from dxgl.ids import is_id, new_id
 from dxgl.models import Account, Model3D, Render
 from dxgl.runtime import Runtime, after_commit, enqueue_after_commit, publish_after_commit
-from dxgl.services import credits
+from dxgl.services import credits, overlays
 from dxgl.services.auth import Caller
 from dxgl.services.pagination import Page
 from dxgl.services.render_settings import free_credits_may_pay, render_cost, validate_render_settings
@@ -45,7 +45,9 @@ async def create_renders(
     validated = []
     for index, (model, raw) in enumerate(items):
         try:
-            validated.append((model, validate_render_settings(raw)))
+            settings = validate_render_settings(raw)
+            await overlays.resolve_settings_overlays(session, caller, settings)
+            validated.append((model, settings))
         except DxglError as err:
             if batch:
                 err.message = f"renders[{index}]: {err.message}"

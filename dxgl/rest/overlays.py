@@ -1,0 +1,74 @@
+"""/v1/overlays: upload (multipart), list (own + system), delete (own)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from dxgl.errors import DxglError
+from dxgl.models import Overlay
+from dxgl.rest.http import authed, caller_of, ok, runtime
+from dxgl.rest.multipart import read_multipart
+from dxgl.services import overlays
+from dxgl.services.auth import Caller
+from dxgl.timeutil import iso
+
+
+def overlay_created_json(overlay: Overlay) -> dict[str, Any]:
+    return {"id": overlay.id, "layer": overlay.layer, "alignment": overlay.alignment, "name": overlay.name}
+
+
+def overlay_json(overlay: Overlay) -> dict[str, Any]:
+    return {
+        **overlay_created_json(overlay),
+        "description": overlay.description,
+        "system": overlay.account_id is None,
+        "width": overlay.width,
+        "height": overlay.height,
+        "createdAt": iso(overlay.created_at),
+    }
+
+
+async def upload_overlay(request: Request) -> Response:
+    rt = runtime(request)
+    async with rt.unit_of_work() as session:
+        caller = await caller_of(request, session)
+    caller.require("overlays:write")
+    form = await read_multipart(request, rt.storage, limit=overlays.MAX_OVERLAY_BYTES)
+    if form.file is None:
+        raise DxglError("no_file", "No file in upload request: send the image in a multipart field named 'file'")
+    async with rt.unit_of_work() as session:
+        overlay = await overlays.upload_overlay(
+            session,
+            rt,
+            caller,
+            upload=form.file,
+            layer=form.fields.get("layer"),
+            name=form.fields.get("name"),
+            description=form.fields.get("description"),
+            alignment=form.fields.get("alignment"),
+        )
+    return ok(overlay_created_json(overlay))
+
+
+@authed
+async def list_overlays(request: Request, session: AsyncSession, caller: Caller) -> Response:
+    items = await overlays.list_overlays(session, caller, layer=request.query_params.get("layer"))
+    return ok([overlay_json(o) for o in items])
+
+
+@authed
+async def delete_overlay(request: Request, session: AsyncSession, caller: Caller) -> Response:
+    overlay = await overlays.delete_overlay(session, runtime(request), caller, request.path_params["id"])
+    return ok({"id": overlay.id, "deleted": True})
+
+
+routes = [
+    Route("/overlays", upload_overlay, methods=["POST"]),
+    Route("/overlays", list_overlays, methods=["GET"]),
+    Route("/overlays/{id}", delete_overlay, methods=["DELETE"]),
+]
