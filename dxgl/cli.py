@@ -152,6 +152,35 @@ def cmd_credits_grant(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_overlays_publish(args: argparse.Namespace) -> int:
+    """Publish a system overlay: every account can use it, none can delete it."""
+    from pathlib import Path
+
+    from dxgl.runtime import Runtime
+    from dxgl.services import overlays
+    from dxgl.services.uploads import HashingWriter
+
+    async def run() -> str:
+        rt = await Runtime.start(get_settings())
+        try:
+            writer = HashingWriter(rt.storage.temp_path(), overlays.MAX_OVERLAY_BYTES)
+            with open(args.file, "rb") as src:
+                while chunk := src.read(1024 * 1024):
+                    writer.write(chunk)
+            upload = writer.finish(Path(args.file).name)
+            async with rt.unit_of_work() as session:
+                overlay = await overlays.upload_overlay(
+                    session, rt, None, upload=upload, layer=args.layer, name=args.name or Path(args.file).stem,
+                    description=args.description, alignment=args.alignment,
+                )
+            return overlay.id
+        finally:
+            await rt.close()
+
+    print(f"published system overlay {_run(run)}")
+    return 0
+
+
 def cmd_render(args: argparse.Namespace) -> int:
     from dxgl.render.cli import render_command
 
@@ -205,6 +234,15 @@ def build_parser() -> argparse.ArgumentParser:
     grant.add_argument("amount", type=int)
     grant.set_defaults(fn=cmd_credits_grant)
 
+    ovl = sub.add_parser("overlays").add_subparsers(dest="action", required=True)
+    publish = ovl.add_parser("publish", help="publish a system overlay (PNG/JPEG/WebP) for every account")
+    publish.add_argument("file")
+    publish.add_argument("--layer", default="background", choices=["background", "foreground"])
+    publish.add_argument("--name", default=None)
+    publish.add_argument("--description", default=None)
+    publish.add_argument("--alignment", default="top-left")
+    publish.set_defaults(fn=cmd_overlays_publish)
+
     render = sub.add_parser("render", help="render a model file locally (no server needed)")
     render.add_argument("model")
     render.add_argument("-o", "--output", required=True)
@@ -220,6 +258,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.fn(args)
     except DxglError as err:
         print(f"error: {err.message}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 2
 
 

@@ -90,3 +90,21 @@ def test_serve_on_embedded_default_prints_a_token_once(tmp_path):
             assert tokens == [], "the token is printed only on the first start"
     assert (tmp_path / "data" / "dxgl.sqlite3").is_file()
     assert token
+
+
+def test_overlays_publish(tmp_path, database_url, service_app_factory):
+    from tests.api.test_overlays import image_bytes
+
+    env = _env(tmp_path, database_url)
+    email = f"ovl-{time.time_ns()}@example.com"
+    _cli(env, "accounts", "create", "--email", email)
+    token = _cli(env, "tokens", "create", "--email", email).stdout.strip().splitlines()[-1]
+    image = tmp_path / "studio.png"
+    image.write_bytes(image_bytes())
+    out = _cli(env, "overlays", "publish", str(image), "--name", "Studio", "--alignment", "center").stdout
+    overlay_id = out.split()[-1]
+    with service_app_factory(env) as get:
+        listed = get("/v1/overlays", token).json()["data"]
+    assert [(o["id"], o["name"], o["alignment"], o["system"]) for o in listed] == [(overlay_id, "Studio", "center", True)]
+    bad = _cli(env, "overlays", "publish", str(tmp_path / "missing.png"), check=False)
+    assert bad.returncode != 0
