@@ -1,6 +1,6 @@
 """The error codes of the DXGL Public API, and the one exception type that carries them.
 
-Codes beyond the documented table are listed in docs/errors.md with their status.
+Codes beyond the documented table are listed in docs/api.md ("Error statuses") with their status.
 """
 
 from __future__ import annotations
