@@ -40,8 +40,8 @@ async def create_renders(
     session: AsyncSession, rt: Runtime, caller: Caller, *, items: list[tuple[Model3D, Any]], batch: bool = False
 ) -> list[Render]:
     """Create one render per (model, raw settings), charge them all or none, queue them after commit.
-    Renders of one model in a batch are queued together so the worker can share their frames."""
-    caller.require("renders:write")
+    Renders of one model in a batch are queued together so the worker can share their frames.
+    Scopes are checked by the callers (an upload needs only models:write)."""
     validated = []
     for index, (model, raw) in enumerate(items):
         try:

@@ -93,3 +93,12 @@ async def test_health_without_auth(service):
     r = await service.client.get("/v1/health")
     assert r.status_code == 200
     assert r.json()["data"]["database"] == "ok"
+
+
+async def test_upload_needs_only_models_write(service, duck):
+    uploader = await service.account(scopes="models:write,models:read")
+    r = await uploader.upload(duck)
+    assert r.status_code == 201, r.text
+    assert_error(
+        await uploader.request("POST", "/v1/renders", json={"modelId": r.json()["data"]["modelId"]}), 403, "insufficient_scope"
+    )
