@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dxgl.events import render_event
 from dxgl.models import Account, Model3D, Render
 from dxgl.timeutil import iso
 
@@ -39,18 +40,8 @@ def model_detail_json(model: Model3D, renders: list[Render]) -> dict[str, Any]:
     }
 
 
-def render_json(render: Render) -> dict[str, Any]:
-    return {
-        "id": render.id,
-        "modelId": render.model_id,
-        "status": render.status,
-        "renderSettings": render.settings,
-        "fileSize": render.file_size,
-        "errorMessage": render.error_message,
-        "hasWebVariant": render.has_web_variant,
-        "createdAt": iso(render.created_at),
-        "updatedAt": iso(render.updated_at),
-    }
+# The render's documented fields are also the payload of status events: one definition.
+render_json = render_event
 
 
 def render_created_json(render: Render) -> dict[str, Any]:
