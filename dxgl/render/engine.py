@@ -10,7 +10,7 @@ import multiprocessing
 import queue
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from dxgl.render.spec import JobSpec
 from dxgl.render.types import RenderError, RenderOutputs
@@ -53,13 +53,21 @@ def _run(model_path: Path, jobs: list[tuple[JobSpec, Path]], on_event: EventCall
          timeout_s: float | None) -> list[RenderOutputs]:
     from dxgl.render.worker import child_main  # plain module: no vispy at import
 
+    return list(run_in_child(child_main, model_path, [(s, str(o)) for s, o in jobs], on_event, timeout_s))
+
+
+def run_in_child(target: Callable, model_path: Path, work: Any, on_event: EventCallback | None,
+                 timeout_s: float | None) -> Any:
+    """Run ``target(str(model_path), work, messages)`` in a spawned child and return the payload of its
+    ("done", payload) message. The child sends ("event", job_index, name, payload) messages, which
+    reach ``on_event(name, {**payload, "job": job_index})`` here, and ends with ("done", ...) or
+    ("error", user_message) (-> RenderError). Past ``timeout_s`` the child is killed (RenderError)."""
     model_path = Path(model_path)
     if not model_path.is_file():
         raise RenderError(f"The model file {model_path.name} does not exist")
     ctx = multiprocessing.get_context("spawn")  # never fork: a forked GL context hangs
     messages = ctx.Queue()
-    child = ctx.Process(target=child_main, name="dxgl-render",
-                        args=(str(model_path), [(s, str(o)) for s, o in jobs], messages), daemon=True)
+    child = ctx.Process(target=target, name="dxgl-render", args=(str(model_path), work, messages), daemon=True)
     child.start()
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     try:
@@ -87,7 +95,7 @@ def _run(model_path: Path, jobs: list[tuple[JobSpec, Path]], on_event: EventCall
                 raise RenderError(message[1])
             elif kind == "done":
                 child.join(_EXIT_GRACE_S)
-                return list(message[1])
+                return message[1]
     finally:
         if child.is_alive():
             child.kill()

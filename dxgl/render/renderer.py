@@ -15,8 +15,8 @@ from vispy.gloo.gl import gl2
 from dxgl.render.camera import FramePose, model_matrix
 from dxgl.render.gl_platform import create_canvas
 from dxgl.render.scene import Primitive, Scene
-from dxgl.render.shaders import (BAKE_FRAG, BAKE_VERT, GROUND_FRAG, GROUND_VERT, MESH_FRAG, MESH_VERT,
-                                 RESOLVE_FRAG, RESOLVE_VERT, with_defines)
+from dxgl.render.shaders import (BAKE_FRAG, BAKE_VERT, GEOMETRY_FRAG, GEOMETRY_VERT, GROUND_FRAG, GROUND_VERT,
+                                 MESH_FRAG, MESH_VERT, RESOLVE_FRAG, RESOLVE_VERT, with_defines)
 from dxgl.render.shadow import SHADOW_EXTENT, SHADOW_FALLOFF, SHADOW_SIZE, blur_shadow
 
 SSAA = 2
@@ -102,6 +102,7 @@ class Renderer:
         self._bake_pixels = np.empty((SHADOW_SIZE, SHADOW_SIZE, 4), dtype=np.uint8)
         self._baked_key: tuple | None = None
         self._center_y = float(scene.bounds[:, 1].mean())
+        self._geometry: tuple | None = None  # dataset geometry pass (FBO, program, readback), made on first use
 
     # -- programs -------------------------------------------------------------------------------
     def _program(self, features: frozenset[str]) -> gloo.Program:
@@ -210,6 +211,38 @@ class Renderer:
             self._read_pixels(0, 0, self.width, self.height, gl2.GL_RGBA, gl2.GL_UNSIGNED_BYTE,
                               self._frame.ctypes.data)
         return self._frame
+
+    def draw_geometry(self, pose: FramePose) -> np.ndarray:
+        """Dataset pass: one sample at each output pixel centre (no supersampling, so depth never mixes
+        a surface with the background), every triangle drawn whatever its material (no culling,
+        alpha ignored). Returns the renderer's own (H, W, 4) float32 buffer, top row first:
+        [..., :3] unit normal in world space (facing the camera), [..., 3] z-depth; all 0 where no
+        surface is. Copy it to keep it."""
+        if self._geometry is None:
+            target = gloo.Texture2D(shape=(self.height, self.width, 4), format="rgba", internalformat="rgba32f")
+            fbo = gloo.FrameBuffer(color=target, depth=gloo.RenderBuffer((self.height, self.width), format="depth"))
+            self._geometry = (fbo, gloo.Program(GEOMETRY_VERT, GEOMETRY_FRAG),
+                              np.empty((self.height, self.width, 4), dtype=np.float32))
+        fbo, prog, pixels = self._geometry
+        model = pose.model.astype(np.float32)
+        normal_matrix = np.linalg.inv(model[:3, :3].astype(np.float64)).T.astype(np.float32)
+        prog["u_model"] = model.T
+        prog["u_normal_matrix"] = normal_matrix.T
+        prog["u_view"] = pose.view.astype(np.float32).T
+        prog["u_proj"] = pose.proj.astype(np.float32).T
+        prog["u_eye"] = pose.eye
+        with fbo:
+            gloo.set_viewport(0, 0, self.width, self.height)
+            gloo.set_clear_color((0, 0, 0, 0))
+            gloo.clear(color=True, depth=True)
+            gloo.set_state(blend=False, depth_test=True, cull_face=False, depth_mask=True)
+            for gp in self._prims:
+                prog["a_position"] = gp.positions
+                prog["a_normal"] = gp.normals
+                prog.draw("triangles", gp.indices)
+            self.canvas.context.flush_commands()
+            self._read_pixels(0, 0, self.width, self.height, gl2.GL_RGBA, gl2.GL_FLOAT, pixels.ctypes.data)
+        return pixels[::-1]
 
     def close(self) -> None:
         try:

@@ -239,6 +239,44 @@ void main() {
 }
 """
 
+# Dataset geometry pass (one sample per pixel centre, no blending): rgb = dataset-space unit normal,
+# a = z-depth (distance along the camera's view axis); cleared to 0 where no surface is.
+# The interpolated vertex normal is turned to the camera's side of the triangle (whose geometric
+# normal comes from screen-space derivatives), so inconsistent winding never flips it away.
+GEOMETRY_VERT = """
+attribute vec3 a_position;
+attribute vec3 a_normal;
+uniform mat4 u_model;
+uniform mat3 u_normal_matrix;
+uniform mat4 u_view;
+uniform mat4 u_proj;
+varying vec3 v_world;
+varying vec3 v_normal;
+varying float v_depth;
+void main() {
+    vec4 world = u_model * vec4(a_position, 1.0);
+    vec4 eye = u_view * world;
+    v_world = world.xyz;
+    v_normal = u_normal_matrix * a_normal;
+    v_depth = -eye.z;
+    gl_Position = u_proj * eye;
+}
+"""
+
+GEOMETRY_FRAG = """
+varying vec3 v_world;
+varying vec3 v_normal;
+varying float v_depth;
+uniform vec3 u_eye;
+void main() {
+    vec3 g = cross(dFdx(v_world), dFdy(v_world));
+    if (dot(g, u_eye - v_world) < 0.0) g = -g;
+    vec3 n = normalize(v_normal);
+    if (dot(n, g) < 0.0) n = -n;
+    gl_FragColor = vec4(n, v_depth);
+}
+"""
+
 # 2x2 supersample resolve: one bilinear fetch at each block's centre averages its four texels;
 # rows are flipped so glReadPixels returns the top row first; alpha is un-premultiplied.
 RESOLVE_VERT = """
