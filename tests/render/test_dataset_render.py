@@ -103,7 +103,7 @@ def test_members_one_file_per_view_in_every_folder(dataset):
         assert (img.mode, img.size) == (mode, (SIZE, SIZE)), folder
 
 
-def test_events_and_posters(dataset, tmp_path):
+def test_events_and_posters(dataset):
     _, ds = dataset
     names = [n for n, _ in ds.events]
     assert names[0] == "started" and names[-1] == "encoding"
