@@ -10,6 +10,7 @@ from strawberry.types import ExecutionContext
 
 from dxgl.schema.errors import DxglErrors
 from dxgl.schema.mutations import Mutation
+from dxgl.schema.overlays import OverlayMutation, OverlayQuery
 from dxgl.schema.queries import Query
 from dxgl.schema.subscriptions import Subscription
 
@@ -20,4 +21,14 @@ class DxglSchema(strawberry.Schema):
         return None
 
 
-schema: Any = DxglSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=[DxglErrors])
+@strawberry.type(name="Query")
+class RootQuery(Query, OverlayQuery):
+    pass
+
+
+@strawberry.type(name="Mutation")
+class RootMutation(Mutation, OverlayMutation):
+    pass
+
+
+schema: Any = DxglSchema(query=RootQuery, mutation=RootMutation, subscription=Subscription, extensions=[DxglErrors])

@@ -86,6 +86,7 @@ class Model:
     sha256: str
     created_at: str
     archived: bool
+    warnings: list[str] = strawberry.field(description="What a scan conversion could not do (e.g. a missing texture).")
 
     @strawberry.field(description="Every render of this model, newest first.")
     async def renders(self, info: Info) -> list[Render]:
@@ -104,6 +105,7 @@ class Model:
             sha256=row.sha256,
             created_at=iso(row.created_at) or "",
             archived=row.archived_at is not None,
+            warnings=list(row.warnings),
         )
 
 

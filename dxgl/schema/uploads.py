@@ -18,12 +18,12 @@ async def _read(file: Any, size: int) -> bytes:
     return await chunk if inspect.isawaitable(chunk) else chunk
 
 
-async def receive_upload(rt: Runtime, file: Any) -> UploadedFile:
+async def receive_upload(rt: Runtime, file: Any, *, limit: int | None = None) -> UploadedFile:
     """``file`` is Starlette's UploadFile (anything with ``read(n)`` works). The caller owns the
     returned temporary file (``services.models.upload_model`` consumes it)."""
     if file is None or not hasattr(file, "read"):
         raise DxglError("no_file", "No file in upload request: send it as the 'file' variable (GraphQL multipart request)")
-    writer = HashingWriter(rt.storage.temp_path(".upload"), rt.settings.upload_limit_bytes)
+    writer = HashingWriter(rt.storage.temp_path(".upload"), limit or rt.settings.upload_limit_bytes)
     try:
         while chunk := await _read(file, CHUNK_BYTES):
             writer.write(chunk)  # over the limit: file_too_large, partial file removed

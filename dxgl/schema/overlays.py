@@ -1,0 +1,82 @@
+"""Overlays and URL ingest in GraphQL: the same services as /v1/overlays and /v1/models/ingest."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.file_uploads import Upload
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from dxgl.models import Overlay as OverlayRow
+from dxgl.schema.types import Deleted, Model, Render, UploadResult
+from dxgl.schema.uploads import receive_upload
+from dxgl.services import models as model_service
+from dxgl.services import overlays as overlay_service
+from dxgl.timeutil import iso
+
+
+@strawberry.type(description="A reusable background or foreground image.")
+class Overlay:
+    id: strawberry.ID
+    layer: str
+    alignment: str
+    name: str
+    description: str
+    system: bool = strawberry.field(description="Published for every account (only the server's admin deletes it).")
+    width: int
+    height: int
+    created_at: str
+
+    @classmethod
+    def from_row(cls, row: OverlayRow) -> Overlay:
+        return cls(
+            id=strawberry.ID(row.id), layer=row.layer, alignment=row.alignment, name=row.name,
+            description=row.description, system=row.account_id is None, width=row.width, height=row.height,
+            created_at=iso(row.created_at) or "",
+        )
+
+
+@strawberry.type
+class OverlayQuery:
+    @strawberry.field(description="The caller's overlays plus the published system overlays (scope overlays:read).")
+    async def overlays(self, info: Info, layer: str | None = None) -> list[Overlay]:
+        caller = await info.context.caller()
+        async with info.context.unit_of_work() as session:
+            return [Overlay.from_row(o) for o in await overlay_service.list_overlays(session, caller, layer=layer)]
+
+
+@strawberry.type
+class OverlayMutation:
+    @strawberry.mutation(description="Upload a PNG, JPEG or WebP overlay (max 10 MB; GraphQL multipart request spec).")
+    async def upload_overlay(
+        self,
+        info: Info,
+        file: Upload,
+        layer: str | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        alignment: str | None = None,
+    ) -> Overlay:
+        ctx = info.context
+        caller = await ctx.caller()
+        caller.require("overlays:write")
+        uploaded = await receive_upload(ctx.runtime, file, limit=overlay_service.MAX_OVERLAY_BYTES)
+        async with ctx.unit_of_work() as session:
+            row = await overlay_service.upload_overlay(
+                session, ctx.runtime, caller, upload=uploaded, layer=layer, name=name, description=description, alignment=alignment
+            )
+            return Overlay.from_row(row)
+
+    @strawberry.mutation(description="Delete one of your overlays and its image.")
+    async def delete_overlay(self, info: Info, id: strawberry.ID) -> Deleted:
+        caller = await info.context.caller()
+        async with info.context.unit_of_work() as session:
+            row = await overlay_service.delete_overlay(session, info.context.runtime, caller, str(id))
+            return Deleted(id=strawberry.ID(row.id), deleted=True)
+
+    @strawberry.mutation(description="Download a GLB/glTF from a public http(s) URL and create its first render.")
+    async def ingest_model(self, info: Info, url: str | None = None, render_settings: JSON | None = None) -> UploadResult:
+        caller = await info.context.caller()
+        async with info.context.unit_of_work() as session:
+            result = await model_service.ingest_model(session, info.context.runtime, caller, url=url, raw_settings=render_settings)
+            return UploadResult(model=Model.from_row(result.model), render=Render.from_row(result.render), duplicate=result.duplicate)
