@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     # Caps on render size / length so tests and previews stay small; 0 = no cap.
     render_max_size: int = 0
     render_max_length: int = 0
+    render_max_views: int = 0  # caps a dataset's view count
     # A worker renews its lease on a render while it works; a lease that runs out means the
     # worker is gone and the sweeper queues the render again.
     job_lease_seconds: float = 120.0

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from dxgl.models import Model3D, Render
-from dxgl.render import RenderError, RenderOutputs
+from dxgl.render import DatasetOutputs, RenderError, RenderOutputs
 from dxgl.runtime import Runtime
 from dxgl.errors import DxglError
 from dxgl.services import overlays, pipeline
@@ -47,16 +48,25 @@ async def run_renders(ctx: dict[str, Any], render_ids: list[str]) -> None:
         except (RenderError, DxglError) as err:
             await fail(rt, render, err.message if isinstance(err, DxglError) else str(err))
             continue
-        groups.setdefault((render.model_id, spec.draw_key()), []).append((render, spec))
+        key = ("dataset", render.id) if is_dataset(render) else (render.model_id, spec.draw_key())
+        groups.setdefault(key, []).append((render, spec))
     for group in groups.values():
         await _render_group(rt, group)
 
 
+def is_dataset(render: Render) -> bool:
+    return render.settings.get("effect") == "dataset"
+
+
 async def job_spec(rt: Runtime, render: Render) -> Any:
+    """The render library's spec for this render: a DatasetSpec or a (video) JobSpec."""
+    from dxgl.render import DatasetSpec
     from dxgl.render.spec import JobSpec
 
-    if render.settings.get("effect") == "dataset":
-        raise RenderError("Dataset export is not available on this server yet; the credits were refunded")
+    if is_dataset(render):
+        return DatasetSpec.from_settings(
+            render.settings, max_size=rt.settings.render_max_size, max_views=rt.settings.render_max_views
+        )
     async with rt.unit_of_work() as session:
         images = await overlays.overlay_paths(session, rt, render.settings)
     return JobSpec.from_settings(
@@ -85,11 +95,15 @@ async def _render_group(rt: Runtime, group: list[tuple[Render, Any]]) -> None:
     def on_event(name: str, payload: dict) -> None:  # called on the render thread
         loop.call_soon_threadsafe(events.put_nowait, (name, payload))
 
-    from dxgl.render import render_variants
+    from dxgl.render import render_dataset, render_variants
 
-    task = asyncio.ensure_future(
-        asyncio.to_thread(render_variants, model_path, jobs, on_event=on_event, timeout_s=rt.settings.job_timeout_seconds)
-    )
+    timeout = rt.settings.job_timeout_seconds
+    if is_dataset(renders[0]):
+        (spec, out_dir), = jobs
+        call = partial(_one_dataset, render_dataset, model_path, spec, out_dir, on_event=on_event, timeout_s=timeout)
+    else:
+        call = partial(render_variants, model_path, jobs, on_event=on_event, timeout_s=timeout)
+    task = asyncio.ensure_future(asyncio.to_thread(call))
     heartbeat = asyncio.create_task(_heartbeat(rt, [r.id for r in renders]))
     try:
         while not task.done():
@@ -122,6 +136,10 @@ async def _render_group(rt: Runtime, group: list[tuple[Render, Any]]) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _one_dataset(render_dataset: Any, *args: Any, **kwargs: Any) -> list[DatasetOutputs]:
+    return [render_dataset(*args, **kwargs)]
+
+
 async def _heartbeat(rt: Runtime, render_ids: list[str]) -> None:
     while True:
         await asyncio.sleep(max(0.5, rt.settings.job_lease_seconds / 3))
@@ -147,8 +165,15 @@ async def _on_event(rt: Runtime, renders: list[Render], jobs: list[tuple[Any, Pa
         await publish(rt, render)
 
 
-async def _finish(rt: Runtime, render: Render, out: RenderOutputs) -> None:
-    files = [out.video, out.web, out.thumb, out.poster_full, out.poster_small]
+def output_files(out: RenderOutputs | DatasetOutputs) -> tuple[list[Path], Path]:
+    """(every file to publish, the main file whose size is ``fileSize``)."""
+    if isinstance(out, DatasetOutputs):
+        return [out.archive, out.poster_full, out.poster_small], out.archive
+    return [out.video, out.web, out.thumb, out.poster_full, out.poster_small], out.video
+
+
+async def _finish(rt: Runtime, render: Render, out: RenderOutputs | DatasetOutputs) -> None:
+    files, main = output_files(out)
     for path in files:
         rt.storage.publish(path, render_key(render.id, path.name))
     render_id = render.id
@@ -157,8 +182,8 @@ async def _finish(rt: Runtime, render: Render, out: RenderOutputs) -> None:
         done = current is not None and await pipeline.complete(
             session,
             current,
-            file_size=rt.storage.size(render_key(render_id, out.video.name)),
-            has_web_variant=True,
+            file_size=rt.storage.size(render_key(render_id, main.name)),
+            has_web_variant=isinstance(out, RenderOutputs),
             assets=[p.name for p in files],
         )
     if not done:  # deleted while rendering: drop the files it no longer owns

@@ -17,6 +17,8 @@ from dxgl.services import assets
 from dxgl.services.auth import Caller
 
 CHUNK = 1024 * 1024
+# Renders never change once done; private because the download needs a token.
+IMMUTABLE = "private, max-age=31536000, immutable"
 
 
 @authed
@@ -89,12 +91,16 @@ async def _async_chunks(members: list[tuple[str, Path]]) -> AsyncIterator[bytes]
 async def bundle(request: Request, session: AsyncSession, caller: Caller) -> Response:
     render_id = request.path_params["id"]
     members = await assets.bundle(session, runtime(request), caller, render_id)
+    if isinstance(members, assets.Asset):  # a dataset: its archive is the bundle
+        response = file_response(request, members.path, members.media_type, f"{render_id}.zip", disposition="attachment")
+        response.headers["Cache-Control"] = IMMUTABLE
+        return response
     return StreamingResponse(
         _async_chunks(members),
         media_type="application/zip",
         headers={
             "Content-Disposition": f'attachment; filename="{render_id}.zip"',
-            "Cache-Control": "private, max-age=31536000, immutable",
+            "Cache-Control": IMMUTABLE,
         },
     )
 

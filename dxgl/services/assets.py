@@ -32,7 +32,7 @@ def _main_video(render: Render) -> str:
 def _asset(rt: Runtime, render: Render, filename: str, missing_code: str) -> Asset:
     if filename not in render.assets or not rt.storage.exists(render_key(render.id, filename)):
         raise DxglError(missing_code)
-    media = {".mp4": "video/mp4", ".mov": "video/quicktime", ".png": "image/png"}[Path(filename).suffix]
+    media = {".mp4": "video/mp4", ".mov": "video/quicktime", ".png": "image/png", ".zip": "application/zip"}[Path(filename).suffix]
     return Asset(rt.storage.path(render_key(render.id, filename)), media, f"{render.id}-{filename}")
 
 
@@ -56,11 +56,17 @@ async def thumb(session: AsyncSession, rt: Runtime, caller: Caller, render_id: s
     return _asset(rt, render, "thumb.mp4", "thumb_not_found")
 
 
-async def bundle(session: AsyncSession, rt: Runtime, caller: Caller, render_id: str) -> list[tuple[str, Path]]:
-    """(member name, file) pairs of the documented bundle; the render must be done."""
+DATASET_ARCHIVE = "dataset.zip"
+
+
+async def bundle(session: AsyncSession, rt: Runtime, caller: Caller, render_id: str) -> Asset | list[tuple[str, Path]]:
+    """A dataset's archive as it is, or the (member name, file) pairs of a video render's bundle.
+    Either way the render must be done."""
     render = await get_render(session, caller, render_id)
     if render.status != "done":
         raise DxglError("video_not_found", "The render is not done yet; its bundle is not available")
+    if render.settings.get("effect") == "dataset":
+        return _asset(rt, render, DATASET_ARCHIVE, "video_not_found")
     main = _main_video(render)
     members = [(main, main), ("web.mp4", "web.mp4"), ("poster.png", "poster.png"), ("thumb.mp4", "thumb.mp4")]
     out = []
