@@ -9,15 +9,19 @@ nothing in storage (``.tmp`` empty), no model or render row and no charge.
 from __future__ import annotations
 
 import hashlib
+import json
 import socket
 import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import func, select
 
 from dxgl.models import Model3D, Render
 from tests.api.helpers import assert_error
+from tests.api.test_hostile_uploads import ALL_CASES
+from tests.ingest import builders as b
 from tests.ingest.counting_server import CountingServer
 
 # Each spelling names 127.0.0.1 (or another internal address) with the listener's port.
@@ -262,4 +266,75 @@ async def test_no_credits_is_402_and_nothing_stored(service, listener):
     before = await account_state(acct)
     assert_error(await ingest(acct, f"http://127.0.0.1:{listener.port}/model.glb"), 402, "no_credits")
     assert listener.accepted == 1
+    await assert_nothing_stored(service, acct, before)
+
+
+class FileServer(ThreadingHTTPServer):
+    """Serves fixed bytes by path on 127.0.0.1 and records every path asked for."""
+
+    daemon_threads = True
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        super().__init__(("127.0.0.1", 0), _FileHandler)
+        self.files = files
+        self.paths: list[str] = []
+
+    def __enter__(self) -> "FileServer":
+        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _FileHandler(BaseHTTPRequestHandler):
+    server: FileServer
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self.server.paths.append(self.path)
+        body = self.server.files.get(self.path)
+        self.send_response(200 if body is not None else 404)
+        self.send_header("Content-Length", str(len(body or b"")))
+        self.end_headers()
+        self.wfile.write(body or b"")
+
+
+def _gltf_pointing_at(url: str) -> bytes:
+    doc, _ = b.triangle_document()
+    doc["buffers"][0]["uri"] = url
+    doc["images"] = [{"uri": url.replace(".bin", ".png")}]
+    return json.dumps(doc).encode()
+
+
+async def test_hostile_models_by_url_are_refused_and_their_uris_never_fetched(service, tmp_path):
+    """URL ingest feeds the same validation as uploads: every hostile GLB/glTF case served by URL is
+    refused with its code, and a glTF whose buffer/image URIs point back at the server is refused
+    without the server ever being asked for them."""
+    service.runtime.settings.ingest_allow_private = True
+    acct = await service.account(credits=3)
+    before = await account_state(acct)
+    files: dict[str, tuple[bytes, str]] = {}
+    (tmp_path / "sentinel").mkdir()
+    for name, build, code, _hint in ALL_CASES:
+        folder = tmp_path / name
+        folder.mkdir()
+        data = build(folder).read_bytes()
+        if data.startswith(b"glTF") or data.lstrip().startswith(b"{"):
+            files[f"/{name}"] = (data, code)
+    assert len(files) >= 20
+    with FileServer({path: data for path, (data, _) in files.items()}) as server:
+        port = server.server_address[1]
+        server.files["/back.gltf"] = _gltf_pointing_at(f"http://127.0.0.1:{port}/secret.bin")
+        files["/back.gltf"] = (server.files["/back.gltf"], "invalid_model")
+        wrong = []
+        for path, (_, code) in files.items():
+            response = await ingest(acct, f"http://127.0.0.1:{port}{path}")
+            if response.status_code != 400 or response.json()["error"]["code"] != code:
+                wrong.append(f"{path}: expected {code}, got {response.status_code} {response.text}")
+        assert wrong == [], "\n".join(wrong)
+        assert sorted(server.paths) == sorted(files), "the server was asked for something else"
     await assert_nothing_stored(service, acct, before)
