@@ -25,7 +25,6 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from dxgl.models import Model3D
-from tests.api.helpers import assert_error
 from tests.conftest import ASSETS
 from tests.ingest import builders as b
 from tests.pipeline.conftest import pipeline_settings, wait_for_status
