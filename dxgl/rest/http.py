@@ -84,6 +84,8 @@ def file_response(
     """A file, with byte ranges (206) unless ``ranges`` is False. An unsatisfiable range is the 416
     envelope with ``Content-Range: bytes */size``; a malformed one the 400 envelope."""
     header = request.headers.get("range")
+    if header is not None and not header.strip():
+        header = ""  # an empty Range asks for nothing: answer the whole file
     if header and ranges:
         size = path.stat().st_size
         try:
@@ -92,7 +94,7 @@ def file_response(
             raise DxglError("range_not_satisfiable", headers={"Content-Range": f"bytes */{size}"}) from None
         except MalformedRangeHeader:
             raise DxglError("invalid_request", "Malformed Range header") from None
-    elif header:  # small files are answered whole
+    elif header is not None:  # small files, and empty ranges, are answered whole
         request.scope["headers"] = [(k, v) for k, v in request.scope["headers"] if k != b"range"]
     response = FileResponse(path, media_type=media_type, filename=filename, content_disposition_type=disposition)
     if not ranges:

@@ -47,3 +47,5 @@ async def test_model_file_ranges(service, duck):
     assert_error(err, 416, "range_not_satisfiable")
     assert err.headers["content-range"] == f"bytes */{duck.stat().st_size}"
     assert_error(await acct.request("GET", f"/v1/models/{model_id}/file", headers={"Range": "lines=1"}), 400, "invalid_request")
+    whole = await acct.request("GET", f"/v1/models/{model_id}/file", headers={"Range": ""})
+    assert whole.status_code == 200 and whole.content == duck.read_bytes()

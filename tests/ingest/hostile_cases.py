@@ -125,11 +125,11 @@ def _set(path: list, value) -> Callable[[dict], None]:
     return mutate
 
 
-def _glb_raw(name: str, **kw) -> Builder:
+def _glb_raw(name: str, *, json_bytes: bytes | None = None, **kw) -> Builder:
+    # The builder must give the same bytes on every call (each case is built once per database).
     def build(tmp: Path) -> Path:
         doc, blob = b.triangle_document()
-        json_bytes = kw.pop("json_bytes", None) or json.dumps(doc).encode()
-        return _raw(name, b.glb_bytes(json_bytes, blob, **kw))(tmp)
+        return _raw(name, b.glb_bytes(json_bytes or json.dumps(doc).encode(), blob, **kw))(tmp)
     return build
 
 

@@ -55,3 +55,14 @@ def test_hostile_upload_is_refused(tmp_path: Path, name: str, build, code: str):
         for path in work.rglob("*"):
             assert not path.is_symlink(), f"{path} is a symlink"
             assert path.resolve().is_relative_to(work.resolve())
+
+
+def test_glb_builders_give_the_same_bytes_every_call(tmp_path: Path):
+    """Cases are built once per database by the API tests: a builder must not change between calls."""
+    for name, build, _ in HOSTILE_CASES:
+        if not name.startswith("glb_"):
+            continue
+        first, second = tmp_path / f"{name}-1", tmp_path / f"{name}-2"
+        first.mkdir()
+        second.mkdir()
+        assert build(first).read_bytes() == build(second).read_bytes(), name
