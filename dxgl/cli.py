@@ -182,7 +182,7 @@ def cmd_overlays_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from dxgl.render.cli import render_command
+    from dxgl.render_cli import render_command
 
     return render_command(args.model, args.output, args.settings, args.size)
 

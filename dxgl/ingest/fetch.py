@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ipaddress
-import os
 import re
 import secrets
 import socket

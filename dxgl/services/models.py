@@ -22,7 +22,7 @@ from dxgl.models import Account, Model3D, ModelTag, Render
 from dxgl.runtime import Runtime, on_rollback
 from dxgl.services import model_files, renders
 from dxgl.services.auth import Caller
-from dxgl.services.pagination import Page
+from dxgl.services.pagination import Page, fetch_page
 from dxgl.services.uploads import UploadedFile
 from dxgl.timeutil import utcnow
 
@@ -181,17 +181,7 @@ async def list_models(
         where.append(
             exists().where(ModelTag.model_id == Model3D.id, ModelTag.tag.in_([normalise_tag(t) for t in tags]))
         )
-    total = await _count(session, Model3D, where) if with_total else None
-    rows = (
-        await session.execute(
-            select(Model3D).where(*where).order_by(Model3D.created_at.desc(), Model3D.id).limit(page.limit).offset(page.offset)
-        )
-    ).scalars().all()
-    return list(rows), total
-
-
-async def _count(session: AsyncSession, table: type, where: list) -> int:
-    return (await session.execute(select(func.count()).select_from(table).where(*where))).scalar_one()
+    return await fetch_page(session, Model3D, where, page, with_total=with_total)
 
 
 async def models_by_ids(session: AsyncSession, caller: Caller, ids: list[str]) -> dict[str, Model3D]:

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from dxgl.errors import DxglError
 
 DEFAULT_LIMIT = 50
@@ -33,3 +36,17 @@ def _int(name: str, value: Any, default: int, minimum: int) -> int:
     if number is None or number < minimum or number > 2**31:
         raise DxglError("invalid_request", f"{name} must be an integer >= {minimum}")
     return number
+
+
+async def fetch_page(
+    session: AsyncSession, table: Any, where: list[Any], page: Page, *, with_total: bool = True
+) -> tuple[list[Any], int | None]:
+    """One page of ``table`` rows matching ``where``, newest first (ties by id), and the total
+    (skipped when ``with_total`` is False: GraphQL counts only when ``totalCount`` is asked for)."""
+    total = None
+    if with_total:
+        total = (await session.execute(select(func.count()).select_from(table).where(*where))).scalar_one()
+    rows = await session.execute(
+        select(table).where(*where).order_by(table.created_at.desc(), table.id).limit(page.limit).offset(page.offset)
+    )
+    return list(rows.scalars()), total

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dxgl.errors import DxglError
@@ -15,7 +14,7 @@ from dxgl.models import Account, Model3D, Render
 from dxgl.runtime import Runtime, after_commit, enqueue_after_commit, publish_after_commit
 from dxgl.services import credits, overlays
 from dxgl.services.auth import Caller
-from dxgl.services.pagination import Page
+from dxgl.services.pagination import Page, fetch_page
 from dxgl.services.render_settings import free_credits_may_pay, render_cost, validate_render_settings
 from dxgl.timeutil import utcnow
 
@@ -136,13 +135,7 @@ async def list_renders(
         if status not in STATUSES:
             raise DxglError("invalid_request", f"status must be one of {', '.join(STATUSES)}")
         where.append(Render.status == status)
-    total = (await session.execute(select(func.count()).select_from(Render).where(*where))).scalar_one() if with_total else None
-    rows = (
-        await session.execute(
-            select(Render).where(*where).order_by(Render.created_at.desc(), Render.id).limit(page.limit).offset(page.offset)
-        )
-    ).scalars().all()
-    return list(rows), total
+    return await fetch_page(session, Render, where, page, with_total=with_total)
 
 
 async def dismiss_render(session: AsyncSession, caller: Caller, render_id: str) -> Render:

@@ -12,7 +12,6 @@ a link at it by absolute path.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from sqlalchemy import func, select
 from dxgl.models import Model3D, Render
 from tests.api.helpers import assert_error, minimal_glb
 from tests.ingest import builders as b
-from tests.ingest.hostile_cases import HOSTILE_CASES, MESSAGE_HINTS
+from tests.ingest.hostile_cases import HOSTILE_CASES, MESSAGE_HINTS, snapshot
 
 STATUS = {"invalid_format": 400, "invalid_model": 400, "file_too_large": 400}
 # From data/files/.tmp/<job>/work/extracted up to the folder that holds data/ and sentinel/.
@@ -77,19 +76,6 @@ ALL_CASES = [(name, built_once(build), code, MESSAGE_HINTS[name]) for name, buil
 STRAY_PATHS = [Path("/tmp/pwned.obj"), Path.cwd() / "C:", Path.cwd() / "sentinel", Path("/etc/passwd.glb")]
 
 
-def snapshot(root: Path, skip: set[Path]) -> dict[str, str]:
-    """Every path under root (but the skipped folders) with a content hash; links show as links."""
-    state: dict[str, str] = {}
-    for path in sorted(root.rglob("*")):
-        if any(path == s or s in path.parents for s in skip):
-            continue
-        if path.is_symlink():
-            state[str(path)] = "link->" + str(path.readlink())
-        elif path.is_file():
-            state[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
-        else:
-            state[str(path)] = "dir"
-    return state
 
 
 def stray_state() -> dict[str, bool]:

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import hypothesis
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import strategies as st

@@ -8,6 +8,7 @@ Traversal names climb two levels (``../../sentinel/...``) because prepare_model 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zipfile
 from collections.abc import Callable
@@ -240,3 +241,19 @@ MESSAGE_HINTS: dict[str, str] = {
     "gltf_missing_bin": "scene.bin",
     "not_a_model": "not a GLB",
 }
+
+
+def snapshot(root: Path, skip: set[Path]) -> dict[str, str]:
+    """Every path under root (but the skipped folders) with a content hash; links show as links.
+    Two equal snapshots around an operation prove it wrote nothing there."""
+    state: dict[str, str] = {}
+    for path in sorted(root.rglob("*")):
+        if any(path == s or s in path.parents for s in skip):
+            continue
+        if path.is_symlink():
+            state[str(path)] = "link->" + str(path.readlink())
+        elif path.is_file():
+            state[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+        else:
+            state[str(path)] = "dir"
+    return state

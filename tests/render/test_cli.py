@@ -6,14 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dxgl.render.cli import render_command
+from dxgl.render_cli import render_command
 from tests.render.conftest import MODELS
 from tests.render.ffprobe import probe
 
 
 def test_module_cli_renders_with_size_override(tmp_path: Path):
     result = subprocess.run(
-        [sys.executable, "-m", "dxgl.render.cli", str(MODELS["BoxTextured"]), "-o", str(tmp_path),
+        [sys.executable, "-m", "dxgl.render_cli", str(MODELS["BoxTextured"]), "-o", str(tmp_path),
          "--settings", '{"length": 3, "effect": "hero-spin", "aspect": "1:1"}', "--size", "96x96"],
         capture_output=True, text=True, timeout=300,
     )

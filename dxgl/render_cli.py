@@ -1,6 +1,9 @@
 """``dxgl render MODEL -o OUT``: render one video job locally, no server, database or Redis.
 
-``render_command`` is what the main ``dxgl`` CLI calls; ``python -m dxgl.render.cli`` runs it too.
+It lives beside (not inside) ``dxgl/render`` because it validates settings with the services' rule
+(``dxgl.services.render_settings``), which the pure render library must not import.
+
+``render_command`` is what the main ``dxgl`` CLI calls; ``python -m dxgl.render_cli`` runs it too.
 Exit codes: 0 done, 2 bad settings / bad model / render failure.
 """
 
@@ -71,7 +74,7 @@ def render_command(model: str, out_dir: str, settings_json: str | None, size: st
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dxgl.render.cli", description="Render a 3D model to video")
+    parser = argparse.ArgumentParser(prog="python -m dxgl.render_cli", description="Render a 3D model to video")
     parser.add_argument("model", help="a .glb, .gltf or .obj file")
     parser.add_argument("-o", "--out", required=True, help="output folder")
     parser.add_argument("--settings", default=None, help="renderSettings as JSON")
