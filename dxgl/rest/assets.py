@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import zipfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -69,7 +70,8 @@ def _zip_chunks(members: list[tuple[str, Path]]) -> Iterator[bytes]:
     pipe = _Pipe()
     with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:  # type: ignore[arg-type]
         for name, path in members:
-            with archive.open(name, "w", force_zip64=True) as dest, open(path, "rb") as src:
+            info = zipfile.ZipInfo(name, date_time=time.gmtime(path.stat().st_mtime)[:6])
+            with archive.open(info, "w", force_zip64=True) as dest, open(path, "rb") as src:
                 while chunk := src.read(CHUNK):
                     dest.write(chunk)
                     yield pipe.take()

@@ -91,6 +91,7 @@ async def quick_start(base_url: str, ws_url: str, token: str, model: Path, tmp_p
             assert sorted(archive.namelist()) == ["poster.png", "thumb.mp4", "video.mp4", "web.mp4"]
             assert archive.read("video.mp4") == video.content
             assert archive.read("poster.png") == full.content
+            assert all(info.date_time[0] >= 2026 for info in archive.infolist())  # real dates, not 1980
 
 
 async def test_embedded_default(tmp_path, sqlite_template, live_server, duck):
