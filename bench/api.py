@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-DUCK = Path(os.environ.get("DXGL_ASSETS", "/work/shared/assets/models")) / "Duck.glb"
+DUCK = Path(os.environ.get("DXGL_ASSETS") or Path(__file__).resolve().parents[2] / "shared" / "assets" / "models") / "Duck.glb"
 BARE_PAYLOAD = {
     "data": {
         "id": "Ab3kF9x2qL1m", "originalName": "chair.glb", "title": "Ergonomic Chair", "sku": "EC-1001",

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dxgl.render import DatasetSpec, render_dataset  # noqa: E402
 
-MODELS_DIR = Path("/work/shared/assets/models")
+MODELS_DIR = Path(__file__).resolve().parents[2] / "shared" / "assets" / "models"
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from dxgl.errors import DxglError  # noqa: E402
 from dxgl.ingest import prepare_model  # noqa: E402
 from tests.ingest.hostile_cases import HOSTILE_CASES  # noqa: E402
 
-MODELS = Path("/work/shared/assets/models")
+MODELS = Path(__file__).resolve().parents[2] / "shared" / "assets" / "models"
 
 
 def time_prepare(upload: Path, work: Path) -> tuple[float, str]:

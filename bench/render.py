@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dxgl.render import JobSpec, render_job  # noqa: E402
 from dxgl.services.render_settings import validate_render_settings  # noqa: E402
 
-MODELS = Path("/work/shared/assets/models")
+MODELS = Path(__file__).resolve().parents[2] / "shared" / "assets" / "models"
 BENCH_MODELS = {"Duck": MODELS / "Duck.glb", "CesiumMilkTruck": MODELS / "CesiumMilkTruck.glb",
                 "DamagedHelmet": MODELS / "DamagedHelmet-gltf" / "DamagedHelmet.gltf"}
 PYRENDER_PYTHON = os.environ.get("PYRENDER_PYTHON", "/tmp/pyr/bin/python")

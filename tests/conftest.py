@@ -23,15 +23,14 @@ from dxgl.app import create_app
 from dxgl.config import Settings
 from dxgl.db import migrate
 from dxgl.runtime import Runtime
+from tests.assets import MODELS_DIR
 
 # Tests keep renders small and off the API process unless a test asks for them (tests/pipeline).
 os.environ.setdefault("DXGL_RUN_RENDERS_IN_PROCESS", "false")
 os.environ.setdefault("DXGL_RENDER_MAX_SIZE", "160")
 os.environ.setdefault("DXGL_RENDER_MAX_LENGTH", "1")
 
-ASSETS = Path(__file__).resolve().parents[2] / "shared" / "assets" / "models"
-if not ASSETS.is_dir():  # CI clones main beside a copy of shared/
-    ASSETS = Path(os.environ.get("DXGL_ASSETS", "/work/shared/assets/models"))
+ASSETS = MODELS_DIR
 PG_ADMIN_URL = os.environ.get("DXGL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("DXGL_TEST_REDIS", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -19,8 +19,9 @@ from dxgl.ingest.glb import read_glb
 from dxgl.ingest.limits import DEFAULT_LIMITS
 
 from . import builders as b
+from tests.assets import MODELS_DIR as SHARED_MODELS
 
-MODELS = Path("/work/shared/assets/models")
+MODELS = SHARED_MODELS
 HELMET = MODELS / "DamagedHelmet-gltf"
 
 

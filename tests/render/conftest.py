@@ -7,8 +7,9 @@ import pytest
 
 from dxgl.render.spec import JobSpec
 from dxgl.services.render_settings import validate_render_settings
+from tests.assets import MODELS_DIR as SHARED_MODELS
 
-MODELS_DIR = Path("/work/shared/assets/models")
+MODELS_DIR = SHARED_MODELS
 MODELS = {
     "Duck": MODELS_DIR / "Duck.glb",
     "BoxTextured": MODELS_DIR / "BoxTextured.glb",
