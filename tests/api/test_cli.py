@@ -109,3 +109,14 @@ def test_overlays_publish(tmp_path, database_url, service_app_factory):
     assert [(o["name"], o["alignment"], o["system"]) for o in listed if o["id"] == overlay_id] == [("Studio", "center", True)]
     bad = _cli(env, "overlays", "publish", str(tmp_path / "missing.png"), check=False)
     assert bad.returncode != 0
+
+
+def test_migrate_is_idempotent(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DXGL_")}
+    env["DXGL_DATA_DIR"] = str(tmp_path / "data")
+    for _ in range(2):
+        assert "latest migration" in _cli(env, "migrate").stdout
+    import sqlite3
+
+    tables = {r[0] for r in sqlite3.connect(tmp_path / "data" / "dxgl.sqlite3").execute("select name from sqlite_master")}
+    assert {"accounts", "api_tokens", "models", "model_tags", "renders", "ledger", "overlays", "alembic_version"} <= tables

@@ -66,7 +66,7 @@ async def test_renders_are_enqueued_on_arq_after_commit(redis_service):
     assert len(await _queued(QUEUE_REDIS)) == 2
 
 
-async def test_health_is_503_when_the_database_goes_away(tmp_path, postgres_url):
+async def test_health_is_503_and_requests_are_500_internal_when_the_database_goes_away(tmp_path, postgres_url):
     name = f"dxgl_gone_{uuid.uuid4().hex[:8]}"
     await _pg_admin(f'CREATE DATABASE "{name}"')
     url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
@@ -75,6 +75,13 @@ async def test_health_is_503_when_the_database_goes_away(tmp_path, postgres_url)
         transport = httpx.ASGITransport(app=_WithState(app, state), raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             assert (await client.get("/v1/health")).status_code == 200
+            service = Service(app, state["runtime"], client)
+            acct = await service.account()
             await _pg_admin(f'DROP DATABASE "{name}" WITH (FORCE)')
             await asyncio.sleep(0.2)
             assert_error(await client.get("/v1/health"), 503, "service_unavailable")
+            # anything unexpected is the 500 envelope without internals, in REST and in GraphQL
+            err = assert_error(await acct.request("GET", "/v1/account"), 500, "internal")
+            assert name not in err["message"] and "asyncpg" not in err["message"]
+            gql = (await acct.request("POST", "/graphql", json={"query": "{ account { id } }"})).json()
+            assert [e["extensions"]["code"] for e in gql["errors"]] == ["internal"]

@@ -124,3 +124,14 @@ def test_unexpected_exceptions_become_internal_without_details():
     assert formatted.extensions == {"code": "internal", "status": 500}
     assert "hunter2" not in formatted.message
     assert formatted.path == ["account"]
+
+
+async def test_upload_limit_and_file_errors(service):
+    from tests.api.helpers import minimal_glb
+    from tests.graphql.conftest import gql_upload
+
+    service.runtime.settings.free_upload_limit = 1
+    acct = await service.account(credits=0, free=5)
+    assert not (await gql_upload(acct, minimal_glb(b"g1"))).get("errors")
+    assert error_codes(await gql_upload(acct, minimal_glb(b"g2"))) == ["upload_limit"]
+    assert error_codes(await gql_upload(acct, b"not a model")) == ["invalid_format"]
