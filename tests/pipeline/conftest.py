@@ -19,7 +19,6 @@ from tests.conftest import REDIS_URL, service_missing
 from tests.graphql.live import LiveServer
 
 PIPELINE_REDIS = REDIS_URL.rsplit("/", 1)[0] + "/13"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def pipeline_settings(tmp_path: Path, database_url: str, *, redis_url: str = "", **extra: object) -> Settings:
@@ -39,7 +38,8 @@ def flush_redis(url: str) -> None:
 
 
 class Worker:
-    """``arq worker.WorkerSettings`` in its own process (its own process group, to kill -9 it)."""
+    """``dxgl worker`` (arq with worker.WorkerSettings) in its own process and process group (to
+    kill -9 it), started outside the checkout: the installed command must find worker.py by itself."""
 
     def __init__(self, settings: Settings, log_path: Path) -> None:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("DXGL_")}
@@ -58,8 +58,8 @@ class Worker:
     def start(self) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "arq", "worker.WorkerSettings"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, "-m", "dxgl.cli", "worker"],
+            cwd=self.log_path.parent, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
 
     def kill9(self) -> None:
