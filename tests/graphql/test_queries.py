@@ -122,3 +122,9 @@ async def test_account_b_never_sees_or_touches_account_a(service, duck):
     model = (await gql(a, "query($id: ID!) { model(id: $id) { title archived renders { id } } }", by_model))["data"]["model"]
     assert model == {"title": None, "archived": False, "renders": [{"id": render_a}]}
     assert (await gql(b, "{ account { credits } }"))["data"]["account"]["credits"] == 5
+
+
+async def test_graphiql_in_a_browser(service):
+    page = await service.client.get("/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html") and "graphiql" in page.text.lower()
