@@ -23,48 +23,8 @@ from tests.api.helpers import assert_error
 from tests.api.test_hostile_uploads import ALL_CASES
 from tests.ingest import builders as b
 from tests.ingest.counting_server import CountingServer
+from tests.ingest.ssrf_spellings import SSRF_URLS
 
-# Each spelling names 127.0.0.1 (or another internal address) with the listener's port.
-SSRF_URLS = [
-    "http://127.0.0.1:{port}/model.glb",
-    "http://127.0.0.2:{port}/model.glb",
-    "http://localhost:{port}/model.glb",
-    "http://LocalHost.:{port}/model.glb",
-    "http://127.0.0.1.:{port}/model.glb",
-    "http://2130706433:{port}/model.glb",
-    "http://0x7f000001:{port}/model.glb",
-    "http://0x7f.1:{port}/model.glb",
-    "http://0177.1:{port}/model.glb",
-    "http://0177.0.0.1:{port}/model.glb",
-    "http://127.1:{port}/model.glb",
-    "http://127.0.1:{port}/model.glb",
-    "http://127.000.000.001:{port}/model.glb",
-    "http://0:{port}/model.glb",
-    "http://0.0.0.0:{port}/model.glb",
-    "http://[::]:{port}/model.glb",
-    "http://[::1]:{port}/model.glb",
-    "http://[::ffff:127.0.0.1]:{port}/model.glb",
-    "http://[::ffff:7f00:1]:{port}/model.glb",
-    "http://[0:0:0:0:0:ffff:127.0.0.1]:{port}/model.glb",
-    "http://[::127.0.0.1]:{port}/model.glb",
-    "http://[64:ff9b::7f00:1]:{port}/model.glb",
-    "http://[2002:7f00:1::]:{port}/model.glb",
-    "http://[fe80::1%25lo]:{port}/model.glb",
-    "http://example.com@127.0.0.1:{port}/model.glb",
-    "https://127.0.0.1:{port}/model.glb",
-    "http://169.254.169.254/latest/meta-data/",
-    "http://169.254.169.254:{port}/model.glb",
-    "http://[fe80::1]:{port}/model.glb",
-    "http://10.0.0.1:{port}/model.glb",
-    "http://172.16.0.1:{port}/model.glb",
-    "http://192.168.1.1:{port}/model.glb",
-    "http://100.64.0.1:{port}/model.glb",
-    "http://[fd00::1]:{port}/model.glb",
-    "http://[fc00::1]:{port}/model.glb",
-    "http://224.0.0.1:{port}/model.glb",
-    "http://255.255.255.255:{port}/model.glb",
-    "http://240.0.0.1:{port}/model.glb",
-]
 # Refused even when private addresses are allowed: reached through a redirect from the allowed listener.
 ALWAYS_REFUSED_TARGETS = [
     "http://169.254.169.254/latest/meta-data/",

@@ -11,49 +11,8 @@ from dxgl.errors import DxglError
 from dxgl.ingest import fetch_url
 
 from .counting_server import CountingServer
+from .ssrf_spellings import SSRF_URLS
 
-# Spellings of this machine (or other non-public places); {port} is the listener's port.
-SSRF_URLS = [
-    "http://127.0.0.1:{port}/model.glb",
-    "http://localhost:{port}/model.glb",
-    "http://LOCALHOST:{port}/model.glb",
-    "http://localhost.:{port}/model.glb",
-    "http://127.0.0.1.:{port}/model.glb",
-    "http://127.1:{port}/model.glb",
-    "http://127.0.1:{port}/model.glb",
-    "http://2130706433:{port}/model.glb",
-    "http://0x7f000001:{port}/model.glb",
-    "http://0x7f.1:{port}/model.glb",
-    "http://0x7f.0x0.0x0.0x1:{port}/model.glb",
-    "http://0177.1:{port}/model.glb",
-    "http://0177.0.0.1:{port}/model.glb",
-    "http://017700000001:{port}/model.glb",
-    "http://127.000.000.001:{port}/model.glb",
-    "http://0:{port}/model.glb",
-    "http://0.0.0.0:{port}/model.glb",
-    "http://[::]:{port}/model.glb",
-    "http://[::1]:{port}/model.glb",
-    "http://[::ffff:127.0.0.1]:{port}/model.glb",
-    "http://[::ffff:7f00:1]:{port}/model.glb",
-    "http://[0:0:0:0:0:ffff:127.0.0.1]:{port}/model.glb",
-    "http://[::127.0.0.1]:{port}/model.glb",
-    "http://example.com@127.0.0.1:{port}/model.glb",
-    "http://127.0.0.2:{port}/model.glb",
-    "https://127.0.0.1:{port}/model.glb",
-    "ftp://127.0.0.1:{port}/model.glb",
-    "gopher://127.0.0.1:{port}/_GET%20/model.glb",
-    "file:///etc/passwd",
-    "http://169.254.169.254/latest/meta-data/",
-    "http://10.0.0.1:{port}/model.glb",
-    "http://192.168.1.1:{port}/model.glb",
-    "http://100.64.0.1:{port}/model.glb",
-    "http://[fd00::1]:{port}/model.glb",
-    "http://[fe80::1]:{port}/model.glb",
-    "http://224.0.0.1:{port}/model.glb",
-    "http://255.255.255.255:{port}/model.glb",
-    "//127.0.0.1:{port}/model.glb",
-    "not a url",
-]
 
 
 @pytest.fixture
