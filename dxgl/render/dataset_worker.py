@@ -7,12 +7,11 @@ Runs only inside the process ``dataset.render_dataset`` spawns. Messages to the 
 from __future__ import annotations
 
 import logging
-import traceback
 from pathlib import Path
 
 import numpy as np
 
-from dxgl.render.types import RenderError
+from dxgl.render.worker import report_child_outcome
 
 log = logging.getLogger("dxgl.render")
 
@@ -66,12 +65,6 @@ def dataset_child_main(model_path: str, work: tuple, messages) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s dxgl.render[%(process)d] %(message)s")
     spec, out_dir = work
     send = messages.put
-    try:
-        send(("done", _render(Path(model_path), spec, Path(out_dir), send)))
-    except RenderError as exc:
-        send(("error", str(exc)))
-    except MemoryError:
-        send(("error", "The dataset render ran out of memory: try a smaller dataset tier or a lighter model"))
-    except Exception as exc:  # anything else is our bug: tell the user plainly, log the details
-        log.error("dataset render failed:\n%s", traceback.format_exc())
-        send(("error", f"The dataset render failed unexpectedly ({type(exc).__name__}: {exc})"))
+    report_child_outcome(
+        send, lambda: _render(Path(model_path), spec, Path(out_dir), send), "dataset render", "a smaller dataset tier"
+    )

@@ -71,17 +71,27 @@ def _draw_all(model_path: Path, jobs: list[tuple[Any, Path]], send: Callable[[tu
             renderer.close()
 
 
+def report_child_outcome(send: Callable[[tuple], None], work: Callable[[], Any], what: str, smaller: str) -> None:
+    """Run a child process's ``work`` and send its result or a user-facing error to the parent.
+    ``what`` names the job in messages ("render"), ``smaller`` the advice when memory runs out."""
+    try:
+        send(("done", work()))
+    except RenderError as exc:
+        send(("error", str(exc)))
+    except MemoryError:
+        send(("error", f"The {what} ran out of memory: try {smaller} or a lighter model"))
+    except Exception as exc:  # anything else is our bug: tell the user plainly, log the details
+        log.error("%s failed:\n%s", what, traceback.format_exc())
+        send(("error", f"The {what} failed unexpectedly ({type(exc).__name__}: {exc})"))
+
+
 def child_main(model_path: str, jobs: list[tuple[Any, str]], messages) -> None:
     """Entry point of the spawned process. ``messages``: a multiprocessing queue to the parent."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s dxgl.render[%(process)d] %(message)s")
     send = messages.put
-    try:
-        outputs = _draw_all(Path(model_path), [(s, Path(o)) for s, o in jobs], send)
-        send(("done", outputs))
-    except RenderError as exc:
-        send(("error", str(exc)))
-    except MemoryError:
-        send(("error", "The render ran out of memory: try a smaller quality tier or a lighter model"))
-    except Exception as exc:  # anything else is our bug: tell the user plainly, log the details
-        log.error("render failed:\n%s", traceback.format_exc())
-        send(("error", f"The render failed unexpectedly ({type(exc).__name__}: {exc})"))
+    report_child_outcome(
+        send,
+        lambda: _draw_all(Path(model_path), [(s, Path(o)) for s, o in jobs], send),
+        "render",
+        "a smaller quality tier",
+    )
