@@ -23,6 +23,7 @@ from dxgl.runtime import Runtime, on_rollback
 from dxgl.services import model_files, renders
 from dxgl.services.auth import Caller
 from dxgl.services.pagination import Page, fetch_page
+from dxgl.services.render_settings import validate_render_settings
 from dxgl.services.uploads import UploadedFile
 from dxgl.timeutil import utcnow
 
@@ -92,7 +93,8 @@ async def upload_model(
     try:
         caller.require("models:write")
         settings_raw = parse_settings_field(raw_settings)
-        settings = renders.validated_settings(settings_raw)
+        # checked before the expensive parse; create_renders checks again with overlays resolved
+        settings = validate_render_settings(settings_raw)
         prepared = await asyncio.to_thread(model_files.prepare, rt, upload)
         existing = await _find_duplicate(session, caller.account_id, upload.sha256)
         if existing is not None:
@@ -144,7 +146,7 @@ async def ingest_model(session: AsyncSession, rt: Runtime, caller: Caller, *, ur
         raise DxglError("url_required", "Missing url field")
     if not isinstance(url, str) or len(url) > 2048:
         raise DxglError("invalid_url", "url must be an http(s) URL of at most 2048 characters")
-    renders.validated_settings(parse_settings_field(raw_settings))
+    validate_render_settings(parse_settings_field(raw_settings))  # fail before downloading
     dest = rt.storage.temp_dir()
     try:
         fetched = await fetch_url(

@@ -22,10 +22,6 @@ MAX_BATCH = 100
 STATUSES = ("pending", "poster-processing", "poster-done", "video-processing", "done", "error", "failed")
 
 
-def validated_settings(raw: Any) -> dict[str, Any]:
-    return validate_render_settings(raw)
-
-
 async def ensure_affordable(session: AsyncSession, caller: Caller, settings: list[dict[str, Any]]) -> None:
     """A cheap early 402 before expensive work (the real charge is still the conditional update)."""
     account = await session.get_one(Account, caller.account_id)
