@@ -1,0 +1,453 @@
+"""The vocabulary of the DXGL Public API, written once: qualities, effects and their parameters,
+aspects, alignments, dataset tiers, render statuses and their transitions, error codes, scopes,
+output file names and storage keys.
+
+Standard library only. Services, the render library, jobs, REST and GraphQL import these values;
+none of them declares its own copy. The *rules* built on this vocabulary (validating
+``renderSettings``, charging credits, moving a render's state) live in ``dxgl.services``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+# --- qualities, aspects, sizes ------------------------------------------------------------------
+
+
+class Quality(StrEnum):
+    STANDARD = "standard"
+    UHD_4K = "4k"
+    PRO = "pro"
+
+
+class Aspect(StrEnum):
+    WIDE = "16:9"
+    SQUARE = "1:1"
+    TALL = "9:16"
+
+
+class Codec(StrEnum):
+    H264 = "h264"  # yuv420p MP4
+    PRORES_4444 = "prores4444"  # yuva444p10le MOV with alpha
+
+
+class OutputFile(StrEnum):
+    """Files a render publishes; the names are also the bundle's member names."""
+
+    VIDEO_MP4 = "video.mp4"
+    VIDEO_MOV = "video.mov"
+    WEB = "web.mp4"
+    THUMB = "thumb.mp4"
+    POSTER = "poster.png"
+    POSTER_SMALL = "poster_small.png"
+    DATASET_ARCHIVE = "dataset.zip"
+
+
+@dataclass(frozen=True)
+class QualityTier:
+    """One video quality: the short side of its frames, the main video's codec and file, its price."""
+
+    short_side: int
+    codec: Codec
+    main_video: OutputFile
+    credits: int
+    free_credits_may_pay: bool  # free credits pay only for standard (watermarked) videos
+
+
+QUALITY_TIERS: Final[dict[Quality, QualityTier]] = {
+    Quality.STANDARD: QualityTier(1080, Codec.H264, OutputFile.VIDEO_MP4, 1, True),
+    Quality.UHD_4K: QualityTier(2160, Codec.H264, OutputFile.VIDEO_MP4, 4, False),
+    Quality.PRO: QualityTier(2160, Codec.PRORES_4444, OutputFile.VIDEO_MOV, 16, False),
+}
+
+# Long side over short side of 16:9 and 9:16 frames; 1:1 and 9:16 keep the tier's short side
+# (CLARIFICATIONS.md): standard 16:9 is 1920x1080, 9:16 is 1080x1920, 4k 1:1 is 2160x2160.
+_WIDE_RATIO = (16, 9)
+
+
+def output_size(quality: str, aspect: str) -> tuple[int, int]:
+    """(width, height) in pixels of a video of this quality and aspect."""
+    short = QUALITY_TIERS[Quality(quality)].short_side
+    long = short * _WIDE_RATIO[0] // _WIDE_RATIO[1]
+    return {Aspect.WIDE: (long, short), Aspect.SQUARE: (short, short), Aspect.TALL: (short, long)}[Aspect(aspect)]
+
+
+def main_video_file(quality: str) -> OutputFile:
+    """The main video of a render of this quality: ``video.mov`` for pro, ``video.mp4`` otherwise."""
+    return QUALITY_TIERS[Quality(quality)].main_video
+
+
+POSTER_FILES: Final = (OutputFile.POSTER, OutputFile.POSTER_SMALL)
+FPS: Final = 30
+POSTER_SMALL_LONG_SIDE: Final = 480  # poster_small.png: 480 px on the long side
+
+
+def video_output_files(quality: str) -> tuple[OutputFile, ...]:
+    """Every file a video render publishes, main video first."""
+    return (main_video_file(quality), OutputFile.WEB, OutputFile.THUMB, *POSTER_FILES)
+
+
+def bundle_members(quality: str) -> tuple[OutputFile, ...]:
+    """The documented members of a video render's ``/bundle`` ZIP, in order."""
+    return (main_video_file(quality), OutputFile.WEB, OutputFile.POSTER, OutputFile.THUMB)
+
+
+DATASET_OUTPUT_FILES: Final = (OutputFile.DATASET_ARCHIVE, *POSTER_FILES)
+
+MEDIA_TYPES: Final[dict[str, str]] = {
+    ".mp4": "video/mp4",
+    ".mov": "video/quicktime",
+    ".png": "image/png",
+    ".zip": "application/zip",
+    ".glb": "model/gltf-binary",
+}
+
+
+def media_type_of(filename: str) -> str:
+    return MEDIA_TYPES[filename[filename.rfind(".") :]]
+
+
+# --- effects and their parameters ---------------------------------------------------------------
+
+
+class Effect(StrEnum):
+    TURNTABLE = "turntable"
+    HERO_SPIN = "hero-spin"
+    SHOWCASE = "showcase"
+    ZOOM_ORBIT = "zoom-orbit"
+    REVEAL = "reveal"
+    DATASET = "dataset"
+
+
+class Output(StrEnum):
+    VIDEO = "video"
+    DATASET = "dataset"
+
+
+@dataclass(frozen=True)
+class NumberParam:
+    """An effect parameter: a number from ``low`` to ``high``, ``default`` when not given."""
+
+    name: str
+    low: float
+    high: float
+    default: float
+
+
+# Each effect's parameters with their defaults (the API document's effect table). A parameter shared
+# by two effects (sweepAngle) has one range and a default per effect.
+EFFECT_PARAMS: Final[dict[Effect, tuple[NumberParam, ...]]] = {
+    Effect.TURNTABLE: (),
+    Effect.HERO_SPIN: (NumberParam("sweepAngle", 10, 1080, 540), NumberParam("easeOutRatio", 0, 1, 0.6)),
+    Effect.SHOWCASE: (NumberParam("amplitude", 5, 180, 60),),
+    Effect.ZOOM_ORBIT: (NumberParam("zoomStart", 0.1, 3, 1.0), NumberParam("zoomEnd", 0.1, 3, 0.7)),
+    Effect.REVEAL: (NumberParam("sweepAngle", 10, 1080, 180), NumberParam("scaleFrom", 0, 1, 0)),
+    Effect.DATASET: (),
+}
+LOOPING_EFFECTS: Final = frozenset({Effect.TURNTABLE, Effect.SHOWCASE, Effect.ZOOM_ORBIT})
+
+
+def effect_param_ranges() -> dict[str, tuple[float, float]]:
+    """Every effect parameter name -> (low, high); a shared name has one range."""
+    ranges: dict[str, tuple[float, float]] = {}
+    for params in EFFECT_PARAMS.values():
+        for param in params:
+            known = ranges.setdefault(param.name, (param.low, param.high))
+            assert known == (param.low, param.high), f"{param.name} has two ranges"
+    return ranges
+
+
+EFFECT_PARAM_NAMES: Final = tuple(effect_param_ranges())
+
+
+def effect_defaults(effect: str) -> dict[str, float]:
+    """The parameters ``effect`` uses, with their defaults."""
+    return {p.name: p.default for p in EFFECT_PARAMS[Effect(effect)]}
+
+
+# --- overlays and alignment ---------------------------------------------------------------------
+
+
+class Alignment(StrEnum):
+    TOP_LEFT = "top-left"
+    TOP_CENTER = "top-center"
+    TOP_RIGHT = "top-right"
+    CENTER_LEFT = "center-left"
+    CENTER = "center"
+    CENTER_RIGHT = "center-right"
+    BOTTOM_LEFT = "bottom-left"
+    BOTTOM_CENTER = "bottom-center"
+    BOTTOM_RIGHT = "bottom-right"
+
+
+DEFAULT_ALIGNMENT: Final = Alignment.TOP_LEFT
+
+
+class OverlayLayer(StrEnum):
+    BACKGROUND = "background"
+    FOREGROUND = "foreground"
+
+
+MAX_OVERLAY_BYTES: Final = 10 * 1024 * 1024
+MAX_IMAGE_PIXELS: Final = 50_000_000  # overlays and every image a render reads
+MAX_OVERLAY_NAME: Final = 100
+MAX_OVERLAY_DESCRIPTION: Final = 500
+
+
+@dataclass(frozen=True)
+class OverlayRef:
+    """A renderSettings field naming an overlay, its alignment field and the layer it must be."""
+
+    image_field: str
+    align_field: str
+    layer: OverlayLayer
+
+
+OVERLAY_REFS: Final = (
+    OverlayRef("bgImageId", "bgAlign", OverlayLayer.BACKGROUND),
+    OverlayRef("fgImageId", "fgAlign", OverlayLayer.FOREGROUND),
+)
+
+# --- datasets -----------------------------------------------------------------------------------
+
+
+class DatasetQuality(StrEnum):
+    Q100X800 = "100x800"
+    Q196X1024 = "196x1024"
+    Q400X2048 = "400x2048"
+
+
+class Coverage(StrEnum):
+    HEMISPHERE = "hemisphere"
+    SPHERE = "sphere"
+
+
+@dataclass(frozen=True)
+class DatasetTier:
+    views: int
+    size: int  # square image side, pixels
+    credits: int
+    free_credits_may_pay: bool  # free credits pay for the smallest tier (no watermark)
+
+
+DATASET_TIERS: Final[dict[DatasetQuality, DatasetTier]] = {
+    DatasetQuality.Q100X800: DatasetTier(100, 800, 1, True),
+    DatasetQuality.Q196X1024: DatasetTier(196, 1024, 4, False),
+    DatasetQuality.Q400X2048: DatasetTier(400, 2048, 16, False),
+}
+
+# --- renderSettings: every field, its kind and its default --------------------------------------
+
+
+@dataclass(frozen=True)
+class Choice:
+    options: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class IntRange:
+    low: int
+    high: int
+
+
+@dataclass(frozen=True)
+class NumberRange:
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class Flag:
+    pass
+
+
+@dataclass(frozen=True)
+class HexColor:
+    pattern: str = r"^#[0-9a-fA-F]{6}$"
+
+
+@dataclass(frozen=True)
+class OverlayId:
+    pattern: str = r"^[0-9A-Za-z]{1,64}$"
+
+
+SettingKind = Choice | IntRange | NumberRange | Flag | HexColor | OverlayId
+
+
+def _choice(enum: type[StrEnum]) -> Choice:
+    return Choice(tuple(member.value for member in enum))
+
+
+SETTING_FIELDS: Final[dict[str, SettingKind]] = {
+    "quality": _choice(Quality),
+    "effect": _choice(Effect),
+    "output": _choice(Output),
+    **{name: NumberRange(low, high) for name, (low, high) in effect_param_ranges().items()},
+    "aspect": _choice(Aspect),
+    "bgColor": HexColor(),
+    "length": IntRange(3, 15),
+    "shadows": Flag(),
+    "reflector": Flag(),
+    "easing": Flag(),
+    "rotateY": IntRange(-180, 180),
+    "tiltX": IntRange(-90, 90),
+    "datasetQuality": _choice(DatasetQuality),
+    "coverage": _choice(Coverage),
+    "bgImageId": OverlayId(),
+    "bgAlign": _choice(Alignment),
+    "fgImageId": OverlayId(),
+    "fgAlign": _choice(Alignment),
+}
+
+# Always present in stored settings.
+BASE_DEFAULTS: Final[dict[str, object]] = {
+    "quality": Quality.STANDARD.value,
+    "effect": Effect.TURNTABLE.value,
+    "aspect": Aspect.WIDE.value,
+    "bgColor": "#ffffff",
+    "length": 6,
+    "shadows": True,
+    "reflector": False,
+    "easing": True,
+    "rotateY": 0,
+    "tiltX": 0,
+}
+# Present only in a dataset's stored settings.
+DATASET_DEFAULTS: Final[dict[str, object]] = {
+    "datasetQuality": DatasetQuality.Q100X800.value,
+    "coverage": Coverage.HEMISPHERE.value,
+}
+
+# --- render statuses and their transitions ------------------------------------------------------
+
+
+class RenderStatus(StrEnum):
+    PENDING = "pending"
+    POSTER_PROCESSING = "poster-processing"
+    POSTER_DONE = "poster-done"
+    VIDEO_PROCESSING = "video-processing"
+    DONE = "done"
+    ERROR = "error"
+    FAILED = "failed"
+
+
+# A worker holds a lease on a render in these statuses; an expired lease means it was lost.
+PROCESSING: Final = frozenset({RenderStatus.POSTER_PROCESSING, RenderStatus.POSTER_DONE, RenderStatus.VIDEO_PROCESSING})
+FINISHED: Final = frozenset({RenderStatus.DONE, RenderStatus.ERROR, RenderStatus.FAILED})
+
+# status -> the statuses it may move to. A worker claiming a render moves it to poster-processing,
+# also from a processing status whose lease expired (the previous worker is gone); any unfinished
+# render may fail; only dismissing moves error to failed.
+TRANSITIONS: Final[dict[RenderStatus, frozenset[RenderStatus]]] = {
+    RenderStatus.PENDING: frozenset({RenderStatus.POSTER_PROCESSING, RenderStatus.ERROR}),
+    RenderStatus.POSTER_PROCESSING: frozenset(
+        {RenderStatus.POSTER_PROCESSING, RenderStatus.POSTER_DONE, RenderStatus.DONE, RenderStatus.ERROR}
+    ),
+    RenderStatus.POSTER_DONE: frozenset(
+        {RenderStatus.POSTER_PROCESSING, RenderStatus.VIDEO_PROCESSING, RenderStatus.DONE, RenderStatus.ERROR}
+    ),
+    RenderStatus.VIDEO_PROCESSING: frozenset({RenderStatus.POSTER_PROCESSING, RenderStatus.DONE, RenderStatus.ERROR}),
+    RenderStatus.DONE: frozenset(),
+    RenderStatus.ERROR: frozenset({RenderStatus.FAILED}),
+    RenderStatus.FAILED: frozenset(),
+}
+
+
+def sources_of(target: RenderStatus) -> frozenset[RenderStatus]:
+    """The statuses a render may be in to move to ``target``."""
+    return frozenset(status for status, targets in TRANSITIONS.items() if target in targets)
+
+
+# --- limits of the documented API ---------------------------------------------------------------
+
+MAX_BATCH: Final = 100
+DEFAULT_PAGE_LIMIT: Final = 50
+MAX_PAGE_LIMIT: Final = 100
+
+
+class Scope(StrEnum):
+    MODELS_READ = "models:read"
+    MODELS_WRITE = "models:write"
+    RENDERS_READ = "renders:read"
+    RENDERS_WRITE = "renders:write"
+    OVERLAYS_READ = "overlays:read"
+    OVERLAYS_WRITE = "overlays:write"
+    ACCOUNT_READ = "account:read"
+
+
+# --- error codes ----------------------------------------------------------------------------------
+
+
+class ErrorCode(StrEnum):
+    """Every error code dxgl answers, with its HTTP status and default message. The first block is
+    the documented table (dxgl-public-api.md, "Errors"); the rest are dxgl's additions, documented
+    in docs/api.md ("Error statuses")."""
+
+    status: int
+    default_message: str
+
+    def __new__(cls, value: str, status: int, message: str) -> ErrorCode:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.status = status
+        member.default_message = message
+        return member
+
+    UNAUTHORIZED = ("unauthorized", 401, "Missing, invalid, or revoked token")
+    TOKEN_EXPIRED = ("token_expired", 401, "Token has expired")
+    FORBIDDEN = ("forbidden", 403, "Account suspended")
+    INSUFFICIENT_SCOPE = ("insufficient_scope", 403, "Token lacks required scope")
+    NO_FILE = ("no_file", 400, "No file in upload request")
+    INVALID_FORMAT = ("invalid_format", 400, "File is not .glb, .gltf, or .zip")
+    INVALID_URL = ("invalid_url", 400, "Malformed URL")
+    URL_REQUIRED = ("url_required", 400, "Missing url field")
+    INVALID_SETTINGS = ("invalid_settings", 400, "Invalid renderSettings value")
+    MODEL_ID_REQUIRED = ("model_id_required", 400, "Missing modelId field")
+    FILE_TOO_LARGE = ("file_too_large", 400, "File exceeds 100 MB limit")
+    NO_CREDITS = ("no_credits", 402, "No render credits remaining")
+    MODEL_NOT_FOUND = ("model_not_found", 404, "Model not found")
+    RENDER_NOT_FOUND = ("render_not_found", 404, "Render not found")
+    RENDERS_REQUIRED = ("renders_required", 400, "Missing or empty renders array")
+    TOO_MANY = ("too_many", 400, "Batch exceeds 100 renders")
+    UPLOAD_LIMIT = ("upload_limit", 429, "Free upload limit reached")
+    VIDEO_NOT_FOUND = ("video_not_found", 404, "Video not yet available")
+    POSTER_NOT_FOUND = ("poster_not_found", 404, "Poster not yet available")
+    THUMB_NOT_FOUND = ("thumb_not_found", 404, "Thumbnail not yet available")
+    FILE_NOT_FOUND = ("file_not_found", 404, "Model file not found in storage")
+    SHA256_REQUIRED = ("sha256_required", 400, "Missing sha256 field")
+    TIMEOUT = ("timeout", 408, "URL download timed out")
+    INTERNAL = ("internal", 500, "Internal server error")
+    # Added by dxgl.
+    INVALID_REQUEST = ("invalid_request", 400, "Invalid request")
+    INVALID_JSON = ("invalid_json", 400, "Request body is not valid JSON")
+    INVALID_MODEL = ("invalid_model", 400, "The model file is damaged or unsafe to read")
+    NOT_FOUND = ("not_found", 404, "Not found")
+    METHOD_NOT_ALLOWED = ("method_not_allowed", 405, "Method not allowed")
+    INVALID_STATE = ("invalid_state", 409, "The render is not in a state that allows this")
+    RANGE_NOT_SATISFIABLE = ("range_not_satisfiable", 416, "Requested range not satisfiable")
+    OVERLAY_NOT_FOUND = ("overlay_not_found", 404, "Overlay not found")
+    SERVICE_UNAVAILABLE = ("service_unavailable", 503, "Service unavailable")
+
+
+# --- storage keys ---------------------------------------------------------------------------------
+
+
+def model_key(account_id: str, model_id: str) -> str:
+    """Where a model's GLB is stored."""
+    return f"models/{account_id}/{model_id}.glb"
+
+
+def render_prefix(render_id: str) -> str:
+    """The folder of every file of one render (deleted together)."""
+    return f"renders/{render_id}"
+
+
+def render_key(render_id: str, filename: str) -> str:
+    return f"{render_prefix(render_id)}/{filename}"
+
+
+def overlay_key(overlay_id: str, suffix: str) -> str:
+    """Where an overlay image is stored; ``suffix`` such as ``.png``."""
+    return f"overlays/{overlay_id}{suffix}"
