@@ -29,11 +29,20 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-DUCK = Path(os.environ.get("DXGL_ASSETS") or Path(__file__).resolve().parents[2] / "shared" / "assets" / "models") / "Duck.glb"
+DUCK = (
+    Path(os.environ.get("DXGL_ASSETS") or Path(__file__).resolve().parents[2] / "shared" / "assets" / "models")
+    / "Duck.glb"
+)
 BARE_PAYLOAD = {
     "data": {
-        "id": "Ab3kF9x2qL1m", "originalName": "chair.glb", "title": "Ergonomic Chair", "sku": "EC-1001",
-        "tags": ["furniture", "office"], "fileSize": 4521984, "sha256": "a" * 64, "createdAt": "2026-02-15T20:00:00.000Z",
+        "id": "Ab3kF9x2qL1m",
+        "originalName": "chair.glb",
+        "title": "Ergonomic Chair",
+        "sku": "EC-1001",
+        "tags": ["furniture", "office"],
+        "fileSize": 4521984,
+        "sha256": "a" * 64,
+        "createdAt": "2026-02-15T20:00:00.000Z",
         "renders": [],
     }
 }
@@ -46,7 +55,7 @@ def serve_bare(port: int) -> None:
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
-    async def model(request):  # noqa: ANN001, ANN202
+    async def model(request):
         return JSONResponse(BARE_PAYLOAD)
 
     app = Starlette(routes=[Route("/v1/models/{id}", model)])
@@ -74,10 +83,16 @@ def start_dxgl(data_dir: Path) -> tuple[subprocess.Popen, str, str]:
     """``dxgl serve`` on an empty data dir; returns (process, base URL, token of the local account)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DXGL_")}
-    env.update(DXGL_DATA_DIR=str(data_dir), DXGL_LOG_LEVEL="warning", DXGL_RUN_RENDERS_IN_PROCESS="false", PYTHONUNBUFFERED="1")
+    env.update(
+        DXGL_DATA_DIR=str(data_dir), DXGL_LOG_LEVEL="warning", DXGL_RUN_RENDERS_IN_PROCESS="false", PYTHONUNBUFFERED="1"
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "dxgl.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     token = ""
     for line in process.stdout:  # type: ignore[union-attr]
@@ -93,7 +108,9 @@ def start_dxgl(data_dir: Path) -> tuple[subprocess.Popen, str, str]:
 
 def start_bare() -> tuple[subprocess.Popen, str]:
     port = free_port()
-    process = subprocess.Popen([sys.executable, __file__, "--serve-bare", str(port)], cwd=ROOT, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--serve-bare", str(port)], cwd=ROOT, stderr=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}"
     wait_up(f"{url}/v1/models/x")
     return process, url
@@ -154,7 +171,9 @@ def main() -> None:
         process, url, token = start_dxgl(Path(tmp) / "data")
         try:
             auth = {"Authorization": f"Bearer {token}"}
-            r = httpx.post(f"{url}/v1/models", headers=auth, files={"file": ("Duck.glb", DUCK.read_bytes())}, timeout=120)
+            r = httpx.post(
+                f"{url}/v1/models", headers=auth, files={"file": ("Duck.glb", DUCK.read_bytes())}, timeout=120
+            )
             r.raise_for_status()
             model_id = r.json()["data"]["modelId"]
             dxgl = measure(f"{url}/v1/models/{model_id}", auth, args.requests, args.concurrency)
@@ -168,17 +187,22 @@ def main() -> None:
         stop(process)
 
     ratio = dxgl["requests_per_s"] / bare["requests_per_s"]
-    print(json.dumps({
-        "benchmark": "GET /v1/models/:id vs bare Starlette JSON",
-        "server": "uvicorn, 1 worker, log level warning; dxgl on embedded SQLite",
-        "load": f"httpx async, concurrency {args.concurrency}, {args.requests} requests after warm-up",
-        "cpus": os.cpu_count(),
-        "dxgl": dxgl,
-        "bare_starlette": bare,
-        "ratio": round(ratio, 3),
-        "target_ratio": 0.5,
-        "meets_target": ratio >= 0.5,
-    }, indent=1))
+    print(
+        json.dumps(
+            {
+                "benchmark": "GET /v1/models/:id vs bare Starlette JSON",
+                "server": "uvicorn, 1 worker, log level warning; dxgl on embedded SQLite",
+                "load": f"httpx async, concurrency {args.concurrency}, {args.requests} requests after warm-up",
+                "cpus": os.cpu_count(),
+                "dxgl": dxgl,
+                "bare_starlette": bare,
+                "ratio": round(ratio, 3),
+                "target_ratio": 0.5,
+                "meets_target": ratio >= 0.5,
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dxgl.render import DatasetSpec, render_dataset  # noqa: E402
+from dxgl.render import DatasetSpec, render_dataset
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "shared" / "assets" / "models"
 
@@ -46,15 +46,22 @@ def main() -> None:
             members = len(archive.namelist())
         size = out.archive.stat().st_size
     report = {
-        "model": args.model, "tier": args.tier, "coverage": args.coverage, "views": spec.views, "size": spec.size,
+        "model": args.model,
+        "tier": args.tier,
+        "coverage": args.coverage,
+        "views": spec.views,
+        "size": spec.size,
         "wall_s": round(wall, 2),
         "s_per_view": round(wall / spec.views, 3),
         "started_s": round(marks.get("started", float("nan")), 2),
         "poster_s": round(marks.get("poster", float("nan")), 2),
         "encoding_s": round(marks.get("encoding", float("nan")), 2),
-        "archive_mib": round(size / 2**20, 1), "archive_members": members,
-        "loadavg_before": [round(x, 2) for x in load_before], "loadavg_after": [round(x, 2) for x in os.getloadavg()],
-        "cpus": os.cpu_count(), "python": platform.python_version(),
+        "archive_mib": round(size / 2**20, 1),
+        "archive_members": members,
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
     }
     print(json.dumps(report, indent=2))
 

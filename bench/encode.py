@@ -21,8 +21,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dxgl.render.composite import Compositor  # noqa: E402
-from dxgl.render.encode import EncodePlan, JobEncoder, prores_command  # noqa: E402
+from dxgl.render.composite import Compositor
+from dxgl.render.encode import EncodePlan, JobEncoder, prores_command
 
 
 def synthetic_frame(buffer: np.ndarray, i: int, count: int) -> np.ndarray:
@@ -37,7 +37,7 @@ def synthetic_frame(buffer: np.ndarray, i: int, count: int) -> np.ndarray:
     box = buffer[y0:y1, x0:x1]
     shadow = np.abs(yy - (cy + radius)) < radius // 4
     box[shadow] = (0, 0, 0, 90)
-    disc = (yy - cy) ** 2 + (xx - cx) ** 2 < radius ** 2
+    disc = (yy - cy) ** 2 + (xx - cx) ** 2 < radius**2
     shade = (200 - (yy - cy + radius) * 100 // (2 * radius)).astype(np.uint8)
     box[disc, 0], box[disc, 1], box[disc, 2], box[disc, 3] = shade[disc], 60, 40, 255
     return buffer
@@ -54,8 +54,14 @@ def job_fps(quality: str, width: int, height: int, frames: int) -> dict[str, obj
             outputs = encoder.close()
         seconds = time.perf_counter() - start
         sizes = {p.name: p.stat().st_size for p in vars(outputs).values()}
-    return {"quality": quality, "size": f"{width}x{height}", "frames": frames,
-            "seconds": round(seconds, 2), "fps": round(frames / seconds, 2), "bytes": sizes}
+    return {
+        "quality": quality,
+        "size": f"{width}x{height}",
+        "frames": frames,
+        "seconds": round(seconds, 2),
+        "fps": round(frames / seconds, 2),
+        "bytes": sizes,
+    }
 
 
 def composite_ms(width: int, height: int, repeats: int = 10) -> dict[str, float]:
@@ -97,8 +103,9 @@ def main() -> None:
         "pro_2160p": job_fps("pro", 3840, 2160, args.frames),
         "composite_ms_1080p": composite_ms(1920, 1080),
         "composite_ms_2160p": composite_ms(3840, 2160),
-        "prores_2160p_fps": {enc: prores_fps(enc, 3840, 2160, args.prores_frames)
-                             for enc in ("prores_aw", "prores_ks")},
+        "prores_2160p_fps": {
+            enc: prores_fps(enc, 3840, 2160, args.prores_frames) for enc in ("prores_aw", "prores_ks")
+        },
     }
     print(json.dumps(report, indent=2))
 

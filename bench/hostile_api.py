@@ -37,10 +37,16 @@ def start_dxgl(data_dir: Path) -> tuple[subprocess.Popen, str, str]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("DXGL_")}
-    env.update(DXGL_DATA_DIR=str(data_dir), DXGL_LOG_LEVEL="warning", DXGL_RUN_RENDERS_IN_PROCESS="false", PYTHONUNBUFFERED="1")
+    env.update(
+        DXGL_DATA_DIR=str(data_dir), DXGL_LOG_LEVEL="warning", DXGL_RUN_RENDERS_IN_PROCESS="false", PYTHONUNBUFFERED="1"
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "dxgl.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     token = next((line.strip() for line in process.stdout if line.startswith("dxgl_sk_")), "")  # type: ignore[union-attr]
     if not token:
@@ -59,7 +65,9 @@ def start_dxgl(data_dir: Path) -> tuple[subprocess.Popen, str, str]:
 
 async def timed_upload(client: httpx.AsyncClient, headers: dict, name: str, data: bytes) -> tuple[float, int, str]:
     start = time.perf_counter()
-    response = await client.post("/v1/models", headers=headers, files={"file": (name, data, "application/octet-stream")})
+    response = await client.post(
+        "/v1/models", headers=headers, files={"file": (name, data, "application/octet-stream")}
+    )
     seconds = time.perf_counter() - start
     code = response.json()["error"]["code"] if response.status_code >= 400 else "created"
     return seconds, response.status_code, code
@@ -85,7 +93,9 @@ async def run(tmp: Path, runs: int) -> dict:
                     "code": sorted({r[2] for r in results}),
                     "expected": expected,
                 }
-            valid = [await timed_upload(client, headers, "ok.glb", minimal_glb(f"bench{r}".encode())) for r in range(runs)]
+            valid = [
+                await timed_upload(client, headers, "ok.glb", minimal_glb(f"bench{r}".encode())) for r in range(runs)
+            ]
             report["valid_minimal_glb_median_s"] = round(statistics.median(v[0] for v in valid), 3)
     finally:
         process.terminate()

@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dxgl.errors import DxglError  # noqa: E402
-from dxgl.ingest import prepare_model  # noqa: E402
-from tests.ingest.hostile_cases import HOSTILE_CASES  # noqa: E402
+from dxgl.errors import DxglError
+from dxgl.ingest import prepare_model
+from tests.ingest.hostile_cases import HOSTILE_CASES
 
 MODELS = Path(__file__).resolve().parents[2] / "shared" / "assets" / "models"
 
@@ -53,9 +53,16 @@ def main() -> None:
         with zipfile.ZipFile(helmet_zip, "w") as zf:
             for file in (MODELS / "DamagedHelmet-gltf").iterdir():
                 zf.write(file, file.name)
-        for label, upload in (("fuze.zip", MODELS / "fuze.zip"), ("DamagedHelmet.zip", helmet_zip), ("CesiumMilkTruck.glb", MODELS / "CesiumMilkTruck.glb")):
+        for label, upload in (
+            ("fuze.zip", MODELS / "fuze.zip"),
+            ("DamagedHelmet.zip", helmet_zip),
+            ("CesiumMilkTruck.glb", MODELS / "CesiumMilkTruck.glb"),
+        ):
             runs = [time_prepare(upload, tmp / f"{label}-{r}")[0] for r in range(3)]
-            report["convert"][label] = {"median_s": round(statistics.median(runs), 3), "runs_s": [round(r, 3) for r in runs]}
+            report["convert"][label] = {
+                "median_s": round(statistics.median(runs), 3),
+                "runs_s": [round(r, 3) for r in runs],
+            }
     print(json.dumps(report, indent=2))
 
 

@@ -41,8 +41,14 @@ def batch_sharing(model: Path, length: int) -> dict:
         start = time.perf_counter()
         render_variants(model, jobs)
         four = time.perf_counter() - start
-    return {"one_render_s": round(one, 2), "four_bgcolor_variants_s": round(four, 2), "ratio": round(four / one, 3),
-            "target_ratio": 1.5, "frames": base.frame_count, "size": [base.width, base.height]}
+    return {
+        "one_render_s": round(one, 2),
+        "four_bgcolor_variants_s": round(four, 2),
+        "ratio": round(four / one, 3),
+        "target_ratio": 1.5,
+        "frames": base.frame_count,
+        "size": [base.width, base.height],
+    }
 
 
 async def through_api(model: Path, length: int) -> dict:
@@ -66,8 +72,12 @@ async def through_api(model: Path, length: int) -> dict:
             headers = {"Authorization": f"Bearer {token}"}
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}", timeout=120) as client:
                 start = time.perf_counter()
-                r = await client.post("/v1/models", headers=headers, files={"file": (model.name, model.read_bytes())},
-                                      data={"renderSettings": json.dumps({"length": length})})
+                r = await client.post(
+                    "/v1/models",
+                    headers=headers,
+                    files={"file": (model.name, model.read_bytes())},
+                    data={"renderSettings": json.dumps({"length": length})},
+                )
                 render_id = r.json()["data"]["renderId"]
                 while True:
                     status = (await client.get(f"/v1/renders/{render_id}", headers=headers)).json()["data"]["status"]

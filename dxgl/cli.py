@@ -95,7 +95,9 @@ def cmd_accounts_create(args: argparse.Namespace) -> int:
     async def action(session: Any) -> None:
         free = args.free_credits if args.free_credits is not None else get_settings().free_credits_for_new_accounts
         account = await accounts.create_account(session, email=args.email, paid_credits=args.credits, free_credits=free)
-        print(f"created account {account.id} <{account.email}> credits={account.paid_credits} free={account.free_credits}")
+        print(
+            f"created account {account.id} <{account.email}> credits={account.paid_credits} free={account.free_credits}"
+        )
 
     _run(_with_runtime, action)
     return 0
@@ -170,8 +172,14 @@ def cmd_overlays_publish(args: argparse.Namespace) -> int:
             upload = writer.finish(Path(args.file).name)
             async with rt.unit_of_work() as session:
                 overlay = await overlays.upload_overlay(
-                    session, rt, None, upload=upload, layer=args.layer, name=args.name or Path(args.file).stem,
-                    description=args.description, alignment=args.alignment,
+                    session,
+                    rt,
+                    None,
+                    upload=upload,
+                    layer=args.layer,
+                    name=args.name or Path(args.file).stem,
+                    description=args.description,
+                    alignment=args.alignment,
                 )
             return overlay.id
         finally:

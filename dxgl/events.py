@@ -261,7 +261,7 @@ class RedisEventBus:
                 except ValueError:
                     log.warning("render events: ignored a malformed event on %s", channel)
                     continue
-                self._fanout.deliver(channel[len(CHANNEL_PREFIX):], render)
+                self._fanout.deliver(channel[len(CHANNEL_PREFIX) :], render)
 
     async def close(self) -> None:
         if self._reader is not None:

@@ -15,10 +15,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from dxgl.errors import DxglError
 from dxgl.models import Model3D, Render
 from dxgl.render import DatasetOutputs, RenderError, RenderOutputs
 from dxgl.runtime import Runtime
-from dxgl.errors import DxglError
 from dxgl.services import overlays, pipeline
 from dxgl.services.assets import render_key
 
@@ -99,7 +99,7 @@ async def _render_group(rt: Runtime, group: list[tuple[Render, Any]]) -> None:
 
     timeout = rt.settings.job_timeout_seconds
     if is_dataset(renders[0]):
-        (spec, out_dir), = jobs
+        ((spec, out_dir),) = jobs
         call = partial(_one_dataset, render_dataset, model_path, spec, out_dir, on_event=on_event, timeout_s=timeout)
     else:
         call = partial(render_variants, model_path, jobs, on_event=on_event, timeout_s=timeout)
@@ -123,7 +123,9 @@ async def _render_group(rt: Runtime, group: list[tuple[Render, Any]]) -> None:
     except Exception:
         log.exception("render group %s crashed", [r.id for r in renders])
         for render in renders:
-            await fail(rt, render, "The render failed unexpectedly; the credits were refunded. Try again or contact support")
+            await fail(
+                rt, render, "The render failed unexpectedly; the credits were refunded. Try again or contact support"
+            )
         return
     finally:
         heartbeat.cancel()
@@ -157,7 +159,9 @@ async def _on_event(rt: Runtime, renders: list[Render], jobs: list[tuple[Any, Pa
     for status in ("poster-done", "video-processing"):
         async with rt.unit_of_work() as session:
             render = await session.get(Render, render.id)
-            if render is None or not await pipeline.advance(session, render, status, lease_s=rt.settings.job_lease_seconds):
+            if render is None or not await pipeline.advance(
+                session, render, status, lease_s=rt.settings.job_lease_seconds
+            ):
                 return
             if status == "poster-done":
                 await pipeline.add_assets(session, render, list(POSTER_FILES))

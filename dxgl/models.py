@@ -7,7 +7,7 @@ formats them for the API.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
@@ -36,8 +36,8 @@ class ApiToken(SQLModel, table=True):
     prefix: str = Field(index=True, max_length=32)
     token_hash: str = Field(unique=True, max_length=64)  # hex SHA-256 of the raw token
     scopes: str = Field(default="", max_length=512)  # space-separated
-    expires_at: Optional[datetime] = None
-    revoked_at: Optional[datetime] = None
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -60,16 +60,16 @@ class Model3D(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=32)
     account_id: str = Field(foreign_key="accounts.id", index=True, max_length=32)
     original_name: str = Field(default="", max_length=255)
-    title: Optional[str] = Field(default=None, max_length=255)
-    sku: Optional[str] = Field(default=None, max_length=255)
+    title: str | None = Field(default=None, max_length=255)
+    sku: str | None = Field(default=None, max_length=255)
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     file_size: int = 0
     sha256: str = Field(max_length=64)
     storage_key: str = Field(max_length=255)
     source_kind: str = Field(default="glb", max_length=16)
     warnings: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    archived_at: Optional[datetime] = None
-    deleted_at: Optional[datetime] = None
+    archived_at: datetime | None = None
+    deleted_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
@@ -88,20 +88,20 @@ class Render(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=32)
     account_id: str = Field(foreign_key="accounts.id", index=True, max_length=32)
     model_id: str = Field(foreign_key="models.id", index=True, max_length=32)
-    batch_id: Optional[str] = Field(default=None, index=True, max_length=32)
+    batch_id: str | None = Field(default=None, index=True, max_length=32)
     status: str = Field(default="pending", max_length=32, index=True)
     settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     cost: int = 0
     paid_credits_used: int = 0
     free_credits_used: int = 0
     watermark: bool = False
-    file_size: Optional[int] = None
-    error_message: Optional[str] = None
+    file_size: int | None = None
+    error_message: str | None = None
     has_web_variant: bool = False
     # Asset names present in storage (video, web, thumb, poster, poster_small, bundle members).
     assets: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     attempts: int = 0
-    lease_until: Optional[datetime] = None
+    lease_until: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -115,12 +115,12 @@ class LedgerEntry(SQLModel, table=True):
         UniqueConstraint("render_id", "kind", name="uq_ledger_render_kind"),
     )
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     account_id: str = Field(foreign_key="accounts.id", index=True, max_length=32)
     kind: str = Field(max_length=16)  # grant | charge | refund
     paid_delta: int = 0
     free_delta: int = 0
-    render_id: Optional[str] = Field(default=None, max_length=32)
+    render_id: str | None = Field(default=None, max_length=32)
     note: str = Field(default="", max_length=255)
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -131,7 +131,7 @@ class Overlay(SQLModel, table=True):
     __tablename__ = "overlays"
 
     id: str = Field(primary_key=True, max_length=32)
-    account_id: Optional[str] = Field(default=None, foreign_key="accounts.id", index=True, max_length=32)
+    account_id: str | None = Field(default=None, foreign_key="accounts.id", index=True, max_length=32)
     layer: str = Field(max_length=16)  # background | foreground
     name: str = Field(default="", max_length=100)
     description: str = Field(default="", max_length=500)

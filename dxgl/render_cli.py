@@ -25,7 +25,7 @@ _SIZE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
 
 
 def parse_size(size: str) -> tuple[int, int]:
-    """"WxH" -> (W, H); both even (video encoders need it), 16..16384 / 2."""
+    """ "WxH" -> (W, H); both even (video encoders need it), 16..16384 / 2."""
     match = _SIZE.match(size.strip().lower())
     if not match:
         raise RenderError(f'--size must look like 1280x720, got "{size}"')

@@ -59,7 +59,7 @@ def postgres_url() -> Iterator[str]:
     name = f"dxgl_test_{uuid.uuid4().hex[:10]}"
     try:
         asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         service_missing("PostgreSQL", exc)
     base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
     url = f"{base}/{name}"
@@ -112,7 +112,9 @@ class Service:
     runtime: Runtime
     client: httpx.AsyncClient
 
-    async def account(self, *, credits: int = 100, free: int = 0, scopes: str | None = None, email: str | None = None) -> "Account":
+    async def account(
+        self, *, credits: int = 100, free: int = 0, scopes: str | None = None, email: str | None = None
+    ) -> Account:
         from dxgl.services import accounts, auth
 
         async with self.runtime.unit_of_work() as session:
@@ -140,8 +142,14 @@ class Account:
 
     async def upload(self, path: Path | bytes, *, name: str = "model.glb", settings: Any = None) -> httpx.Response:
         content = path.read_bytes() if isinstance(path, Path) else path
-        data = {"renderSettings": settings if isinstance(settings, str) else __import__("json").dumps(settings)} if settings is not None else {}
-        return await self.request("POST", "/v1/models", files={"file": (name, content, "application/octet-stream")}, data=data)
+        data = (
+            {"renderSettings": settings if isinstance(settings, str) else __import__("json").dumps(settings)}
+            if settings is not None
+            else {}
+        )
+        return await self.request(
+            "POST", "/v1/models", files={"file": (name, content, "application/octet-stream")}, data=data
+        )
 
 
 @pytest.fixture

@@ -122,7 +122,10 @@ async def _stream_to_file(response: httpx.Response, path: Path, limit_bytes: int
 
 def _check_kind(head: bytes) -> None:
     if sniff_format(head) not in ("glb", "gltf"):
-        raise DxglError("invalid_format", "the URL does not serve a GLB or glTF file; URL ingest supports GLB/glTF only (upload ZIPs as files)")
+        raise DxglError(
+            "invalid_format",
+            "the URL does not serve a GLB or glTF file; URL ingest supports GLB/glTF only (upload ZIPs as files)",
+        )
 
 
 async def _fetch(url: str, dest: Path, limit_bytes: int, timeout_s: float, allow_private: bool) -> FetchedFile:
@@ -133,7 +136,11 @@ async def _fetch(url: str, dest: Path, limit_bytes: int, timeout_s: float, allow
             port = current.port or DEFAULT_PORTS[current.scheme]
             address = await _resolve(current.host, port, allow_private=allow_private)
             host_header = current.netloc.decode("ascii")
-            extensions = {"sni_hostname": current.host} if current.scheme == "https" and literal_address(current.host) is None else {}
+            extensions = (
+                {"sni_hostname": current.host}
+                if current.scheme == "https" and literal_address(current.host) is None
+                else {}
+            )
             request = client.build_request(
                 "GET",
                 current.copy_with(host=str(address)),
@@ -156,13 +163,17 @@ async def _fetch(url: str, dest: Path, limit_bytes: int, timeout_s: float, allow
                 except BaseException:
                     path.unlink(missing_ok=True)
                     raise
-                return FetchedFile(path=path, size=size, sha256=sha256, final_url=str(current), filename=_filename(response, current))
+                return FetchedFile(
+                    path=path, size=size, sha256=sha256, final_url=str(current), filename=_filename(response, current)
+                )
             finally:
                 await response.aclose()
     raise refuse(f"more than {MAX_REDIRECTS} redirects")
 
 
-async def fetch_url(url: str, dest_dir: Path, *, limit_bytes: int, timeout_s: float, allow_private: bool = False) -> FetchedFile:
+async def fetch_url(
+    url: str, dest_dir: Path, *, limit_bytes: int, timeout_s: float, allow_private: bool = False
+) -> FetchedFile:
     """Download ``url`` into ``dest_dir`` (http/https, public addresses only unless allow_private).
 
     Raises DxglError invalid_url (malformed, refused scheme/address, HTTP error, too many redirects),

@@ -76,11 +76,16 @@ def _safe_relative_path(uri: str, what: str) -> PurePosixPath:
     """A relative path inside the upload, or DxglError for anything that could leave it."""
     if URI_SCHEME.match(uri) and not DRIVE_LETTER.match(uri):
         scheme = uri.split(":", 1)[0]
-        raise DxglError("invalid_model", f"{what}: uri {uri[:80]!r} uses the {scheme}: scheme; only relative paths and data: URIs are allowed")
+        raise DxglError(
+            "invalid_model",
+            f"{what}: uri {uri[:80]!r} uses the {scheme}: scheme; only relative paths and data: URIs are allowed",
+        )
     decoded = unquote(uri.split("#", 1)[0].split("?", 1)[0])
     unified = decoded.replace("\\", "/")
     if "\x00" in decoded or unified.startswith("/") or DRIVE_LETTER.match(unified):
-        raise DxglError("invalid_model", f"{what}: uri {uri[:80]!r} is an absolute path; only paths inside the upload are allowed")
+        raise DxglError(
+            "invalid_model", f"{what}: uri {uri[:80]!r} is an absolute path; only paths inside the upload are allowed"
+        )
     parts = [p for p in unified.split("/") if p not in ("", ".")]
     if not parts or ".." in parts:
         raise DxglError("invalid_model", f"{what}: uri {uri[:80]!r} climbs out of the upload")

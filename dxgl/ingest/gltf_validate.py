@@ -15,8 +15,19 @@ from .limits import IngestLimits
 COMPONENT_SIZES = {5120: 1, 5121: 1, 5122: 2, 5123: 2, 5125: 4, 5126: 4}
 TYPE_COMPONENTS = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
 TOP_LEVEL_ARRAYS = (
-    "accessors", "animations", "buffers", "bufferViews", "cameras", "images", "materials",
-    "meshes", "nodes", "samplers", "scenes", "skins", "textures",
+    "accessors",
+    "animations",
+    "buffers",
+    "bufferViews",
+    "cameras",
+    "images",
+    "materials",
+    "meshes",
+    "nodes",
+    "samplers",
+    "scenes",
+    "skins",
+    "textures",
 )
 MATERIAL_TEXTURE_SLOTS = (
     ("pbrMetallicRoughness", "baseColorTexture"),
@@ -82,7 +93,9 @@ def _check_buffers(arrays: dict[str, list], buffer_sizes: list[int]) -> None:
         offset = _int(view.get("byteOffset", 0), f"bufferViews[{i}].byteOffset")
         length = _int(view.get("byteLength"), f"bufferViews[{i}].byteLength", 1)
         if offset + length > buffers[b]["byteLength"]:
-            raise _bad(f"bufferViews[{i}] reaches byte {offset + length} of buffers[{b}], which has {buffers[b]['byteLength']}")
+            raise _bad(
+                f"bufferViews[{i}] reaches byte {offset + length} of buffers[{b}], which has {buffers[b]['byteLength']}"
+            )
         if "byteStride" in view:
             stride = _int(view["byteStride"], f"bufferViews[{i}].byteStride", 4)
             if stride > 252:
@@ -117,14 +130,19 @@ def _check_accessors(arrays: dict[str, list], limits: IngestLimits) -> None:
             scount = _int(sparse.get("count"), f"{what}.sparse.count", 1)
             if scount > count:
                 raise _bad(f"{what}.sparse.count {scount} exceeds the accessor count {count}")
-            for part, size in (("indices", COMPONENT_SIZES.get((sparse.get("indices") or {}).get("componentType"), 4)), ("values", element)):
+            for part, size in (
+                ("indices", COMPONENT_SIZES.get((sparse.get("indices") or {}).get("componentType"), 4)),
+                ("values", element),
+            ):
                 block = sparse.get(part)
                 if not isinstance(block, dict):
                     raise _bad(f"{what}.sparse.{part} must be an object")
                 v = _index(block.get("bufferView"), f"{what}.sparse.{part}.bufferView", views)
                 end = _int(block.get("byteOffset", 0), f"{what}.sparse.{part}.byteOffset") + size * scount
                 if end > views[v]["byteLength"]:
-                    raise _bad(f"{what}.sparse.{part} needs {end} bytes but bufferViews[{v}] has {views[v]['byteLength']}")
+                    raise _bad(
+                        f"{what}.sparse.{part} needs {end} bytes but bufferViews[{v}] has {views[v]['byteLength']}"
+                    )
 
 
 def _check_meshes(arrays: dict[str, list]) -> None:

@@ -31,7 +31,9 @@ def image_mime(data: bytes, label: str, limits: IngestLimits) -> str:
                 width, height = img.size
                 fmt = img.format
     except Image.DecompressionBombError:
-        raise DxglError("invalid_model", f"{label} is larger than {limits.max_image_pixels // 1_000_000} megapixels") from None
+        raise DxglError(
+            "invalid_model", f"{label} is larger than {limits.max_image_pixels // 1_000_000} megapixels"
+        ) from None
     except Exception:
         raise DxglError("invalid_model", f"{label} is not a readable PNG, JPEG or WebP image") from None
     if fmt not in MIME_BY_PIL_FORMAT:

@@ -15,8 +15,19 @@ INVISIBLE_OPACITY = 0.05
 
 # map_Kd options and how many arguments each may take (MTL spec); they precede the file name.
 MAP_OPTIONS = {
-    "-blendu": 1, "-blendv": 1, "-cc": 1, "-clamp": 1, "-mm": 2, "-o": 3, "-s": 3, "-t": 3,
-    "-texres": 1, "-bm": 1, "-boost": 1, "-imfchan": 1, "-type": 1,
+    "-blendu": 1,
+    "-blendv": 1,
+    "-cc": 1,
+    "-clamp": 1,
+    "-mm": 2,
+    "-o": 3,
+    "-s": 3,
+    "-t": 3,
+    "-texres": 1,
+    "-bm": 1,
+    "-boost": 1,
+    "-imfchan": 1,
+    "-type": 1,
 }
 
 

@@ -15,7 +15,9 @@ from dxgl.errors import DxglError
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$", re.I)
-CANONICAL_IPV4 = re.compile(r"^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$")
+CANONICAL_IPV4 = re.compile(
+    r"^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$"
+)
 
 # IPv6 ranges that embed or translate an IPv4 address: a way to spell a private IPv4 as IPv6.
 IPV4_EMBEDDING_V6 = [
@@ -50,7 +52,9 @@ def literal_address(host: str) -> IPAddress | None:
         return ipaddress.IPv4Address(name)
     labels = name.split(".")
     if name == "" or all(NUMERIC_LABEL.match(label) for label in labels) or NUMERIC_LABEL.match(labels[-1]):
-        raise refuse(f"host {host!r} is a numeric address spelling that is not accepted; use a host name or a dotted IPv4 address")
+        raise refuse(
+            f"host {host!r} is a numeric address spelling that is not accepted; use a host name or a dotted IPv4 address"
+        )
     return None
 
 
@@ -68,7 +72,9 @@ def address_refusal(address: IPAddress, *, allow_private: bool) -> str | None:
         return "a multicast address"
     if address.is_link_local:
         return "a link-local address (including cloud metadata 169.254.169.254)"
-    if address.is_reserved or (isinstance(address, ipaddress.IPv4Address) and address == ipaddress.IPv4Address("255.255.255.255")):
+    if address.is_reserved or (
+        isinstance(address, ipaddress.IPv4Address) and address == ipaddress.IPv4Address("255.255.255.255")
+    ):
         return "a reserved address"
     if address.is_global:
         return None

@@ -38,7 +38,7 @@ class _MtlResolver(trimesh.resolvers.Resolver):
     def write(self, name: str, data) -> None:  # never used: conversion writes only the GLB
         raise OSError("read-only")
 
-    def namespaced(self, namespace: str) -> "_MtlResolver":
+    def namespaced(self, namespace: str) -> _MtlResolver:
         return self
 
     def keys(self):

@@ -35,11 +35,15 @@ def scan_obj(path: Path, limits: IngestLimits) -> ObjScan:
             if head == b"v ":
                 scan.vertices += 1
                 if scan.vertices > limits.max_obj_vertices:
-                    raise DxglError("invalid_model", f"OBJ has more than {limits.max_obj_vertices:,} vertices (the limit)")
+                    raise DxglError(
+                        "invalid_model", f"OBJ has more than {limits.max_obj_vertices:,} vertices (the limit)"
+                    )
             elif head == b"f ":
                 scan.triangles += max(len(line.split()) - 3, 1)
                 if scan.triangles > limits.max_obj_faces:
-                    raise DxglError("invalid_model", f"OBJ has more than {limits.max_obj_faces:,} triangles (the limit)")
+                    raise DxglError(
+                        "invalid_model", f"OBJ has more than {limits.max_obj_faces:,} triangles (the limit)"
+                    )
             elif line.startswith(b"mtllib"):
                 name = line[6:].strip().decode("utf-8", "replace")
                 if name:

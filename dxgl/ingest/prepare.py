@@ -22,7 +22,9 @@ class PreparedModel:
     warnings: list[str] = field(default_factory=list)  # user-visible notes about the conversion
 
 
-def prepare_model(upload_path: Path, work_dir: Path, *, original_name: str = "", limits: IngestLimits = DEFAULT_LIMITS) -> PreparedModel:
+def prepare_model(
+    upload_path: Path, work_dir: Path, *, original_name: str = "", limits: IngestLimits = DEFAULT_LIMITS
+) -> PreparedModel:
     """Validate and convert one uploaded file into one GLB inside ``work_dir``.
 
     The format is taken from the content, never from ``original_name`` (used in messages only).

@@ -64,7 +64,9 @@ def run_limited(func: Callable[..., Any], args: tuple, *, memory_bytes: int, tim
             outcome = receiver.recv()
             answered = True
         except (EOFError, OSError):
-            raise DxglError("invalid_model", "reading the model exceeded the memory or time limit; it was stopped") from None
+            raise DxglError(
+                "invalid_model", "reading the model exceeded the memory or time limit; it was stopped"
+            ) from None
     finally:
         receiver.close()
         if answered:

@@ -22,7 +22,7 @@ def sniff_format(head: bytes) -> ModelKind | None:
         return "glb"
     if head.startswith(ZIP_LOCAL_HEADER) or head.startswith(ZIP_EMPTY_ARCHIVE):
         return "zip"
-    body = head[len(UTF8_BOM):] if head.startswith(UTF8_BOM) else head
+    body = head[len(UTF8_BOM) :] if head.startswith(UTF8_BOM) else head
     body = body.lstrip(JSON_WHITESPACE)
     if body.startswith(b"{"):
         return "gltf"

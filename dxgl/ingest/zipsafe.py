@@ -86,8 +86,12 @@ def _check_entries(zf: zipfile.ZipFile, limits: IngestLimits) -> list[tuple[zipf
             raise _refuse(f"ZIP has two entries named {info.filename!r}")
         seen.add(key)
         if parts[-1].lower().endswith(NESTED_ARCHIVE_SUFFIXES):
-            raise _refuse(f"ZIP entry {info.filename!r} is an archive inside the archive; nested archives are not accepted")
-        if info.file_size > RATIO_CHECK_MIN_BYTES and info.file_size > limits.max_compression_ratio * max(info.compress_size, 1):
+            raise _refuse(
+                f"ZIP entry {info.filename!r} is an archive inside the archive; nested archives are not accepted"
+            )
+        if info.file_size > RATIO_CHECK_MIN_BYTES and info.file_size > limits.max_compression_ratio * max(
+            info.compress_size, 1
+        ):
             raise _refuse(
                 f"ZIP entry {info.filename!r} expands {info.file_size / max(info.compress_size, 1):.0f}:1; "
                 f"the limit is {limits.max_compression_ratio:.0f}:1 (ZIP bomb?)"
@@ -97,7 +101,9 @@ def _check_entries(zf: zipfile.ZipFile, limits: IngestLimits) -> list[tuple[zipf
         if total_declared > limits.max_expanded_bytes:
             raise _refuse(f"ZIP expands to more than {limits.max_expanded_bytes // 1_000_000} MB")
         files.append((info, parts))
-    if total_declared > RATIO_CHECK_MIN_BYTES and total_declared > limits.max_compression_ratio * max(total_compressed, 1):
+    if total_declared > RATIO_CHECK_MIN_BYTES and total_declared > limits.max_compression_ratio * max(
+        total_compressed, 1
+    ):
         raise _refuse(f"ZIP expands more than {limits.max_compression_ratio:.0f}:1 overall (ZIP bomb?)")
     return files
 
@@ -138,7 +144,9 @@ def extract_zip(zip_path: Path, dest: Path, limits: IngestLimits) -> list[PurePo
                     first = True
                     while chunk := src.read(CHUNK):
                         if first and chunk.startswith(ZIP_MAGICS):
-                            raise _refuse(f"ZIP entry {info.filename!r} is a ZIP inside the ZIP; nested archives are not accepted")
+                            raise _refuse(
+                                f"ZIP entry {info.filename!r} is a ZIP inside the ZIP; nested archives are not accepted"
+                            )
                         first = False
                         written += len(chunk)
                         written_total += len(chunk)
@@ -150,4 +158,3 @@ def extract_zip(zip_path: Path, dest: Path, limits: IngestLimits) -> list[PurePo
                 raise _refuse(f"ZIP entry {info.filename!r} is damaged: {exc}") from None
             extracted.append(PurePosixPath(*parts))
     return extracted
-

@@ -10,5 +10,16 @@ from dxgl.render.scene import load_scene
 from dxgl.render.spec import OUTPUT_SIZES, JobSpec
 from dxgl.render.types import RenderError, RenderOutputs
 
-__all__ = ["DATASET_TIERS", "DatasetOutputs", "DatasetSpec", "JobSpec", "OUTPUT_SIZES", "RenderError", "RenderOutputs",
-           "load_scene", "render_dataset", "render_job", "render_variants"]
+__all__ = [
+    "DATASET_TIERS",
+    "DatasetOutputs",
+    "DatasetSpec",
+    "JobSpec",
+    "OUTPUT_SIZES",
+    "RenderError",
+    "RenderOutputs",
+    "load_scene",
+    "render_dataset",
+    "render_job",
+    "render_variants",
+]

@@ -76,9 +76,15 @@ def _translate(v) -> np.ndarray:
 
 def perspective(vfov_deg: float, aspect: float, near: float, far: float) -> np.ndarray:
     f = 1.0 / math.tan(math.radians(vfov_deg) / 2.0)
-    return np.array([[f / aspect, 0, 0, 0], [0, f, 0, 0],
-                     [0, 0, (far + near) / (near - far), 2 * far * near / (near - far)],
-                     [0, 0, -1, 0]], dtype=np.float64)
+    return np.array(
+        [
+            [f / aspect, 0, 0, 0],
+            [0, f, 0, 0],
+            [0, 0, (far + near) / (near - far), 2 * far * near / (near - far)],
+            [0, 0, -1, 0],
+        ],
+        dtype=np.float64,
+    )
 
 
 def look_at(eye: np.ndarray, target: np.ndarray, up=(0.0, 1.0, 0.0)) -> np.ndarray:
@@ -174,7 +180,14 @@ def camera_path(spec: JobSpec, frame_points: np.ndarray, bounds: np.ndarray) -> 
         eye = target + back * d
         near = max(0.02, d - 2.0 * radius - 1.0) if d > 2.0 * radius + 1.02 else 0.02
         proj = perspective(VERTICAL_FOV_DEG, aspect, near, d + 4.0 * radius + 4.0)
-        poses.append(FramePose(model=m.astype(np.float32), view=look_at(eye, target).astype(np.float32),
-                               proj=proj.astype(np.float32), eye=eye.astype(np.float32),
-                               spin_deg=spin, scale=scale))
+        poses.append(
+            FramePose(
+                model=m.astype(np.float32),
+                view=look_at(eye, target).astype(np.float32),
+                proj=proj.astype(np.float32),
+                eye=eye.astype(np.float32),
+                spin_deg=spin,
+                scale=scale,
+            )
+        )
     return poses

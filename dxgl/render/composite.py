@@ -33,9 +33,15 @@ from dxgl.render.types import RenderError
 
 MAX_IMAGE_PIXELS = 50_000_000
 ALIGNMENTS = (
-    "top-left", "top-center", "top-right",
-    "center-left", "center", "center-right",
-    "bottom-left", "bottom-center", "bottom-right",
+    "top-left",
+    "top-center",
+    "top-right",
+    "center-left",
+    "center",
+    "center-right",
+    "bottom-left",
+    "bottom-center",
+    "bottom-right",
 )
 WATERMARK_TEXT = "PREVIEW"
 WATERMARK_OPACITY = 0.45  # visible on light and dark backgrounds, model still readable through it
@@ -90,7 +96,7 @@ def cover_crop(img: Image.Image, width: int, height: int, align: str) -> np.ndar
 
 
 def watermark_layer(width: int, height: int) -> np.ndarray:
-    """"PREVIEW" along the frame's diagonal (rising left to right), ~60% of the diagonal long: white
+    """ "PREVIEW" along the frame's diagonal (rising left to right), ~60% of the diagonal long: white
     letters with a dark outline, so it shows on any background, at ``WATERMARK_OPACITY``. Along the
     diagonal it stays large on portrait (9:16) frames too. Returns (height, width, 4) uint8 straight RGBA.
 
@@ -103,8 +109,14 @@ def watermark_layer(width: int, height: int) -> np.ndarray:
     stroke = max(1, size // 14)
     left, top, right, bottom = font.getbbox(WATERMARK_TEXT, stroke_width=stroke)
     text = Image.new("RGBA", (right - left + 2, bottom - top + 2), (0, 0, 0, 0))
-    ImageDraw.Draw(text).text((1 - left, 1 - top), WATERMARK_TEXT, font=font, fill=(255, 255, 255, 255),
-                              stroke_width=stroke, stroke_fill=(0, 0, 0, 255))
+    ImageDraw.Draw(text).text(
+        (1 - left, 1 - top),
+        WATERMARK_TEXT,
+        font=font,
+        fill=(255, 255, 255, 255),
+        stroke_width=stroke,
+        stroke_fill=(0, 0, 0, 255),
+    )
     angle = math.degrees(math.atan2(height, width))
     text = text.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True)
     # Centre it on the frame; crop() pads with transparent pixels where the box passes the edges.
@@ -133,7 +145,7 @@ def _alpha_bbox(alpha: np.ndarray) -> tuple[slice, slice] | None:
     rows = np.flatnonzero(alpha.any(axis=1))
     if rows.size == 0:
         return None
-    cols = np.flatnonzero(alpha[rows[0]:rows[-1] + 1].any(axis=0))
+    cols = np.flatnonzero(alpha[rows[0] : rows[-1] + 1].any(axis=0))
     return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
 
 
@@ -183,9 +195,7 @@ class Compositor:
 
     def _check(self, rgba: np.ndarray) -> None:
         if rgba.shape != (self.height, self.width, 4) or rgba.dtype != np.uint8:
-            raise RenderError(
-                f"frame must be ({self.height}, {self.width}, 4) uint8, got {rgba.shape} {rgba.dtype}"
-            )
+            raise RenderError(f"frame must be ({self.height}, {self.width}, 4) uint8, got {rgba.shape} {rgba.dtype}")
 
     def over_background(self, rgba: np.ndarray) -> np.ndarray:
         """(H, W, 4) uint8 straight RGBA render -> (H, W, 3) uint8 RGB with every layer applied."""

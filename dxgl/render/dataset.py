@@ -7,9 +7,10 @@ geometry pass (depth, normals, mask), and streams the ZIP to disk as it goes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from dxgl.render.engine import run_in_child
 
@@ -32,7 +33,7 @@ class DatasetSpec:
             raise ValueError(f"a dataset needs at least 1 view of at least {MIN_SIZE} px")
 
     @classmethod
-    def from_settings(cls, settings: dict[str, Any], *, max_size: int = 0, max_views: int = 0) -> "DatasetSpec":
+    def from_settings(cls, settings: dict[str, Any], *, max_size: int = 0, max_views: int = 0) -> DatasetSpec:
         """From validated render settings (``datasetQuality``, ``coverage``; defaults 100x800 and
         hemisphere). ``max_size`` caps the image side and ``max_views`` the view count (tests,
         previews); 0 means no cap."""
@@ -54,9 +55,14 @@ class DatasetOutputs:
     poster_small: Path  # out_dir/poster_small.png: 480 px on the long side (or the image size if smaller)
 
 
-def render_dataset(model_path: Path, spec: DatasetSpec, out_dir: Path, *,
-                   on_event: Callable[[str, dict], None] | None = None,
-                   timeout_s: float | None = None) -> DatasetOutputs:
+def render_dataset(
+    model_path: Path,
+    spec: DatasetSpec,
+    out_dir: Path,
+    *,
+    on_event: Callable[[str, dict], None] | None = None,
+    timeout_s: float | None = None,
+) -> DatasetOutputs:
     """Render the dataset of ``model_path`` into ``out_dir`` (dataset.zip, poster.png, poster_small.png).
 
     Events to ``on_event`` on the caller's thread: ("started", {}), ("poster", {"path": ...}) once
@@ -67,6 +73,8 @@ def render_dataset(model_path: Path, spec: DatasetSpec, out_dir: Path, *,
 
     forward = None
     if on_event is not None:
+
         def forward(name: str, payload: dict) -> None:
             on_event(name, {k: v for k, v in payload.items() if k != "job"})
+
     return run_in_child(dataset_child_main, Path(model_path), (spec, str(out_dir)), forward, timeout_s)

@@ -14,15 +14,25 @@ import os
 import queue
 import threading
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image
 
 from dxgl.render.dataset import DatasetOutputs
-from dxgl.render.dataset_files import (ContactSheet, depth_levels, mask_grey, metric_depth, normal_rgb, png_bytes,
-                                       rgb_on_white, split_indices, transforms, view_name)
+from dxgl.render.dataset_files import (
+    ContactSheet,
+    depth_levels,
+    mask_grey,
+    metric_depth,
+    normal_rgb,
+    png_bytes,
+    rgb_on_white,
+    split_indices,
+    transforms,
+    view_name,
+)
 from dxgl.render.dataset_points import ply_bytes
 from dxgl.render.dataset_views import DatasetCameras
 from dxgl.render.types import RenderError
@@ -49,8 +59,11 @@ class DatasetArchive:
         self.cams = cams
         self.count = len(cams.c2w)
         self.on_event = on_event
-        self.outputs = DatasetOutputs(archive=self.out_dir / "dataset.zip", poster_full=self.out_dir / "poster.png",
-                                      poster_small=self.out_dir / "poster_small.png")
+        self.outputs = DatasetOutputs(
+            archive=self.out_dir / "dataset.zip",
+            poster_full=self.out_dir / "poster.png",
+            poster_small=self.out_dir / "poster_small.png",
+        )
         self._part = self.out_dir / "dataset.zip.part"
         self._zip = zipfile.ZipFile(self._part, "w", allowZip64=True)
         self._sheet = ContactSheet(self.count, cams.size)
@@ -83,9 +96,11 @@ class DatasetArchive:
         self._zip.writestr("overview.webp", self._sheet.webp_bytes(), compress_type=zipfile.ZIP_STORED)
         self._zip.writestr("points3d.ply", ply_bytes(points), compress_type=zipfile.ZIP_DEFLATED)
         train, test = split_indices(self.count)
-        for name, content in (("transforms.json", transforms(self.cams)),
-                              ("transforms_train.json", transforms(self.cams, train, with_extension=False)),
-                              ("transforms_test.json", transforms(self.cams, test, with_extension=False))):
+        for name, content in (
+            ("transforms.json", transforms(self.cams)),
+            ("transforms_train.json", transforms(self.cams, train, with_extension=False)),
+            ("transforms_test.json", transforms(self.cams, test, with_extension=False)),
+        ):
             self._zip.writestr(name, json.dumps(content, indent=2), compress_type=zipfile.ZIP_DEFLATED)
         self._zip.close()
         os.replace(self._part, self.outputs.archive)
@@ -132,9 +147,14 @@ class DatasetArchive:
         normals = normal_rgb(geometry[..., :3], mask)
         mask8 = mask_grey(mask)
         name = view_name(index)
-        for folder, array in (("images", rgb), ("depth", depth8),
-                              ("depth_16bit", depth_levels(depth, mask, cams.depth_near, cams.depth_far, 65535)),
-                              ("depth_mm", metric_depth(depth, mask)), ("normals", normals), ("masks", mask8)):
+        for folder, array in (
+            ("images", rgb),
+            ("depth", depth8),
+            ("depth_16bit", depth_levels(depth, mask, cams.depth_near, cams.depth_far, 65535)),
+            ("depth_mm", metric_depth(depth, mask)),
+            ("normals", normals),
+            ("masks", mask8),
+        ):
             self._zip.writestr(f"{folder}/{name}.png", png_bytes(array), compress_type=zipfile.ZIP_STORED)
         self._sheet.add(index, rgb, depth8, normals, mask8)
         if index == 0:

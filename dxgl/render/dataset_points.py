@@ -15,8 +15,19 @@ from dxgl.render.scene import Material, Scene
 POINT_COUNT = 100_000
 _SEED = 20240607  # fixed: the same model always gives the same point cloud
 
-_PLY_DTYPE = np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("nx", "<f4"), ("ny", "<f4"), ("nz", "<f4"),
-                       ("red", "u1"), ("green", "u1"), ("blue", "u1")])
+_PLY_DTYPE = np.dtype(
+    [
+        ("x", "<f4"),
+        ("y", "<f4"),
+        ("z", "<f4"),
+        ("nx", "<f4"),
+        ("ny", "<f4"),
+        ("nz", "<f4"),
+        ("red", "u1"),
+        ("green", "u1"),
+        ("blue", "u1"),
+    ]
+)
 
 
 def _srgb_to_linear(c: np.ndarray) -> np.ndarray:
@@ -68,7 +79,7 @@ def sample_surface(scene: Scene, offset: np.ndarray, count: int = POINT_COUNT) -
         r1, r2 = np.sqrt(rng.random(n)), rng.random(n)
         bary = np.stack([1.0 - r1, r1 * (1.0 - r2), r1 * r2], axis=1)  # uniform over each triangle
 
-        def interp(attr: np.ndarray) -> np.ndarray:
+        def interp(attr: np.ndarray, bary: np.ndarray = bary, faces: np.ndarray = faces) -> np.ndarray:
             return np.einsum("nk,nkc->nc", bary, attr[faces].astype(np.float64))
 
         points = interp(prim.positions) + offset
@@ -77,7 +88,7 @@ def sample_surface(scene: Scene, offset: np.ndarray, count: int = POINT_COUNT) -
         uv = interp(prim.uvs) if prim.uvs is not None else None
         vcol = interp(prim.colors) if prim.colors is not None else None
         rgb = np.rint(_linear_to_srgb(_colors(prim.material, uv, vcol, n)) * 255.0).astype(np.uint8)
-        chunk = out[start:start + n]
+        chunk = out[start : start + n]
         chunk["x"], chunk["y"], chunk["z"] = points.T
         chunk["nx"], chunk["ny"], chunk["nz"] = normals.T
         chunk["red"], chunk["green"], chunk["blue"] = rgb.T
@@ -87,9 +98,12 @@ def sample_surface(scene: Scene, offset: np.ndarray, count: int = POINT_COUNT) -
 
 def ply_bytes(points: np.ndarray) -> bytes:
     """Binary little-endian PLY of a ``_PLY_DTYPE`` array."""
-    header = ("ply\nformat binary_little_endian 1.0\ncomment dxgl dataset: surface samples in dataset space\n"
-              f"element vertex {len(points)}\n"
-              + "".join(f"property {'float' if points.dtype[name].kind == 'f' else 'uchar'} {name}\n"
-                        for name in points.dtype.names)
-              + "end_header\n")
+    header = (
+        "ply\nformat binary_little_endian 1.0\ncomment dxgl dataset: surface samples in dataset space\n"
+        f"element vertex {len(points)}\n"
+        + "".join(
+            f"property {'float' if points.dtype[name].kind == 'f' else 'uchar'} {name}\n" for name in points.dtype.names
+        )
+        + "end_header\n"
+    )
     return header.encode("ascii") + points.astype(_PLY_DTYPE).tobytes()

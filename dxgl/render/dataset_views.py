@@ -101,8 +101,16 @@ def make_cameras(hull_points: np.ndarray, count: int, coverage: str, size: int) 
     # GL clip planes a little outside the model's depth range: nothing of the model is ever clipped.
     proj = perspective(FOV_DEG, 1.0, max(near * 0.9, 1e-3), far * 1.1)
     focal = (size / 2.0) / math.tan(math.radians(FOV_DEG) / 2.0)
-    return DatasetCameras(c2w=np.stack(c2ws), view=np.stack(views), proj=proj, size=size, focal=focal,
-                          distance=distance, depth_near=near, depth_far=far)
+    return DatasetCameras(
+        c2w=np.stack(c2ws),
+        view=np.stack(views),
+        proj=proj,
+        size=size,
+        focal=focal,
+        distance=distance,
+        depth_near=near,
+        depth_far=far,
+    )
 
 
 def dataset_offset(bounds: np.ndarray) -> np.ndarray:

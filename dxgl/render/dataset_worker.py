@@ -39,13 +39,25 @@ def _render(model_path: Path, spec, out_dir: Path, send) -> object:
         from dxgl.render.renderer import Renderer
 
         renderer = Renderer(scene, spec.size, spec.size)
-        log.info("rendering a dataset of %d views of %dx%d (%s) with %s", spec.views, spec.size, spec.size,
-                 spec.coverage, renderer.description)
+        log.info(
+            "rendering a dataset of %d views of %dx%d (%s) with %s",
+            spec.views,
+            spec.size,
+            spec.size,
+            spec.coverage,
+            renderer.description,
+        )
         event("started", {})
         proj = cams.proj.astype(np.float32)
         for i in range(spec.views):
-            pose = FramePose(model=model, view=cams.view[i].astype(np.float32), proj=proj,
-                             eye=cams.eyes[i].astype(np.float32), spin_deg=0.0, scale=1.0)
+            pose = FramePose(
+                model=model,
+                view=cams.view[i].astype(np.float32),
+                proj=proj,
+                eye=cams.eyes[i].astype(np.float32),
+                spin_deg=0.0,
+                scale=1.0,
+            )
             # No ground shadow or reflection: only the model, lit the same way in every view.
             rgba = renderer.draw(pose, shadows=False, reflector=False).copy()
             geometry = renderer.draw_geometry(pose).copy()

@@ -31,9 +31,10 @@ import queue
 import subprocess
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO
 
 import imageio_ffmpeg
 import numpy as np
@@ -60,7 +61,14 @@ _PRORES_4444_PROFILE = {"prores_aw": "4", "prores_ks": "4444"}  # the two encode
 _BT709_FILTER = "out_color_matrix=bt709:out_range=tv"
 _BT709_PARAMS = "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv"
 _BT709_TAGS = [
-    "-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709", "-color_range", "tv",
+    "-color_primaries",
+    "bt709",
+    "-color_trc",
+    "bt709",
+    "-colorspace",
+    "bt709",
+    "-color_range",
+    "tv",
 ]
 
 
@@ -122,20 +130,38 @@ def validate_plan(plan: EncodePlan) -> None:
 def _h264_output(label: str, size: tuple[int, int], preset: str, crf: int, path: Path) -> tuple[str, list[str]]:
     """Filter chain (from a split branch ``label``) and output arguments of one H.264 file."""
     w, h = size
-    chain = (
-        f"[{label}]scale={w}:{h}:flags=lanczos:{_BT709_FILTER},format=yuv420p,{_BT709_PARAMS}[{label}o]"
-    )
+    chain = f"[{label}]scale={w}:{h}:flags=lanczos:{_BT709_FILTER},format=yuv420p,{_BT709_PARAMS}[{label}o]"
     args = [
-        "-map", f"[{label}o]", "-c:v", "libx264", "-preset", preset, "-crf", str(crf),
-        "-pix_fmt", "yuv420p", *_BT709_TAGS, "-movflags", "+faststart", str(path),
+        "-map",
+        f"[{label}o]",
+        "-c:v",
+        "libx264",
+        "-preset",
+        preset,
+        "-crf",
+        str(crf),
+        "-pix_fmt",
+        "yuv420p",
+        *_BT709_TAGS,
+        "-movflags",
+        "+faststart",
+        str(path),
     ]
     return chain, args
 
 
 def _raw_input(width: int, height: int, fps: int, pix_fmt: str) -> list[str]:
     return [
-        "-f", "rawvideo", "-pix_fmt", pix_fmt, "-video_size", f"{width}x{height}",
-        "-framerate", str(fps), "-i", "pipe:0",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        pix_fmt,
+        "-video_size",
+        f"{width}x{height}",
+        "-framerate",
+        str(fps),
+        "-i",
+        "pipe:0",
     ]
 
 
@@ -147,22 +173,43 @@ def h264_command(plan: EncodePlan, outputs: list[tuple[Path, tuple[int, int], tu
         chain, args = _h264_output(label, size, preset, crf, path)
         chains.append(chain)
         out_args += args
-    graph = f"[0:v]split={len(labels)}" + "".join(f"[{l}]" for l in labels) + ";" + ";".join(chains)
+    graph = f"[0:v]split={len(labels)}" + "".join(f"[{label}]" for label in labels) + ";" + ";".join(chains)
     return [
-        imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "error", "-y",
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-hide_banner",
+        "-nostats",
+        "-loglevel",
+        "error",
+        "-y",
         *_raw_input(plan.width, plan.height, plan.fps, "rgb24"),
-        "-filter_complex", graph, *out_args,
+        "-filter_complex",
+        graph,
+        *out_args,
     ]
 
 
 def prores_command(plan: EncodePlan, path: Path, encoder: str = PRORES_ENCODER) -> list[str]:
     """One ffmpeg reading straight RGBA frames on stdin and writing ProRes 4444 with alpha."""
     return [
-        imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "error", "-y",
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-hide_banner",
+        "-nostats",
+        "-loglevel",
+        "error",
+        "-y",
         *_raw_input(plan.width, plan.height, plan.fps, "rgba"),
-        "-vf", f"scale={_BT709_FILTER},format=yuva444p10le,{_BT709_PARAMS}",
-        "-c:v", encoder, "-profile:v", _PRORES_4444_PROFILE[encoder], "-vendor", "apl0", "-pix_fmt", "yuva444p10le",
-        *_BT709_TAGS, str(path),
+        "-vf",
+        f"scale={_BT709_FILTER},format=yuva444p10le,{_BT709_PARAMS}",
+        "-c:v",
+        encoder,
+        "-profile:v",
+        _PRORES_4444_PROFILE[encoder],
+        "-vendor",
+        "apl0",
+        "-pix_fmt",
+        "yuva444p10le",
+        *_BT709_TAGS,
+        str(path),
     ]
 
 
@@ -170,10 +217,9 @@ class _Ffmpeg:
     """One ffmpeg process fed on stdin; its stderr goes to a temp file (never a pipe that could fill)."""
 
     def __init__(self, command: list[str]) -> None:
-        self._stderr: IO[bytes] = tempfile.TemporaryFile()
+        self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close/abort)
         try:
-            self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                         stderr=self._stderr)
+            self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr)
         except OSError as exc:
             self._stderr.close()
             raise RenderError(f"could not start ffmpeg: {exc}") from exc
@@ -221,12 +267,21 @@ class JobEncoder:
         out = Path(plan.out_dir)
         out.mkdir(parents=True, exist_ok=True)
         self.outputs = RenderOutputs(
-            video=out / ("video.mov" if self._pro else "video.mp4"), web=out / "web.mp4",
-            thumb=out / "thumb.mp4", poster_full=out / "poster.png", poster_small=out / "poster_small.png",
+            video=out / ("video.mov" if self._pro else "video.mp4"),
+            web=out / "web.mp4",
+            thumb=out / "thumb.mp4",
+            poster_full=out / "poster.png",
+            poster_small=out / "poster_small.png",
         )
         self._compositor = Compositor(
-            plan.width, plan.height, tuple(int(c) for c in plan.bg_color), plan.bg_image,
-            plan.bg_align, plan.fg_image, plan.fg_align, plan.watermark,
+            plan.width,
+            plan.height,
+            tuple(int(c) for c in plan.bg_color),
+            plan.bg_image,
+            plan.bg_align,
+            plan.fg_image,
+            plan.fg_align,
+            plan.watermark,
         )
         self._written = 0
         self._finished = False  # closed or aborted
@@ -256,7 +311,7 @@ class JobEncoder:
 
     # -- frames in -------------------------------------------------------------------------------
 
-    def __enter__(self) -> "JobEncoder":
+    def __enter__(self) -> JobEncoder:
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
@@ -390,7 +445,8 @@ class JobEncoder:
                 pass
         messages = [
             f"ffmpeg exit status {p.proc.returncode}: {p.stderr_tail()}"
-            for p in self._procs if p.proc.poll() not in (None, 0)
+            for p in self._procs
+            if p.proc.poll() not in (None, 0)
         ]
         self.abort()
         detail = "; ".join(messages)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import multiprocessing
 import queue
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from dxgl.render.spec import JobSpec
 from dxgl.render.types import RenderError, RenderOutputs
@@ -20,22 +21,35 @@ _POLL_S = 0.25
 _EXIT_GRACE_S = 5.0  # after "done", how long the child may take to exit before it is killed
 
 
-def render_job(model_path: Path, spec: JobSpec, out_dir: Path, *, on_event: EventCallback | None = None,
-               timeout_s: float | None = None) -> RenderOutputs:
+def render_job(
+    model_path: Path,
+    spec: JobSpec,
+    out_dir: Path,
+    *,
+    on_event: EventCallback | None = None,
+    timeout_s: float | None = None,
+) -> RenderOutputs:
     """Render one video job into ``out_dir`` (files named as in RenderOutputs).
 
     Events to ``on_event`` on the caller's thread: ("started", {}), ("poster", {"path": ...}),
     ("frames", {"done": i, "total": n}) now and then, ("encoding", {})."""
     forward = None
     if on_event is not None:
+
         def forward(name: str, payload: dict) -> None:
             payload = {k: v for k, v in payload.items() if k != "job"}
             on_event(name, payload)
+
     return _run(model_path, [(spec, Path(out_dir))], forward, timeout_s)[0]
 
 
-def render_variants(model_path: Path, jobs: list[tuple[JobSpec, Path]], *, on_event: EventCallback | None = None,
-                    timeout_s: float | None = None) -> list[RenderOutputs]:
+def render_variants(
+    model_path: Path,
+    jobs: list[tuple[JobSpec, Path]],
+    *,
+    on_event: EventCallback | None = None,
+    timeout_s: float | None = None,
+) -> list[RenderOutputs]:
     """Render jobs that differ only in post-draw fields (bg_color, bg_image, bg_align, fg_image,
     fg_align, watermark): frames are drawn once and feed every job's encoder. Each event payload
     carries the job's index under "job"."""
@@ -44,20 +58,24 @@ def render_variants(model_path: Path, jobs: list[tuple[JobSpec, Path]], *, on_ev
     key = jobs[0][0].draw_key()
     for index, (spec, _) in enumerate(jobs[1:], start=1):
         if spec.draw_key() != key:
-            raise RenderError(f"render_variants: job {index} differs from job 0 in more than background, "
-                              "overlays and watermark; render it separately")
+            raise RenderError(
+                f"render_variants: job {index} differs from job 0 in more than background, "
+                "overlays and watermark; render it separately"
+            )
     return _run(model_path, [(s, Path(o)) for s, o in jobs], on_event, timeout_s)
 
 
-def _run(model_path: Path, jobs: list[tuple[JobSpec, Path]], on_event: EventCallback | None,
-         timeout_s: float | None) -> list[RenderOutputs]:
+def _run(
+    model_path: Path, jobs: list[tuple[JobSpec, Path]], on_event: EventCallback | None, timeout_s: float | None
+) -> list[RenderOutputs]:
     from dxgl.render.worker import child_main  # plain module: no vispy at import
 
     return list(run_in_child(child_main, model_path, [(s, str(o)) for s, o in jobs], on_event, timeout_s))
 
 
-def run_in_child(target: Callable, model_path: Path, work: Any, on_event: EventCallback | None,
-                 timeout_s: float | None) -> Any:
+def run_in_child(
+    target: Callable, model_path: Path, work: Any, on_event: EventCallback | None, timeout_s: float | None
+) -> Any:
     """Run ``target(str(model_path), work, messages)`` in a spawned child and return the payload of its
     ("done", payload) message. The child sends ("event", job_index, name, payload) messages, which
     reach ``on_event(name, {**payload, "job": job_index})`` here, and ends with ("done", ...) or
@@ -82,8 +100,10 @@ def run_in_child(target: Callable, model_path: Path, work: Any, on_event: EventC
                     try:
                         message = messages.get(timeout=1.0)
                     except queue.Empty:
-                        raise RenderError(f"The render process stopped unexpectedly (exit code {child.exitcode}); "
-                                          "the model may be too large or damaged") from None
+                        raise RenderError(
+                            f"The render process stopped unexpectedly (exit code {child.exitcode}); "
+                            "the model may be too large or damaged"
+                        ) from None
                 else:
                     continue
             kind = message[0]

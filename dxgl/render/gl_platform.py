@@ -16,14 +16,14 @@ import os
 
 log = logging.getLogger("dxgl.render")
 
-_NVIDIA_EGL_VENDOR_FILES = ("/usr/share/glvnd/egl_vendor.d/10_nvidia.json",
-                            "/etc/glvnd/egl_vendor.d/10_nvidia.json")
+_NVIDIA_EGL_VENDOR_FILES = ("/usr/share/glvnd/egl_vendor.d/10_nvidia.json", "/etc/glvnd/egl_vendor.d/10_nvidia.json")
 
 
 def nvidia_present() -> bool:
     return os.path.exists("/dev/nvidia0") and (
         any(os.path.exists(p) for p in _NVIDIA_EGL_VENDOR_FILES)
-        or bool(glob.glob("/usr/lib*/**/libEGL_nvidia.so*", recursive=True)))
+        or bool(glob.glob("/usr/lib*/**/libEGL_nvidia.so*", recursive=True))
+    )
 
 
 def choose_platform() -> str:
@@ -33,8 +33,9 @@ def choose_platform() -> str:
     os.environ["EGL_PLATFORM"] = platform
     if platform == "device":
         # Let glvnd pick NVIDIA's EGL rather than Mesa's for the device platform.
-        os.environ.setdefault("__EGL_VENDOR_LIBRARY_FILENAMES", next(
-            (p for p in _NVIDIA_EGL_VENDOR_FILES if os.path.exists(p)), ""))
+        os.environ.setdefault(
+            "__EGL_VENDOR_LIBRARY_FILENAMES", next((p for p in _NVIDIA_EGL_VENDOR_FILES if os.path.exists(p)), "")
+        )
         if not os.environ["__EGL_VENDOR_LIBRARY_FILENAMES"]:
             del os.environ["__EGL_VENDOR_LIBRARY_FILENAMES"]
     log.info("GL platform: EGL %s%s", platform, " (forced by DXGL_EGL_PLATFORM)" if forced else "")

@@ -7,6 +7,7 @@ black frames and no error). Only the render child process imports this module.
 from __future__ import annotations
 
 import ctypes
+from typing import Any
 
 import numpy as np
 from vispy import gloo
@@ -15,23 +16,45 @@ from vispy.gloo.gl import gl2
 from dxgl.render.camera import FramePose, model_matrix
 from dxgl.render.gl_platform import create_canvas
 from dxgl.render.scene import Primitive, Scene
-from dxgl.render.shaders import (BAKE_FRAG, BAKE_VERT, GEOMETRY_FRAG, GEOMETRY_VERT, GROUND_FRAG, GROUND_VERT,
-                                 MESH_FRAG, MESH_VERT, RESOLVE_FRAG, RESOLVE_VERT, with_defines)
+from dxgl.render.shaders import (
+    BAKE_FRAG,
+    BAKE_VERT,
+    GEOMETRY_FRAG,
+    GEOMETRY_VERT,
+    GROUND_FRAG,
+    GROUND_VERT,
+    MESH_FRAG,
+    MESH_VERT,
+    RESOLVE_FRAG,
+    RESOLVE_VERT,
+    with_defines,
+)
 from dxgl.render.shadow import SHADOW_EXTENT, SHADOW_FALLOFF, SHADOW_SIZE, blur_shadow
 
 SSAA = 2
 SHADOW_STRENGTH = 0.55
-_TEXTURE_UNIFORMS = (("BASE_TEX", "u_base_tex", "base_color_texture"), ("MR_TEX", "u_mr_tex", "metallic_roughness_texture"),
-                     ("NORMAL_TEX", "u_normal_tex", "normal_texture"), ("OCCLUSION_TEX", "u_occ_tex", "occlusion_texture"),
-                     ("EMISSIVE_TEX", "u_emissive_tex", "emissive_texture"))
+_TEXTURE_UNIFORMS = (
+    ("BASE_TEX", "u_base_tex", "base_color_texture"),
+    ("MR_TEX", "u_mr_tex", "metallic_roughness_texture"),
+    ("NORMAL_TEX", "u_normal_tex", "normal_texture"),
+    ("OCCLUSION_TEX", "u_occ_tex", "occlusion_texture"),
+    ("EMISSIVE_TEX", "u_emissive_tex", "emissive_texture"),
+)
 _QUAD = np.array([[-1, -1], [1, -1], [-1, 1], [1, 1]], dtype=np.float32)
 
 
 def _read_pixels_fn():
     fn = gl2._lib.glReadPixels
     fn.restype = None
-    fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_uint, ctypes.c_uint,
-                   ctypes.c_void_p]
+    fn.argtypes = [
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.c_uint,
+        ctypes.c_uint,
+        ctypes.c_void_p,
+    ]
     return fn
 
 
@@ -54,8 +77,9 @@ class _GpuPrimitive:
             if feature in self.features:
                 key = id(image)  # one GPU texture per image, however many primitives use it
                 if key not in textures:
-                    textures[key] = gloo.Texture2D(image, interpolation="linear", wrapping="repeat",
-                                                   internalformat="rgba8")
+                    textures[key] = gloo.Texture2D(
+                        image, interpolation="linear", wrapping="repeat", internalformat="rgba8"
+                    )
                 self.textures[uniform] = textures[key]
         self.centroid = prim.positions.mean(axis=0)
         self.blend = prim.material.alpha_mode == "BLEND"
@@ -72,8 +96,7 @@ class Renderer:
         self.scene = scene
         self.width, self.height = width, height
         iw, ih = width * SSAA, height * SSAA
-        self._color = gloo.Texture2D(shape=(ih, iw, 4), format="rgba", internalformat="rgba8",
-                                     interpolation="linear")
+        self._color = gloo.Texture2D(shape=(ih, iw, 4), format="rgba", internalformat="rgba8", interpolation="linear")
         self._fbo = gloo.FrameBuffer(color=self._color, depth=gloo.RenderBuffer((ih, iw), format="depth"))
         self._out_fbo = gloo.FrameBuffer(color=gloo.RenderBuffer((height, width), format="color"))
         self._read_pixels = _read_pixels_fn()
@@ -90,12 +113,18 @@ class Renderer:
         self._ground["a_position"] = quad
         self._ground["u_extent"] = SHADOW_EXTENT
         self._ground["u_strength"] = SHADOW_STRENGTH
-        self._shadow_tex = gloo.Texture2D(shape=(SHADOW_SIZE, SHADOW_SIZE, 1), format="luminance",
-                                          internalformat="r32f", interpolation="linear", wrapping="clamp_to_edge")
+        self._shadow_tex = gloo.Texture2D(
+            shape=(SHADOW_SIZE, SHADOW_SIZE, 1),
+            format="luminance",
+            internalformat="r32f",
+            interpolation="linear",
+            wrapping="clamp_to_edge",
+        )
         self._ground["u_shadow"] = self._shadow_tex
         self._bake_color = gloo.Texture2D(shape=(SHADOW_SIZE, SHADOW_SIZE, 4), format="rgba", internalformat="rgba8")
-        self._bake_fbo = gloo.FrameBuffer(color=self._bake_color,
-                                          depth=gloo.RenderBuffer((SHADOW_SIZE, SHADOW_SIZE), format="depth"))
+        self._bake_fbo = gloo.FrameBuffer(
+            color=self._bake_color, depth=gloo.RenderBuffer((SHADOW_SIZE, SHADOW_SIZE), format="depth")
+        )
         self._bake = gloo.Program(BAKE_VERT, BAKE_FRAG)
         self._bake["u_extent"] = SHADOW_EXTENT
         self._bake["u_falloff"] = SHADOW_FALLOFF
@@ -144,8 +173,9 @@ class Renderer:
                 self._bake["a_position"] = gp.positions
                 self._bake.draw("triangles", gp.indices)
             self.canvas.context.flush_commands()
-            self._read_pixels(0, 0, SHADOW_SIZE, SHADOW_SIZE, gl2.GL_RGBA, gl2.GL_UNSIGNED_BYTE,
-                              self._bake_pixels.ctypes.data)
+            self._read_pixels(
+                0, 0, SHADOW_SIZE, SHADOW_SIZE, gl2.GL_RGBA, gl2.GL_UNSIGNED_BYTE, self._bake_pixels.ctypes.data
+            )
         self._shadow_tex.set_data(blur_shadow(self._bake_pixels[:, :, 0])[:, :, None])
 
     def _ensure_shadow(self, pose: FramePose, tilt_x: float) -> np.ndarray:
@@ -164,7 +194,10 @@ class Renderer:
     # -- frames -----------------------------------------------------------------------------------
     def _draw_meshes(self, pose: FramePose, model: np.ndarray, viewproj: np.ndarray, reflection: bool) -> None:
         normal_matrix = np.linalg.inv(model[:3, :3].astype(np.float64)).T.astype(np.float32)
-        eye_dist = lambda gp: -float(np.linalg.norm((model[:3, :3] @ gp.centroid + model[:3, 3]) - pose.eye))
+
+        def eye_dist(gp: Any) -> float:
+            return -float(np.linalg.norm((model[:3, :3] @ gp.centroid + model[:3, 3]) - pose.eye))
+
         opaque = [gp for gp in self._prims if not gp.blend]
         blended = sorted((gp for gp in self._prims if gp.blend), key=eye_dist)  # back to front
         gloo.set_front_face("cw" if reflection else "ccw")
@@ -208,8 +241,7 @@ class Renderer:
             gloo.set_state(blend=False, depth_test=False, cull_face=False)
             self._resolve.draw("triangle_strip")
             self.canvas.context.flush_commands()
-            self._read_pixels(0, 0, self.width, self.height, gl2.GL_RGBA, gl2.GL_UNSIGNED_BYTE,
-                              self._frame.ctypes.data)
+            self._read_pixels(0, 0, self.width, self.height, gl2.GL_RGBA, gl2.GL_UNSIGNED_BYTE, self._frame.ctypes.data)
         return self._frame
 
     def draw_geometry(self, pose: FramePose) -> np.ndarray:
@@ -221,8 +253,11 @@ class Renderer:
         if self._geometry is None:
             target = gloo.Texture2D(shape=(self.height, self.width, 4), format="rgba", internalformat="rgba32f")
             fbo = gloo.FrameBuffer(color=target, depth=gloo.RenderBuffer((self.height, self.width), format="depth"))
-            self._geometry = (fbo, gloo.Program(GEOMETRY_VERT, GEOMETRY_FRAG),
-                              np.empty((self.height, self.width, 4), dtype=np.float32))
+            self._geometry = (
+                fbo,
+                gloo.Program(GEOMETRY_VERT, GEOMETRY_FRAG),
+                np.empty((self.height, self.width, 4), dtype=np.float32),
+            )
         fbo, prog, pixels = self._geometry
         model = pose.model.astype(np.float32)
         normal_matrix = np.linalg.inv(model[:3, :3].astype(np.float64)).T.astype(np.float32)

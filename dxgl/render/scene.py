@@ -43,9 +43,13 @@ class Material:
         """The shader feature set (one compiled variant per set, see shaders.py)."""
         out = set()
         if has_uv:
-            for name, tex in (("BASE_TEX", self.base_color_texture), ("MR_TEX", self.metallic_roughness_texture),
-                              ("NORMAL_TEX", self.normal_texture), ("OCCLUSION_TEX", self.occlusion_texture),
-                              ("EMISSIVE_TEX", self.emissive_texture)):
+            for name, tex in (
+                ("BASE_TEX", self.base_color_texture),
+                ("MR_TEX", self.metallic_roughness_texture),
+                ("NORMAL_TEX", self.normal_texture),
+                ("OCCLUSION_TEX", self.occlusion_texture),
+                ("EMISSIVE_TEX", self.emissive_texture),
+            ):
                 if tex is not None:
                     out.add(name)
         if has_colors:
@@ -92,8 +96,7 @@ def _texture(image) -> np.ndarray | None:
 
     if max(image.size) > MAX_TEXTURE_SIDE:
         scale = MAX_TEXTURE_SIDE / max(image.size)
-        image = image.resize((max(1, int(image.size[0] * scale)), max(1, int(image.size[1] * scale))),
-                             Image.LANCZOS)
+        image = image.resize((max(1, int(image.size[0] * scale)), max(1, int(image.size[1] * scale))), Image.LANCZOS)
     rgba = np.asarray(image.convert("RGBA"), dtype=np.uint8)
     return np.ascontiguousarray(rgba[::-1])
 
@@ -129,11 +132,13 @@ def _material(visual) -> Material:
     return Material(
         base_color=tuple(float(x) for x in base[:4]),
         base_color_texture=_texture(mat.baseColorTexture),
-        metallic=metallic, roughness=roughness,
+        metallic=metallic,
+        roughness=roughness,
         metallic_roughness_texture=_texture(mat.metallicRoughnessTexture),
         normal_texture=_texture(mat.normalTexture),
         occlusion_texture=_texture(mat.occlusionTexture),
-        emissive=emissive, emissive_texture=_texture(mat.emissiveTexture),
+        emissive=emissive,
+        emissive_texture=_texture(mat.emissiveTexture),
         alpha_mode=(mat.alphaMode or "OPAQUE").upper(),
         alpha_cutoff=0.5 if mat.alphaCutoff is None else float(mat.alphaCutoff),
         double_sided=bool(mat.doubleSided),
@@ -154,8 +159,7 @@ def _vertex_colors(mesh) -> np.ndarray | None:
         colors = np.concatenate([colors, np.full((len(colors), 1), 255.0, np.float32)], axis=1)
     colors = colors / 255.0
     # sRGB-encoded 8-bit colours -> linear, matching glTF's linear COLOR_0.
-    colors[:, :3] = np.where(colors[:, :3] <= 0.04045, colors[:, :3] / 12.92,
-                             ((colors[:, :3] + 0.055) / 1.055) ** 2.4)
+    colors[:, :3] = np.where(colors[:, :3] <= 0.04045, colors[:, :3] / 12.92, ((colors[:, :3] + 0.055) / 1.055) ** 2.4)
     return colors
 
 
@@ -169,8 +173,10 @@ def _load_trimesh_scene(path: Path):
     except RenderError:
         raise
     except Exception as exc:  # trimesh raises many types for damaged input
-        raise RenderError(f"The model file {path.name} could not be read: it is damaged or not a "
-                          f"valid {path.suffix.lstrip('.').upper()} file ({type(exc).__name__}).") from exc
+        raise RenderError(
+            f"The model file {path.name} could not be read: it is damaged or not a "
+            f"valid {path.suffix.lstrip('.').upper()} file ({type(exc).__name__})."
+        ) from exc
 
 
 def load_scene(path: Path) -> Scene:
@@ -222,7 +228,11 @@ def load_scene(path: Path) -> Scene:
     primitives = [
         Primitive(
             positions=((pos + offset) * scale).astype(np.float32),
-            normals=nrm.astype(np.float32), uvs=uv, colors=col, indices=idx, material=mat,
+            normals=nrm.astype(np.float32),
+            uvs=uv,
+            colors=col,
+            indices=idx,
+            material=mat,
         )
         for pos, nrm, uv, col, idx, mat in raw
     ]

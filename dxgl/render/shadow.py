@@ -26,8 +26,8 @@ def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
     k = _gaussian_kernel(sigma)
     pad = len(k) // 2
     out = np.pad(image, pad, mode="constant")
-    out = sum(k[i] * out[:, i:i + out.shape[1] - 2 * pad] for i in range(len(k)))
-    out = sum(k[i] * out[i:i + out.shape[0] - 2 * pad, :] for i in range(len(k)))
+    out = sum(k[i] * out[:, i : i + out.shape[1] - 2 * pad] for i in range(len(k)))
+    out = sum(k[i] * out[i : i + out.shape[0] - 2 * pad, :] for i in range(len(k)))
     return out
 
 

@@ -72,7 +72,7 @@ class JobSpec:
         fg_image: Path | None = None,
         max_size: int = 0,
         max_length: int = 0,
-    ) -> "JobSpec":
+    ) -> JobSpec:
         """Build from validated settings (camelCase keys, defaults filled by
         ``validate_render_settings``). ``size`` overrides the tier's size; ``max_size`` caps the long
         side keeping the aspect (even numbers); ``max_length`` caps seconds; 0 means no cap."""
@@ -88,15 +88,25 @@ class JobSpec:
             length = min(length, max_length)
         params = {k: float(settings[k]) for k in EFFECT_PARAM_NAMES if k in settings}
         return cls(
-            effect=settings["effect"], aspect=aspect, quality=quality,
-            width=int(width), height=int(height), fps=FPS, length=length,
+            effect=settings["effect"],
+            aspect=aspect,
+            quality=quality,
+            width=int(width),
+            height=int(height),
+            fps=FPS,
+            length=length,
             bg_color=_hex_to_rgb(settings["bgColor"]),
-            shadows=bool(settings["shadows"]), reflector=bool(settings["reflector"]),
+            shadows=bool(settings["shadows"]),
+            reflector=bool(settings["reflector"]),
             easing=bool(settings["easing"]),
-            rotate_y=float(settings["rotateY"]), tilt_x=float(settings["tiltX"]),
-            params=params, watermark=watermark,
-            bg_image=bg_image, bg_align=settings.get("bgAlign", "top-left"),
-            fg_image=fg_image, fg_align=settings.get("fgAlign", "top-left"),
+            rotate_y=float(settings["rotateY"]),
+            tilt_x=float(settings["tiltX"]),
+            params=params,
+            watermark=watermark,
+            bg_image=bg_image,
+            bg_align=settings.get("bgAlign", "top-left"),
+            fg_image=fg_image,
+            fg_align=settings.get("fgAlign", "top-left"),
         )
 
     @property
@@ -107,5 +117,6 @@ class JobSpec:
         """Everything that decides the drawn frames (not post-draw compositing)."""
         return tuple(
             (f.name, tuple(sorted(getattr(self, f.name).items())) if f.name == "params" else getattr(self, f.name))
-            for f in fields(self) if f.name not in POST_DRAW_FIELDS
+            for f in fields(self)
+            if f.name not in POST_DRAW_FIELDS
         )

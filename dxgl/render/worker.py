@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from dxgl.render.types import RenderError
 
@@ -36,19 +37,35 @@ def _draw_all(model_path: Path, jobs: list[tuple[Any, Path]], send: Callable[[tu
         # ffmpeg processes start before the GL context exists: no fork ever follows a context.
         for index, (job_spec, out_dir) in enumerate(jobs):
             plan = EncodePlan(
-                out_dir=Path(out_dir), width=job_spec.width, height=job_spec.height, frame_count=total,
-                fps=job_spec.fps, quality=job_spec.quality, bg_color=job_spec.bg_color,
-                watermark=job_spec.watermark, bg_image=job_spec.bg_image, bg_align=job_spec.bg_align,
-                fg_image=job_spec.fg_image, fg_align=job_spec.fg_align, poster_frame=poster,
+                out_dir=Path(out_dir),
+                width=job_spec.width,
+                height=job_spec.height,
+                frame_count=total,
+                fps=job_spec.fps,
+                quality=job_spec.quality,
+                bg_color=job_spec.bg_color,
+                watermark=job_spec.watermark,
+                bg_image=job_spec.bg_image,
+                bg_align=job_spec.bg_align,
+                fg_image=job_spec.fg_image,
+                fg_align=job_spec.fg_align,
+                poster_frame=poster,
             )
             poster_path = str(Path(out_dir) / "poster.png")
-            encoders.append(JobEncoder(plan, on_poster=lambda i=index, p=poster_path: send(
-                ("event", i, "poster", {"path": p}))))
+            encoders.append(
+                JobEncoder(plan, on_poster=lambda i=index, p=poster_path: send(("event", i, "poster", {"path": p})))
+            )
         from dxgl.render.renderer import Renderer
 
         renderer = Renderer(scene, spec.width, spec.height)
-        log.info("rendering %d frames of %dx%d (%s) with %s", total, spec.width, spec.height,
-                 spec.effect, renderer.description)
+        log.info(
+            "rendering %d frames of %dx%d (%s) with %s",
+            total,
+            spec.width,
+            spec.height,
+            spec.effect,
+            renderer.description,
+        )
         for index in range(len(jobs)):
             send(("event", index, "started", {}))
         step = max(1, total // FRAME_EVENTS_PER_JOB)

@@ -24,13 +24,17 @@ IMMUTABLE = "private, max-age=31536000, immutable"
 
 @authed
 async def video(request: Request, session: AsyncSession, caller: Caller) -> Response:
-    asset = await assets.video(session, runtime(request), caller, request.path_params["id"], quality=request.query_params.get("quality"))
+    asset = await assets.video(
+        session, runtime(request), caller, request.path_params["id"], quality=request.query_params.get("quality")
+    )
     return file_response(request, asset.path, asset.media_type, asset.filename)
 
 
 @authed
 async def poster(request: Request, session: AsyncSession, caller: Caller) -> Response:
-    asset = await assets.poster(session, runtime(request), caller, request.path_params["id"], quality=request.query_params.get("quality"))
+    asset = await assets.poster(
+        session, runtime(request), caller, request.path_params["id"], quality=request.query_params.get("quality")
+    )
     return file_response(request, asset.path, asset.media_type, asset.filename, ranges=False)
 
 
@@ -94,7 +98,9 @@ async def bundle(request: Request, session: AsyncSession, caller: Caller) -> Res
     render_id = request.path_params["id"]
     members = await assets.bundle(session, runtime(request), caller, render_id)
     if isinstance(members, assets.Asset):  # a dataset: its archive is the bundle
-        response = file_response(request, members.path, members.media_type, f"{render_id}.zip", disposition="attachment")
+        response = file_response(
+            request, members.path, members.media_type, f"{render_id}.zip", disposition="attachment"
+        )
         response.headers["Cache-Control"] = IMMUTABLE
         return response
     return StreamingResponse(

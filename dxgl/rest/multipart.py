@@ -96,7 +96,9 @@ class _Collector:
             self.form.file.discard()
 
 
-async def read_multipart(request: Request, storage: LocalStorage, *, limit: int, file_field: str = "file") -> MultipartForm:
+async def read_multipart(
+    request: Request, storage: LocalStorage, *, limit: int, file_field: str = "file"
+) -> MultipartForm:
     """Parse the request body; the caller owns (and must discard) ``form.file``."""
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data" or not params.get(b"boundary"):

@@ -10,40 +10,40 @@ used because it lets a bearer security requirement list the token scopes an oper
 
 from __future__ import annotations
 
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from dxgl.rest.openapi_parts import (
-    Schema,
-    JSON,
-    AUTH_CODES,
-    JSON_BODY_CODES,
+    ALIGNMENT,
     ALWAYS_CODES,
+    AUTH_CODES,
+    ID,
+    ID_PARAM,
+    JSON,
+    JSON_BODY_CODES,
+    LAYER,
+    PAGE_PARAMS,
     PENDING_NOTE,
-    ref,
+    RANGE_PARAM,
+    RENDER_STATUS,
+    Schema,
+    component_schemas,
+    data_envelope,
+    error_responses,
+    file_ok,
+    json_body,
+    json_ok,
+    list_envelope,
+    multipart_body,
     nullable,
     obj,
-    data_envelope,
-    list_envelope,
-    ID,
-    ALIGNMENT,
-    LAYER,
-    RENDER_STATUS,
-    component_schemas,
-    error_responses,
-    json_ok,
-    file_ok,
     query,
-    ID_PARAM,
-    PAGE_PARAMS,
-    RANGE_PARAM,
-    json_body,
-    multipart_body,
+    ref,
 )
 from dxgl.services.auth import SCOPES
 from dxgl.services.renders import MAX_BATCH
+
 
 def operation(
     summary: str,
@@ -56,7 +56,12 @@ def operation(
     pending: bool = False,
 ) -> Schema:
     """One operation; ``scope=None`` means no authentication."""
-    codes = (*(AUTH_CODES if scope else ()), *(JSON_BODY_CODES if body and JSON in body["content"] else ()), *errors, *ALWAYS_CODES)
+    codes = (
+        *(AUTH_CODES if scope else ()),
+        *(JSON_BODY_CODES if body and JSON in body["content"] else ()),
+        *errors,
+        *ALWAYS_CODES,
+    )
     op: Schema = {"summary": summary, "responses": {**ok, **error_responses(codes)}}
     op["security"] = [{"bearerAuth": [scope]}] if scope else []
     if params:
@@ -70,8 +75,16 @@ def operation(
 
 # --- the document -------------------------------------------------------------------------------
 
-UPLOAD_ERRORS = ("no_file", "invalid_format", "invalid_model", "invalid_settings", "file_too_large", "invalid_request",
-                 "no_credits", "upload_limit")
+UPLOAD_ERRORS = (
+    "no_file",
+    "invalid_format",
+    "invalid_model",
+    "invalid_settings",
+    "file_too_large",
+    "invalid_request",
+    "no_credits",
+    "upload_limit",
+)
 
 
 def paths() -> dict[str, dict[str, Schema]]:
@@ -83,38 +96,77 @@ def paths() -> dict[str, dict[str, Schema]]:
     render_404 = ("render_not_found",)
     return {
         "/models": {
-            "post": operation("Upload a model (GLB, glTF or ZIP of OBJ+MTL+textures)", scope="models:write", ok=created,
-                              errors=UPLOAD_ERRORS, body=multipart_body(
-                                  {"file": {"type": "string", "format": "binary"}, "renderSettings": ref("RenderSettings")},
-                                  json_fields=("renderSettings",))),
-            "get": operation("List models", scope="models:read", ok={"200": json_ok(list_envelope(ref("Model")))},
-                             errors=("invalid_request",), params=[*PAGE_PARAMS,
-                                 query("tags", {"type": "string"}, "Comma-separated tags (OR filter)"),
-                                 query("archived", {"type": "boolean", "default": False}, "List only archived models")]),
+            "post": operation(
+                "Upload a model (GLB, glTF or ZIP of OBJ+MTL+textures)",
+                scope="models:write",
+                ok=created,
+                errors=UPLOAD_ERRORS,
+                body=multipart_body(
+                    {"file": {"type": "string", "format": "binary"}, "renderSettings": ref("RenderSettings")},
+                    json_fields=("renderSettings",),
+                ),
+            ),
+            "get": operation(
+                "List models",
+                scope="models:read",
+                ok={"200": json_ok(list_envelope(ref("Model")))},
+                errors=("invalid_request",),
+                params=[
+                    *PAGE_PARAMS,
+                    query("tags", {"type": "string"}, "Comma-separated tags (OR filter)"),
+                    query("archived", {"type": "boolean", "default": False}, "List only archived models"),
+                ],
+            ),
         },
         "/models/ingest": {
-            "post": operation("Ingest a model from a URL (GLB/glTF)", scope="models:write", ok=created,
-                              errors=(*UPLOAD_ERRORS, "url_required", "invalid_url", "timeout"), body=json_body(obj(
-                                  {"url": {"type": "string", "format": "uri"}, "renderSettings": ref("RenderSettings")},
-                                  required=("url",)))),
+            "post": operation(
+                "Ingest a model from a URL (GLB/glTF)",
+                scope="models:write",
+                ok=created,
+                errors=(*UPLOAD_ERRORS, "url_required", "invalid_url", "timeout"),
+                body=json_body(
+                    obj(
+                        {"url": {"type": "string", "format": "uri"}, "renderSettings": ref("RenderSettings")},
+                        required=("url",),
+                    )
+                ),
+            ),
         },
         "/models/check-hash": {
-            "post": operation("Dedup pre-flight: is a file with this SHA-256 already uploaded?", scope="models:read",
-                              ok={"200": json_ok(data_envelope(obj({"exists": {"type": "boolean"}, "modelId": nullable(ID)})))},
-                              errors=("sha256_required",),
-                              body=json_body(obj({"sha256": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}}))),
+            "post": operation(
+                "Dedup pre-flight: is a file with this SHA-256 already uploaded?",
+                scope="models:read",
+                ok={"200": json_ok(data_envelope(obj({"exists": {"type": "boolean"}, "modelId": nullable(ID)})))},
+                errors=("sha256_required",),
+                body=json_body(obj({"sha256": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}})),
+            ),
         },
         "/models/{id}": {
             "parameters": [ID_PARAM],
             "get": operation("Get a model with all its renders", scope="models:read", ok=detail, errors=model_404),
-            "patch": operation("Update title, sku and tags (only fields given change)", scope="models:write", ok=detail,
-                               errors=model_404, body=json_body(obj({
-                                   "title": nullable({"type": "string", "maxLength": 255}),
-                                   "sku": nullable({"type": "string", "maxLength": 255}),
-                                   "tags": {"type": "array", "maxItems": 20, "items": {
-                                       "type": "string", "minLength": 1, "maxLength": 64, "pattern": "\\S"}},
-                               }, required=()))),
-            "delete": operation("Soft-delete a model (its renders stay)", scope="models:write", ok=deleted, errors=model_404),
+            "patch": operation(
+                "Update title, sku and tags (only fields given change)",
+                scope="models:write",
+                ok=detail,
+                errors=model_404,
+                body=json_body(
+                    obj(
+                        {
+                            "title": nullable({"type": "string", "maxLength": 255}),
+                            "sku": nullable({"type": "string", "maxLength": 255}),
+                            "tags": {
+                                "type": "array",
+                                "maxItems": 20,
+                                "items": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "\\S"},
+                            },
+                        },
+                        required=(),
+                    )
+                ),
+            ),
+            "delete": operation(
+                "Soft-delete a model (its renders stay)", scope="models:write", ok=deleted, errors=model_404
+            ),
         },
         "/models/{id}/archive": {
             "parameters": [ID_PARAM],
@@ -126,31 +178,62 @@ def paths() -> dict[str, dict[str, Schema]]:
         },
         "/models/{id}/file": {
             "parameters": [ID_PARAM],
-            "get": operation("Download the stored GLB", scope="models:read",
-                             ok=file_ok(("model/gltf-binary",), "The GLB, Content-Disposition: attachment", ranged=True),
-                             errors=(*model_404, "file_not_found", "range_not_satisfiable", "invalid_request"),
-                             params=[RANGE_PARAM]),
+            "get": operation(
+                "Download the stored GLB",
+                scope="models:read",
+                ok=file_ok(("model/gltf-binary",), "The GLB, Content-Disposition: attachment", ranged=True),
+                errors=(*model_404, "file_not_found", "range_not_satisfiable", "invalid_request"),
+                params=[RANGE_PARAM],
+            ),
         },
         "/renders": {
-            "post": operation("Create a render", scope="renders:write",
-                              ok={"201": json_ok(data_envelope(ref("RenderCreated")))},
-                              errors=("model_id_required", "invalid_settings", "no_credits", *model_404),
-                              body=json_body(obj({"modelId": ID, "renderSettings": ref("RenderSettings")},
-                                                 required=("modelId",)))),
-            "get": operation("List renders", scope="renders:read", ok={"200": json_ok(list_envelope(ref("Render")))},
-                             errors=("invalid_request",), params=[
-                                 query("model", {"type": "string"}, "Filter by model id"),
-                                 query("status", RENDER_STATUS, "Filter by status"), *PAGE_PARAMS]),
+            "post": operation(
+                "Create a render",
+                scope="renders:write",
+                ok={"201": json_ok(data_envelope(ref("RenderCreated")))},
+                errors=("model_id_required", "invalid_settings", "no_credits", *model_404),
+                body=json_body(obj({"modelId": ID, "renderSettings": ref("RenderSettings")}, required=("modelId",))),
+            ),
+            "get": operation(
+                "List renders",
+                scope="renders:read",
+                ok={"200": json_ok(list_envelope(ref("Render")))},
+                errors=("invalid_request",),
+                params=[
+                    query("model", {"type": "string"}, "Filter by model id"),
+                    query("status", RENDER_STATUS, "Filter by status"),
+                    *PAGE_PARAMS,
+                ],
+            ),
         },
         "/renders/batch": {
-            "post": operation("Create up to 100 renders, charged all or none", scope="renders:write",
-                              ok={"201": json_ok(data_envelope({"type": "array", "items": ref("BatchItem")}))},
-                              errors=("renders_required", "too_many", "model_id_required", "invalid_settings",
-                                      "no_credits", *model_404),
-                              body=json_body(obj({"renders": {
-                                  "type": "array", "minItems": 1, "maxItems": MAX_BATCH,
-                                  "items": obj({"modelId": ID, "renderSettings": ref("RenderSettings")}, required=("modelId",)),
-                              }}))),
+            "post": operation(
+                "Create up to 100 renders, charged all or none",
+                scope="renders:write",
+                ok={"201": json_ok(data_envelope({"type": "array", "items": ref("BatchItem")}))},
+                errors=(
+                    "renders_required",
+                    "too_many",
+                    "model_id_required",
+                    "invalid_settings",
+                    "no_credits",
+                    *model_404,
+                ),
+                body=json_body(
+                    obj(
+                        {
+                            "renders": {
+                                "type": "array",
+                                "minItems": 1,
+                                "maxItems": MAX_BATCH,
+                                "items": obj(
+                                    {"modelId": ID, "renderSettings": ref("RenderSettings")}, required=("modelId",)
+                                ),
+                            }
+                        }
+                    )
+                ),
+            ),
         },
         "/renders/{id}": {
             "parameters": [ID_PARAM],
@@ -159,62 +242,106 @@ def paths() -> dict[str, dict[str, Schema]]:
         },
         "/renders/{id}/dismiss": {
             "parameters": [ID_PARAM],
-            "patch": operation("Dismiss an errored render (error -> failed)", scope="renders:write", ok=render_ok,
-                               errors=(*render_404, "invalid_state")),
+            "patch": operation(
+                "Dismiss an errored render (error -> failed)",
+                scope="renders:write",
+                ok=render_ok,
+                errors=(*render_404, "invalid_state"),
+            ),
         },
         "/renders/{id}/video": {
             "parameters": [ID_PARAM],
-            "get": operation("Download the video (Range supported)", scope="renders:read",
-                             ok=file_ok(("video/mp4", "video/quicktime"), "The video", ranged=True),
-                             errors=(*render_404, "video_not_found", "range_not_satisfiable", "invalid_request"),
-                             params=[query("quality", {"type": "string", "enum": ["web"]}, "web: the web-optimised MP4"),
-                                     RANGE_PARAM]),
+            "get": operation(
+                "Download the video (Range supported)",
+                scope="renders:read",
+                ok=file_ok(("video/mp4", "video/quicktime"), "The video", ranged=True),
+                errors=(*render_404, "video_not_found", "range_not_satisfiable", "invalid_request"),
+                params=[
+                    query("quality", {"type": "string", "enum": ["web"]}, "web: the web-optimised MP4"),
+                    RANGE_PARAM,
+                ],
+            ),
         },
         "/renders/{id}/poster": {
             "parameters": [ID_PARAM],
-            "get": operation("Download the poster PNG (small by default)", scope="renders:read",
-                             ok=file_ok(("image/png",), "The poster"),
-                             errors=(*render_404, "poster_not_found", "invalid_request"),
-                             params=[query("quality", {"type": "string", "enum": ["full"]}, "full: native resolution")]),
+            "get": operation(
+                "Download the poster PNG (small by default)",
+                scope="renders:read",
+                ok=file_ok(("image/png",), "The poster"),
+                errors=(*render_404, "poster_not_found", "invalid_request"),
+                params=[query("quality", {"type": "string", "enum": ["full"]}, "full: native resolution")],
+            ),
         },
         "/renders/{id}/thumb": {
             "parameters": [ID_PARAM],
-            "get": operation("Download the quarter-size MP4 thumbnail (Range supported)", scope="renders:read",
-                             ok=file_ok(("video/mp4",), "The thumbnail video", ranged=True),
-                             errors=(*render_404, "thumb_not_found", "range_not_satisfiable"), params=[RANGE_PARAM]),
+            "get": operation(
+                "Download the quarter-size MP4 thumbnail (Range supported)",
+                scope="renders:read",
+                ok=file_ok(("video/mp4",), "The thumbnail video", ranged=True),
+                errors=(*render_404, "thumb_not_found", "range_not_satisfiable"),
+                params=[RANGE_PARAM],
+            ),
         },
         "/renders/{id}/bundle": {
             "parameters": [ID_PARAM],
-            "get": operation("Download every asset as one streamed ZIP", scope="renders:read",
-                             ok=file_ok(("application/zip",), "video, web.mp4, poster.png, thumb.mp4; Cache-Control: immutable"),
-                             errors=(*render_404, "video_not_found")),
+            "get": operation(
+                "Download every asset as one streamed ZIP",
+                scope="renders:read",
+                ok=file_ok(("application/zip",), "video, web.mp4, poster.png, thumb.mp4; Cache-Control: immutable"),
+                errors=(*render_404, "video_not_found"),
+            ),
         },
         "/overlays": {
-            "post": operation("Upload an overlay image (PNG, JPEG, WebP; max 10 MB)", scope="overlays:write",
-                              ok={"200": json_ok(data_envelope(ref("Overlay")))},
-                              errors=("no_file", "invalid_format", "file_too_large", "invalid_request"),
-                              body=multipart_body({
-                                  "file": {"type": "string", "format": "binary"}, "layer": LAYER,
-                                  "name": {"type": "string", "maxLength": 100},
-                                  "description": {"type": "string", "maxLength": 500}, "alignment": ALIGNMENT})),
-            "get": operation("List your overlays and the published system overlays", scope="overlays:read",
-                             ok={"200": json_ok(obj(
-                                 {"data": {"type": "array", "items": ref("Overlay")}, "meta": ref("Meta")},
-                                 required=("data",)))},
-                             errors=("invalid_request",), params=[query("layer", {"type": "string", "enum": ["background", "foreground"]})]),
+            "post": operation(
+                "Upload an overlay image (PNG, JPEG, WebP; max 10 MB)",
+                scope="overlays:write",
+                ok={"200": json_ok(data_envelope(ref("Overlay")))},
+                errors=("no_file", "invalid_format", "file_too_large", "invalid_request"),
+                body=multipart_body(
+                    {
+                        "file": {"type": "string", "format": "binary"},
+                        "layer": LAYER,
+                        "name": {"type": "string", "maxLength": 100},
+                        "description": {"type": "string", "maxLength": 500},
+                        "alignment": ALIGNMENT,
+                    }
+                ),
+            ),
+            "get": operation(
+                "List your overlays and the published system overlays",
+                scope="overlays:read",
+                ok={
+                    "200": json_ok(
+                        obj(
+                            {"data": {"type": "array", "items": ref("Overlay")}, "meta": ref("Meta")},
+                            required=("data",),
+                        )
+                    )
+                },
+                errors=("invalid_request",),
+                params=[query("layer", {"type": "string", "enum": ["background", "foreground"]})],
+            ),
         },
         "/overlays/{id}": {
             "parameters": [ID_PARAM],
-            "delete": operation("Delete an overlay you own", scope="overlays:write", ok=deleted,
-                                errors=("overlay_not_found",)),
+            "delete": operation(
+                "Delete an overlay you own", scope="overlays:write", ok=deleted, errors=("overlay_not_found",)
+            ),
         },
         "/account": {
-            "get": operation("The account and its credit balance", scope="account:read",
-                             ok={"200": json_ok(data_envelope(ref("Account")))}),
+            "get": operation(
+                "The account and its credit balance",
+                scope="account:read",
+                ok={"200": json_ok(data_envelope(ref("Account")))},
+            ),
         },
         "/health": {
-            "get": operation("Database connectivity (no authentication)", scope=None,
-                             ok={"200": json_ok(data_envelope(ref("Health")))}, errors=("service_unavailable",)),
+            "get": operation(
+                "Database connectivity (no authentication)",
+                scope=None,
+                ok={"200": json_ok(data_envelope(ref("Health")))},
+                errors=("service_unavailable",),
+            ),
         },
         "/openapi.json": {
             "get": operation("This document", scope=None, ok={"200": json_ok({"type": "object"})}),
@@ -229,17 +356,21 @@ def build_document() -> Schema:
             "title": "DXGL Public API",
             "version": "1.0.0",
             "description": "3D models to product videos. Every error is the envelope "
-                           "{\"error\": {\"code\", \"message\", \"status\"}}; see docs/api.md.",
+            '{"error": {"code", "message", "status"}}; see docs/api.md.',
         },
         "servers": [{"url": "/v1"}],
         "security": [{"bearerAuth": []}],
         "paths": paths(),
         "components": {
             "schemas": component_schemas(),
-            "securitySchemes": {"bearerAuth": {
-                "type": "http", "scheme": "bearer", "bearerFormat": "dxgl_sk_ + 46 base62 characters",
-                "description": "API token; an operation lists the scope it needs. Scopes: " + ", ".join(SCOPES),
-            }},
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "dxgl_sk_ + 46 base62 characters",
+                    "description": "API token; an operation lists the scope it needs. Scopes: " + ", ".join(SCOPES),
+                }
+            },
         },
     }
 

@@ -55,6 +55,7 @@ def list_envelope(item: Schema) -> Schema:
 
 # --- renderSettings, derived from the validators ----------------------------------------------
 
+
 def _setting_schema(check: Any) -> Schema:
     """The JSON schema of one FIELDS validator, read from the factory that made it and its bound
     values (options / low / high), so the document cannot drift from the validation rules."""
@@ -88,7 +89,7 @@ def render_settings_schema() -> Schema:
         "description": (
             "Every field is optional; defaults are filled in and stored. Strict types: unknown keys and "
             "wrong types are invalid_settings. datasetQuality/coverage apply only to dataset renders "
-            "(effect or output \"dataset\"); bgAlign/fgAlign need bgImageId/fgImageId."
+            '(effect or output "dataset"); bgAlign/fgAlign need bgImageId/fgImageId.'
         ),
         "properties": properties,
         "additionalProperties": False,
@@ -116,52 +117,93 @@ RENDER_STATUS: Schema = {"type": "string", "enum": list(STATUSES)}
 
 def component_schemas() -> dict[str, Schema]:
     return {
-        "Error": obj({"error": obj({
-            "code": {"type": "string", "enum": sorted(ERROR_CODES)},
-            "message": {"type": "string"},
-            "status": {"type": "integer"},
-        })}),
-        "Meta": obj({
-            "total": {"type": "integer", "minimum": 0},
-            "offset": {"type": "integer", "minimum": 0},
-            "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
-        }),
+        "Error": obj(
+            {
+                "error": obj(
+                    {
+                        "code": {"type": "string", "enum": sorted(ERROR_CODES)},
+                        "message": {"type": "string"},
+                        "status": {"type": "integer"},
+                    }
+                )
+            }
+        ),
+        "Meta": obj(
+            {
+                "total": {"type": "integer", "minimum": 0},
+                "offset": {"type": "integer", "minimum": 0},
+                "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+            }
+        ),
         "RenderSettings": render_settings_schema(),
         "Model": obj(MODEL_FIELDS),
-        "ModelDetail": obj({**MODEL_FIELDS, "warnings": {"type": "array", "items": {"type": "string"}}, "renders": {"type": "array", "items": obj({
-            "id": ID, "status": RENDER_STATUS, "renderSettings": ref("RenderSettings"),
-            "createdAt": TIMESTAMP, "updatedAt": TIMESTAMP,
-        })}}),
+        "ModelDetail": obj(
+            {
+                **MODEL_FIELDS,
+                "warnings": {"type": "array", "items": {"type": "string"}},
+                "renders": {
+                    "type": "array",
+                    "items": obj(
+                        {
+                            "id": ID,
+                            "status": RENDER_STATUS,
+                            "renderSettings": ref("RenderSettings"),
+                            "createdAt": TIMESTAMP,
+                            "updatedAt": TIMESTAMP,
+                        }
+                    ),
+                },
+            }
+        ),
         "UploadCreated": obj(
             {"modelId": ID, "renderId": ID, "duplicate": {"type": "boolean", "const": True}},
             required=("modelId", "renderId"),
         ),
-        "Render": obj({
-            "id": ID, "modelId": ID, "status": RENDER_STATUS, "renderSettings": ref("RenderSettings"),
-            "fileSize": nullable({"type": "integer", "minimum": 0}),
-            "errorMessage": nullable({"type": "string"}),
-            "hasWebVariant": {"type": "boolean"},
-            "createdAt": TIMESTAMP, "updatedAt": TIMESTAMP,
-        }),
-        "RenderCreated": obj({"id": ID, "modelId": ID, "status": RENDER_STATUS, "renderSettings": ref("RenderSettings")}),
+        "Render": obj(
+            {
+                "id": ID,
+                "modelId": ID,
+                "status": RENDER_STATUS,
+                "renderSettings": ref("RenderSettings"),
+                "fileSize": nullable({"type": "integer", "minimum": 0}),
+                "errorMessage": nullable({"type": "string"}),
+                "hasWebVariant": {"type": "boolean"},
+                "createdAt": TIMESTAMP,
+                "updatedAt": TIMESTAMP,
+            }
+        ),
+        "RenderCreated": obj(
+            {"id": ID, "modelId": ID, "status": RENDER_STATUS, "renderSettings": ref("RenderSettings")}
+        ),
         "BatchItem": obj({"id": ID, "modelId": ID, "status": RENDER_STATUS}),
         "Deleted": obj({"id": ID, "deleted": {"type": "boolean", "const": True}}),
-        "Account": obj({
-            "id": ID, "email": {"type": "string"},
-            "credits": {"type": "integer", "minimum": 0, "description": "paidCredits + freeCredits"},
-            "paidCredits": {"type": "integer", "minimum": 0},
-            "freeCredits": {"type": "integer", "minimum": 0},
-        }),
+        "Account": obj(
+            {
+                "id": ID,
+                "email": {"type": "string"},
+                "credits": {"type": "integer", "minimum": 0, "description": "paidCredits + freeCredits"},
+                "paidCredits": {"type": "integer", "minimum": 0},
+                "freeCredits": {"type": "integer", "minimum": 0},
+            }
+        ),
         "Overlay": obj(
-            {"id": ID, "layer": LAYER, "alignment": ALIGNMENT, "name": nullable({"type": "string"}),
-             "description": nullable({"type": "string"}), "system": {"type": "boolean"}},
-            required=("id", "layer", "alignment", "name"), closed=False,
+            {
+                "id": ID,
+                "layer": LAYER,
+                "alignment": ALIGNMENT,
+                "name": nullable({"type": "string"}),
+                "description": nullable({"type": "string"}),
+                "system": {"type": "boolean"},
+            },
+            required=("id", "layer", "alignment", "name"),
+            closed=False,
         ),
         "Health": obj({"status": {"type": "string", "enum": ["ok"]}, "database": {"type": "string", "enum": ["ok"]}}),
     }
 
 
 # --- responses ----------------------------------------------------------------------------------
+
 
 def error_responses(codes: tuple[str, ...]) -> dict[str, Schema]:
     """One response per status, each pinning ``code`` to the codes of this operation with that status."""
@@ -170,15 +212,23 @@ def error_responses(codes: tuple[str, ...]) -> dict[str, Schema]:
         by_status.setdefault(ERROR_CODES[code][0], []).append(code)
     responses = {}
     for status, status_codes in sorted(by_status.items()):
-        schema = obj({"error": obj({
-            "code": {"type": "string", "enum": status_codes},
-            "message": {"type": "string"},
-            "status": {"type": "integer", "const": status},
-        })})
+        schema = obj(
+            {
+                "error": obj(
+                    {
+                        "code": {"type": "string", "enum": status_codes},
+                        "message": {"type": "string"},
+                        "status": {"type": "integer", "const": status},
+                    }
+                )
+            }
+        )
         described = "; ".join(f"`{c}`: {ERROR_CODES[c][1]}" for c in status_codes)
         response: Schema = {"description": described, "content": {JSON: {"schema": schema}}}
         if status == 416:
-            response["headers"] = {"Content-Range": {"description": "bytes */N (N = file size)", "schema": {"type": "string"}}}
+            response["headers"] = {
+                "Content-Range": {"description": "bytes */N (N = file size)", "schema": {"type": "string"}}
+            }
         responses[str(status)] = response
     return responses
 
@@ -201,16 +251,31 @@ def file_ok(media_types: tuple[str, ...], description: str, *, ranged: bool = Fa
 
 # --- parameters and bodies ----------------------------------------------------------------------
 
+
 def query(name: str, schema: Schema, description: str = "") -> Schema:
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
-ID_PARAM = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9A-Za-z]{1,32}$"}}
+ID_PARAM = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[0-9A-Za-z]{1,32}$"},
+}
 PAGE_PARAMS = [
-    query("limit", {"type": "integer", "minimum": 1, "default": DEFAULT_LIMIT}, f"Values above {MAX_LIMIT} are clamped to {MAX_LIMIT}"),
+    query(
+        "limit",
+        {"type": "integer", "minimum": 1, "default": DEFAULT_LIMIT},
+        f"Values above {MAX_LIMIT} are clamped to {MAX_LIMIT}",
+    ),
     query("offset", {"type": "integer", "minimum": 0, "default": 0}),
 ]
-RANGE_PARAM = {"name": "Range", "in": "header", "required": False, "schema": {"type": "string", "example": "bytes=0-1023"}}
+RANGE_PARAM = {
+    "name": "Range",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "example": "bytes=0-1023"},
+}
 
 
 def json_body(schema: Schema) -> Schema:

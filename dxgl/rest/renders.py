@@ -33,7 +33,11 @@ async def create_batch(request: Request, session: AsyncSession, caller: Caller) 
 async def list_renders(request: Request, session: AsyncSession, caller: Caller) -> Response:
     page = page_of(request)
     items, total = await renders.list_renders(
-        session, caller, page=page, model_id=request.query_params.get("model"), status=request.query_params.get("status")
+        session,
+        caller,
+        page=page,
+        model_id=request.query_params.get("model"),
+        status=request.query_params.get("status"),
     )
     return paged([render_json(r) for r in items], total, page)
 

@@ -15,8 +15,8 @@ from strawberry.dataloader import DataLoader
 from dxgl.errors import DxglError
 from dxgl.events import EventBus
 from dxgl.runtime import Runtime
-from dxgl.services.auth import Caller, authenticate
 from dxgl.schema import loaders
+from dxgl.services.auth import Caller, authenticate
 
 
 @dataclass

@@ -10,10 +10,10 @@ from strawberry.file_uploads import Upload
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from dxgl.services import models as model_service
-from dxgl.services import renders as render_service
 from dxgl.schema.types import Deleted, Model, Render, RenderRequest, UploadResult
 from dxgl.schema.uploads import receive_upload
+from dxgl.services import models as model_service
+from dxgl.services import renders as render_service
 
 
 def _changes(**fields: Any) -> dict[str, Any]:
@@ -33,7 +33,9 @@ class Mutation:
         caller.require("models:write")  # before reading the file, as REST does
         uploaded = await receive_upload(ctx.runtime, file)
         async with ctx.unit_of_work() as session:
-            result = await model_service.upload_model(session, ctx.runtime, caller, upload=uploaded, raw_settings=render_settings)
+            result = await model_service.upload_model(
+                session, ctx.runtime, caller, upload=uploaded, raw_settings=render_settings
+            )
             return UploadResult(
                 model=Model.from_row(result.model), render=Render.from_row(result.render), duplicate=result.duplicate
             )
@@ -49,7 +51,9 @@ class Mutation:
     ) -> Model:
         async with info.context.unit_of_work() as session:
             caller = await info.context.caller()
-            row = await model_service.update_model(session, caller, str(id), changes=_changes(title=title, sku=sku, tags=tags))
+            row = await model_service.update_model(
+                session, caller, str(id), changes=_changes(title=title, sku=sku, tags=tags)
+            )
             return Model.from_row(row)
 
     @strawberry.mutation(description="Hide a model from the default models list.")
@@ -84,9 +88,9 @@ class Mutation:
 
     @strawberry.mutation(description="Create up to 100 renders at once: all are charged, or none.")
     async def create_render_batch(self, info: Info, renders: list[RenderRequest] | None = None) -> list[Render]:
-        items = None if renders is None else [
-            {"modelId": r.model_id, "renderSettings": r.render_settings} for r in renders
-        ]
+        items = (
+            None if renders is None else [{"modelId": r.model_id, "renderSettings": r.render_settings} for r in renders]
+        )
         async with info.context.unit_of_work() as session:
             caller = await info.context.caller()
             rows = await render_service.create_batch(session, info.context.runtime, caller, items=items)
@@ -104,4 +108,3 @@ class Mutation:
             caller = await info.context.caller()
             row = await render_service.delete_render(session, info.context.runtime, caller, str(id))
             return Deleted(id=strawberry.ID(row.id), deleted=True)
-

@@ -30,8 +30,14 @@ class Overlay:
     @classmethod
     def from_row(cls, row: OverlayRow) -> Overlay:
         return cls(
-            id=strawberry.ID(row.id), layer=row.layer, alignment=row.alignment, name=row.name,
-            description=row.description, system=row.account_id is None, width=row.width, height=row.height,
+            id=strawberry.ID(row.id),
+            layer=row.layer,
+            alignment=row.alignment,
+            name=row.name,
+            description=row.description,
+            system=row.account_id is None,
+            width=row.width,
+            height=row.height,
             created_at=iso(row.created_at) or "",
         )
 
@@ -63,7 +69,14 @@ class OverlayMutation:
         uploaded = await receive_upload(ctx.runtime, file, limit=overlay_service.MAX_OVERLAY_BYTES)
         async with ctx.unit_of_work() as session:
             row = await overlay_service.upload_overlay(
-                session, ctx.runtime, caller, upload=uploaded, layer=layer, name=name, description=description, alignment=alignment
+                session,
+                ctx.runtime,
+                caller,
+                upload=uploaded,
+                layer=layer,
+                name=name,
+                description=description,
+                alignment=alignment,
             )
             return Overlay.from_row(row)
 
@@ -75,8 +88,14 @@ class OverlayMutation:
             return Deleted(id=strawberry.ID(row.id), deleted=True)
 
     @strawberry.mutation(description="Download a GLB/glTF from a public http(s) URL and create its first render.")
-    async def ingest_model(self, info: Info, url: str | None = None, render_settings: JSON | None = None) -> UploadResult:
+    async def ingest_model(
+        self, info: Info, url: str | None = None, render_settings: JSON | None = None
+    ) -> UploadResult:
         caller = await info.context.caller()
         async with info.context.unit_of_work() as session:
-            result = await model_service.ingest_model(session, info.context.runtime, caller, url=url, raw_settings=render_settings)
-            return UploadResult(model=Model.from_row(result.model), render=Render.from_row(result.render), duplicate=result.duplicate)
+            result = await model_service.ingest_model(
+                session, info.context.runtime, caller, url=url, raw_settings=render_settings
+            )
+            return UploadResult(
+                model=Model.from_row(result.model), render=Render.from_row(result.render), duplicate=result.duplicate
+            )

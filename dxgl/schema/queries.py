@@ -9,9 +9,9 @@ import strawberry
 from strawberry.types import Info
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
+from dxgl.schema.types import Account, Model, ModelPage, Render, RenderPage
 from dxgl.services import accounts, models, renders
 from dxgl.services.pagination import Page
-from dxgl.schema.types import Account, Model, ModelPage, Render, RenderPage
 
 
 def _selects(selections: Iterable[Selection], name: str) -> bool:
@@ -60,7 +60,9 @@ class Query:
             rows, total = await models.list_models(
                 session, caller, page=page, tags=tags or [], archived=archived, with_total=total_selected(info)
             )
-        return ModelPage(items=[Model.from_row(r) for r in rows], limit=page.limit, offset=page.offset, total_count=total or 0)
+        return ModelPage(
+            items=[Model.from_row(r) for r in rows], limit=page.limit, offset=page.offset, total_count=total or 0
+        )
 
     @strawberry.field(description="The caller's model with this SHA-256, if any (the check-hash pre-flight).")
     async def model_by_hash(self, info: Info, sha256: str | None = None) -> Model | None:
@@ -88,7 +90,13 @@ class Query:
         page = Page.parse(limit, offset)
         async with info.context.unit_of_work() as session:
             rows, total = await renders.list_renders(
-                session, caller, page=page, model_id=str(model_id) if model_id else None, status=status,
+                session,
+                caller,
+                page=page,
+                model_id=str(model_id) if model_id else None,
+                status=status,
                 with_total=total_selected(info),
             )
-        return RenderPage(items=[Render.from_row(r) for r in rows], limit=page.limit, offset=page.offset, total_count=total or 0)
+        return RenderPage(
+            items=[Render.from_row(r) for r in rows], limit=page.limit, offset=page.offset, total_count=total or 0
+        )

@@ -11,9 +11,9 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
+from dxgl.schema.types import Render
 from dxgl.services import renders as render_service
 from dxgl.services.pagination import Page
-from dxgl.schema.types import Render
 
 
 class _Sent:
@@ -34,9 +34,7 @@ class _Sent:
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(
-        description="One render: its current state first, then every change (scope renders:read)."
-    )
+    @strawberry.subscription(description="One render: its current state first, then every change (scope renders:read).")
     async def render_updated(self, info: Info, id: strawberry.ID) -> AsyncGenerator[Render, None]:
         ctx = info.context
         caller = await ctx.caller()

@@ -10,8 +10,8 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from dxgl.models import Account as AccountRow
 from dxgl.events import render_event
+from dxgl.models import Account as AccountRow
 from dxgl.models import Model3D
 from dxgl.models import Render as RenderRow
 from dxgl.timeutil import iso
@@ -149,4 +149,3 @@ class RenderRequest:
     # Nullable so that a missing id is answered with model_id_required, as in REST.
     model_id: strawberry.ID | None = None
     render_settings: JSON | None = None
-

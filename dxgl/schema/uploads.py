@@ -22,7 +22,9 @@ async def receive_upload(rt: Runtime, file: Any, *, limit: int | None = None) ->
     """``file`` is Starlette's UploadFile (anything with ``read(n)`` works). The caller owns the
     returned temporary file (``services.models.upload_model`` consumes it)."""
     if file is None or not hasattr(file, "read"):
-        raise DxglError("no_file", "No file in upload request: send it as the 'file' variable (GraphQL multipart request)")
+        raise DxglError(
+            "no_file", "No file in upload request: send it as the 'file' variable (GraphQL multipart request)"
+        )
     writer = HashingWriter(rt.storage.temp_path(".upload"), limit or rt.settings.upload_limit_bytes)
     try:
         while chunk := await _read(file, CHUNK_BYTES):

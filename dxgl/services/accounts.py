@@ -18,9 +18,7 @@ def _normalise_email(email: str) -> str:
     return email
 
 
-async def create_account(
-    session: AsyncSession, *, email: str, paid_credits: int = 0, free_credits: int = 2
-) -> Account:
+async def create_account(session: AsyncSession, *, email: str, paid_credits: int = 0, free_credits: int = 2) -> Account:
     email = _normalise_email(email)
     if paid_credits < 0 or free_credits < 0:
         raise DxglError("invalid_request", "credits cannot be negative")
@@ -35,7 +33,9 @@ async def create_account(
 
 
 async def get_by_email(session: AsyncSession, email: str) -> Account:
-    account = (await session.execute(select(Account).where(Account.email == _normalise_email(email)))).scalar_one_or_none()
+    account = (
+        await session.execute(select(Account).where(Account.email == _normalise_email(email)))
+    ).scalar_one_or_none()
     if account is None:
         raise DxglError("not_found", f"no account with email {email}")
     return account
@@ -53,7 +53,9 @@ async def set_status(session: AsyncSession, *, account: Account, status: str) ->
     await session.flush()
 
 
-async def grant_credits(session: AsyncSession, *, account: Account, paid: int = 0, free: int = 0, note: str = "") -> None:
+async def grant_credits(
+    session: AsyncSession, *, account: Account, paid: int = 0, free: int = 0, note: str = ""
+) -> None:
     """Add credits with a ledger row, as one atomic increment (safe beside concurrent charges)."""
     if paid < 0 or free < 0 or (paid == 0 and free == 0):
         raise DxglError("invalid_request", "grant a positive number of credits")

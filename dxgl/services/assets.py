@@ -32,7 +32,9 @@ def _main_video(render: Render) -> str:
 def _asset(rt: Runtime, render: Render, filename: str, missing_code: str) -> Asset:
     if filename not in render.assets or not rt.storage.exists(render_key(render.id, filename)):
         raise DxglError(missing_code)
-    media = {".mp4": "video/mp4", ".mov": "video/quicktime", ".png": "image/png", ".zip": "application/zip"}[Path(filename).suffix]
+    media = {".mp4": "video/mp4", ".mov": "video/quicktime", ".png": "image/png", ".zip": "application/zip"}[
+        Path(filename).suffix
+    ]
     return Asset(rt.storage.path(render_key(render.id, filename)), media, f"{render.id}-{filename}")
 
 

@@ -107,10 +107,14 @@ async def revoke_tokens(session: AsyncSession, *, prefix: str) -> int:
         raise DxglError("invalid_request", "give at least dxgl_sk_ and 4 more characters of the token")
     key = prefix[:DISPLAY_PREFIX_LEN]  # a whole raw token works too
     matched = (
-        await session.execute(
-            select(ApiToken).where(ApiToken.revoked_at.is_(None), ApiToken.prefix.startswith(key, autoescape=True))
+        (
+            await session.execute(
+                select(ApiToken).where(ApiToken.revoked_at.is_(None), ApiToken.prefix.startswith(key, autoescape=True))
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     for row in matched:
         row.revoked_at = utcnow()
     await session.flush()

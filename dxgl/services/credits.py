@@ -50,9 +50,7 @@ async def charge(session: AsyncSession, *, account_id: str, renders: list[Render
         r.cost = render_cost(r.settings)
     for _ in range(_RETRIES):
         balance = (
-            await session.execute(
-                select(Account.paid_credits, Account.free_credits).where(Account.id == account_id)
-            )
+            await session.execute(select(Account.paid_credits, Account.free_credits).where(Account.id == account_id))
         ).one()
         split = _allocate(balance.paid_credits, balance.free_credits, renders)
         if split is None:

@@ -138,7 +138,9 @@ async def _duplicate(session: AsyncSession, rt: Runtime, caller: Caller, model: 
     return UploadResult(model, render[0], duplicate=True)
 
 
-async def ingest_model(session: AsyncSession, rt: Runtime, caller: Caller, *, url: Any, raw_settings: Any = None) -> UploadResult:
+async def ingest_model(
+    session: AsyncSession, rt: Runtime, caller: Caller, *, url: Any, raw_settings: Any = None
+) -> UploadResult:
     """Download a GLB/glTF from ``url`` (public addresses only unless the server allows private
     ones), then store it exactly like an upload. The download happens before any database work."""
     caller.require("models:write")
@@ -226,7 +228,8 @@ def _text_field(name: str, value: Any) -> str | None:
         return None
     if not isinstance(value, str) or len(value) > MAX_TEXT_LEN or _CONTROL.search(value):
         raise DxglError(
-            "invalid_request", f"{name} must be a string of at most {MAX_TEXT_LEN} characters, without control characters"
+            "invalid_request",
+            f"{name} must be a string of at most {MAX_TEXT_LEN} characters, without control characters",
         )
     return value
 

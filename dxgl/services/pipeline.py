@@ -35,13 +35,22 @@ async def claim(session: AsyncSession, render_id: str, *, lease_s: float, max_at
                 Render.status.in_(PROCESSING) & (or_(Render.lease_until.is_(None), Render.lease_until < now)),
             ),
         )
-        .values(status="poster-processing", attempts=Render.attempts + 1, lease_until=now + timedelta(seconds=lease_s), updated_at=now)
+        .values(
+            status="poster-processing",
+            attempts=Render.attempts + 1,
+            lease_until=now + timedelta(seconds=lease_s),
+            updated_at=now,
+        )
     )
     if result.rowcount != 1:
         return None
     render = await session.get_one(Render, render_id, populate_existing=True)
     if render.attempts > max_attempts:
-        await fail(session, render, f"The render was interrupted {max_attempts} times and was given up; its credits were refunded")
+        await fail(
+            session,
+            render,
+            f"The render was interrupted {max_attempts} times and was given up; its credits were refunded",
+        )
         return None
     return render
 
@@ -74,7 +83,9 @@ async def heartbeat(session: AsyncSession, render_ids: list[str], *, lease_s: fl
     )
 
 
-async def complete(session: AsyncSession, render: Render, *, file_size: int, has_web_variant: bool, assets: list[str]) -> bool:
+async def complete(
+    session: AsyncSession, render: Render, *, file_size: int, has_web_variant: bool, assets: list[str]
+) -> bool:
     if not await advance(session, render, "done", lease_s=0):
         return False
     render.file_size = file_size
@@ -103,13 +114,17 @@ async def lost_renders(session: AsyncSession, *, lease_s: float) -> list[Render]
     now = utcnow()
     stale = now - timedelta(seconds=lease_s)
     rows = (
-        await session.execute(
-            select(Render).where(
-                Render.updated_at < stale,
-                or_(Render.status == "pending", Render.status.in_(PROCESSING) & (Render.lease_until < now)),
+        (
+            await session.execute(
+                select(Render).where(
+                    Render.updated_at < stale,
+                    or_(Render.status == "pending", Render.status.in_(PROCESSING) & (Render.lease_until < now)),
+                )
             )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     for render in rows:
         render.updated_at = now  # one re-queue per lease period
     await session.flush()

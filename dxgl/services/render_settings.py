@@ -18,9 +18,15 @@ ASPECTS = ("16:9", "1:1", "9:16")
 DATASET_QUALITIES = ("100x800", "196x1024", "400x2048")
 COVERAGES = ("hemisphere", "sphere")
 ALIGNMENTS = (
-    "top-left", "top-center", "top-right",
-    "center-left", "center", "center-right",
-    "bottom-left", "bottom-center", "bottom-right",
+    "top-left",
+    "top-center",
+    "top-right",
+    "center-left",
+    "center",
+    "center-right",
+    "bottom-left",
+    "bottom-center",
+    "bottom-right",
 )
 
 QUALITY_COST = {"standard": 1, "4k": 4, "pro": 16}
@@ -64,6 +70,7 @@ def _choice(field: str, options: tuple[str, ...]):
         if not isinstance(value, str) or value not in options:
             raise _bad(field, "must be one of " + ", ".join(f'"{o}"' for o in options))
         return value
+
     return check
 
 
@@ -74,6 +81,7 @@ def _integer(field: str, low: int, high: int):
         if not low <= value <= high:
             raise _bad(field, f"must be an integer from {low} to {high}")
         return value
+
     return check
 
 
@@ -84,6 +92,7 @@ def _number(field: str, low: float, high: float):
         if not low <= value <= high:
             raise _bad(field, f"must be a number from {low:g} to {high:g}")
         return value
+
     return check
 
 
@@ -92,6 +101,7 @@ def _boolean(field: str):
         if not isinstance(value, bool):
             raise _bad(field, "must be true or false")
         return value
+
     return check
 
 
@@ -100,6 +110,7 @@ def _color(field: str):
         if not isinstance(value, str) or not _HEX_COLOR.match(value):
             raise _bad(field, 'must be a 6-digit hex colour with "#", e.g. "#ff8800"')
         return value
+
     return check
 
 
@@ -108,6 +119,7 @@ def _overlay_id(field: str):
         if not isinstance(value, str) or not re.fullmatch(r"[0-9A-Za-z]{1,64}", value):
             raise _bad(field, "must be an overlay id")
         return value
+
     return check
 
 

@@ -67,7 +67,9 @@ async def test_revoked_expired_suspended_and_scope(service):
     assert_error(await acct.request("GET", "/v1/account"), 401, "token_expired")
 
     async with service.runtime.unit_of_work() as s:
-        await s.execute(update(ApiToken).where(ApiToken.account_id == acct.id).values(expires_at=None, revoked_at=utcnow()))
+        await s.execute(
+            update(ApiToken).where(ApiToken.account_id == acct.id).values(expires_at=None, revoked_at=utcnow())
+        )
     assert_error(await acct.request("GET", "/v1/account"), 401, "unauthorized")
 
     other = await service.account()
@@ -84,9 +86,7 @@ async def test_revoked_expired_suspended_and_scope(service):
 async def test_account_reports_paid_and_free_credits(service):
     acct = await service.account(credits=7, free=2)
     r = await acct.request("GET", "/v1/account")
-    assert r.json() == {
-        "data": {"id": acct.id, "email": acct.email, "credits": 9, "paidCredits": 7, "freeCredits": 2}
-    }
+    assert r.json() == {"data": {"id": acct.id, "email": acct.email, "credits": 9, "paidCredits": 7, "freeCredits": 2}}
 
 
 async def test_health_without_auth(service):
@@ -100,5 +100,7 @@ async def test_upload_needs_only_models_write(service, duck):
     r = await uploader.upload(duck)
     assert r.status_code == 201, r.text
     assert_error(
-        await uploader.request("POST", "/v1/renders", json={"modelId": r.json()["data"]["modelId"]}), 403, "insufficient_scope"
+        await uploader.request("POST", "/v1/renders", json={"modelId": r.json()["data"]["modelId"]}),
+        403,
+        "insufficient_scope",
     )

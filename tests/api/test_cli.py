@@ -33,7 +33,11 @@ def test_account_token_lifecycle(tmp_path, database_url, service_app_factory):
     email = f"cli-{time.time_ns()}@example.com"
     out = _cli(env, "accounts", "create", "--email", email, "--credits", "5", "--free-credits", "1").stdout
     assert email in out
-    token = _cli(env, "tokens", "create", "--email", email, "--scopes", "account:read,models:read").stdout.strip().splitlines()[-1]
+    token = (
+        _cli(env, "tokens", "create", "--email", email, "--scopes", "account:read,models:read")
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     assert token.startswith("dxgl_sk_")
     expiring = _cli(env, "tokens", "create", "--email", email, "--expires-in", "3600").stdout.strip().splitlines()[-1]
     _cli(env, "credits", "grant", "--email", email, "10")
@@ -106,7 +110,9 @@ def test_overlays_publish(tmp_path, database_url, service_app_factory):
     with service_app_factory(env) as get:
         listed = get("/v1/overlays", token).json()["data"]
     # other tests may have published system overlays in the shared PostgreSQL database
-    assert [(o["name"], o["alignment"], o["system"]) for o in listed if o["id"] == overlay_id] == [("Studio", "center", True)]
+    assert [(o["name"], o["alignment"], o["system"]) for o in listed if o["id"] == overlay_id] == [
+        ("Studio", "center", True)
+    ]
     bad = _cli(env, "overlays", "publish", str(tmp_path / "missing.png"), check=False)
     assert bad.returncode != 0
 
@@ -118,5 +124,16 @@ def test_migrate_is_idempotent(tmp_path):
         assert "latest migration" in _cli(env, "migrate").stdout
     import sqlite3
 
-    tables = {r[0] for r in sqlite3.connect(tmp_path / "data" / "dxgl.sqlite3").execute("select name from sqlite_master")}
-    assert {"accounts", "api_tokens", "models", "model_tags", "renders", "ledger", "overlays", "alembic_version"} <= tables
+    tables = {
+        r[0] for r in sqlite3.connect(tmp_path / "data" / "dxgl.sqlite3").execute("select name from sqlite_master")
+    }
+    assert {
+        "accounts",
+        "api_tokens",
+        "models",
+        "model_tags",
+        "renders",
+        "ledger",
+        "overlays",
+        "alembic_version",
+    } <= tables

@@ -17,7 +17,9 @@ async def test_fifty_concurrent_creations_with_ten_credits(service):
     assert (await owner.request("GET", "/v1/account")).json()["data"]["credits"] == 10
 
     async def create():
-        return await owner.request("POST", "/v1/renders", json={"modelId": model_id, "renderSettings": {"quality": "standard"}})
+        return await owner.request(
+            "POST", "/v1/renders", json={"modelId": model_id, "renderSettings": {"quality": "standard"}}
+        )
 
     responses = await asyncio.gather(*(create() for _ in range(50)))
     statuses = Counter(r.status_code for r in responses)
@@ -28,10 +30,14 @@ async def test_fifty_concurrent_creations_with_ten_credits(service):
         account = await s.get_one(Account, owner.id)
         paid, free = (
             await s.execute(
-                select(func.sum(LedgerEntry.paid_delta), func.sum(LedgerEntry.free_delta)).where(LedgerEntry.account_id == owner.id)
+                select(func.sum(LedgerEntry.paid_delta), func.sum(LedgerEntry.free_delta)).where(
+                    LedgerEntry.account_id == owner.id
+                )
             )
         ).one()
-        renders = (await s.execute(select(func.count()).select_from(Render).where(Render.account_id == owner.id))).scalar_one()
+        renders = (
+            await s.execute(select(func.count()).select_from(Render).where(Render.account_id == owner.id))
+        ).scalar_one()
     assert (account.paid_credits, account.free_credits) == (0, 0)
     assert (paid, free) == (0, 0)
     assert renders == 11

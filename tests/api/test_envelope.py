@@ -14,7 +14,9 @@ async def test_unknown_route_and_method(service):
 async def test_malformed_json_bodies(service):
     acct = await service.account()
     for body in (b"", b"{", b"[1,2]", b"\xff\xfe"):
-        r = await acct.request("POST", "/v1/models/check-hash", content=body, headers={"Content-Type": "application/json"})
+        r = await acct.request(
+            "POST", "/v1/models/check-hash", content=body, headers={"Content-Type": "application/json"}
+        )
         assert_error(r, 400, "invalid_json")
 
 
@@ -46,6 +48,8 @@ async def test_model_file_ranges(service, duck):
     err = await acct.request("GET", f"/v1/models/{model_id}/file", headers={"Range": "bytes=999999-"})
     assert_error(err, 416, "range_not_satisfiable")
     assert err.headers["content-range"] == f"bytes */{duck.stat().st_size}"
-    assert_error(await acct.request("GET", f"/v1/models/{model_id}/file", headers={"Range": "lines=1"}), 400, "invalid_request")
+    assert_error(
+        await acct.request("GET", f"/v1/models/{model_id}/file", headers={"Range": "lines=1"}), 400, "invalid_request"
+    )
     whole = await acct.request("GET", f"/v1/models/{model_id}/file", headers={"Range": ""})
     assert whole.status_code == 200 and whole.content == duck.read_bytes()

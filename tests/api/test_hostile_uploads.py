@@ -33,6 +33,7 @@ def _zip_gltf_uri(uri: str):
         doc, blob = b.triangle_document()
         doc["buffers"][0]["uri"] = uri
         return b.write_zip(cases / "deep-gltf.zip", {"scene.gltf": json.dumps(doc).encode(), "scene.bin": blob})
+
     return build
 
 
@@ -42,17 +43,28 @@ def _symlink_to_sentinel(cases: Path) -> Path:
 
 
 API_CASES: list[tuple[str, object, str, str]] = [
-    ("api_zip_dotdot_to_sentinel",
-     lambda cases: b.write_zip(cases / "deep.zip", {TO_TEST_ROOT + "sentinel/pwned.obj": b.SIMPLE_OBJ}),
-     "invalid_model", "'..'"),
-    ("api_zip_dotdot_into_models",
-     lambda cases: b.write_zip(cases / "models.zip", {"../../../../models/evil/evil.glb": minimal_glb(b"evil"),
-                                                      "model.obj": b.SIMPLE_OBJ}),
-     "invalid_model", "'..'"),
+    (
+        "api_zip_dotdot_to_sentinel",
+        lambda cases: b.write_zip(cases / "deep.zip", {TO_TEST_ROOT + "sentinel/pwned.obj": b.SIMPLE_OBJ}),
+        "invalid_model",
+        "'..'",
+    ),
+    (
+        "api_zip_dotdot_into_models",
+        lambda cases: b.write_zip(
+            cases / "models.zip", {"../../../../models/evil/evil.glb": minimal_glb(b"evil"), "model.obj": b.SIMPLE_OBJ}
+        ),
+        "invalid_model",
+        "'..'",
+    ),
     ("api_zip_symlink_absolute_to_sentinel", _symlink_to_sentinel, "invalid_model", "symbolic link"),
-    ("api_gltf_zip_uri_reads_sentinel", _zip_gltf_uri(TO_TEST_ROOT + "sentinel/secret.bin"), "invalid_model", "climbs out"),
+    (
+        "api_gltf_zip_uri_reads_sentinel",
+        _zip_gltf_uri(TO_TEST_ROOT + "sentinel/secret.bin"),
+        "invalid_model",
+        "climbs out",
+    ),
 ]
-
 
 
 def built_once(build):
@@ -65,9 +77,10 @@ def built_once(build):
             first = build(cases)
             cache[first.name] = first.read_bytes()
             return first
-        (name, data), = cache.items()
+        ((name, data),) = cache.items()
         (cases / name).write_bytes(data)
         return cases / name
+
     return copy
 
 
@@ -76,15 +89,15 @@ ALL_CASES = [(name, built_once(build), code, MESSAGE_HINTS[name]) for name, buil
 STRAY_PATHS = [Path("/tmp/pwned.obj"), Path.cwd() / "C:", Path.cwd() / "sentinel", Path("/etc/passwd.glb")]
 
 
-
-
 def stray_state() -> dict[str, bool]:
     return {str(p): p.exists() or p.is_symlink() for p in STRAY_PATHS}
 
 
 async def rows_of(service, account_id: str) -> tuple[int, int]:
     async with service.runtime.unit_of_work() as session:
-        models = await session.execute(select(func.count()).select_from(Model3D).where(Model3D.account_id == account_id))
+        models = await session.execute(
+            select(func.count()).select_from(Model3D).where(Model3D.account_id == account_id)
+        )
         renders = await session.execute(select(func.count()).select_from(Render).where(Render.account_id == account_id))
         return models.scalar_one(), renders.scalar_one()
 
@@ -114,7 +127,9 @@ async def test_hostile_upload_is_refused_and_leaves_nothing(service, settings, t
     error = assert_error(response, STATUS[code], code)
     assert hint in error["message"], f"[{name}] message {error['message']!r} lacks {hint!r}"
     assert snapshot(tmp_path, skip) == before, f"[{name}] a file changed outside the temporary folder"
-    assert not any(service.runtime.storage.tmp_dir.iterdir()), f"[{name}] left {list(service.runtime.storage.tmp_dir.rglob('*'))}"
+    assert not any(service.runtime.storage.tmp_dir.iterdir()), (
+        f"[{name}] left {list(service.runtime.storage.tmp_dir.rglob('*'))}"
+    )
     assert stray_state() == strays, f"[{name}] created a path outside the data dir"
     assert (await acct.request("GET", "/v1/account")).json()["data"] == account_before, f"[{name}] charged"
     assert await rows_of(service, acct.id) == (0, 0), f"[{name}] left a model or render row"
@@ -136,9 +151,13 @@ async def test_hostile_upload_name_stays_a_plain_name(service, tmp_path: Path):
     # Raw multipart: httpx would percent-encode the control characters before the server saw them.
     boundary = "hostile-name-boundary"
     body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
-        f'filename="{TO_TEST_ROOT}sentinel/evil\x01\x1b.glb"\r\nContent-Type: application/octet-stream\r\n\r\n'
-    ).encode() + minimal_glb(b"named") + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="{TO_TEST_ROOT}sentinel/evil\x01\x1b.glb"\r\nContent-Type: application/octet-stream\r\n\r\n'
+        ).encode()
+        + minimal_glb(b"named")
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     response = await acct.request(
         "POST", "/v1/models", content=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
     )

@@ -35,9 +35,20 @@ ALWAYS_REFUSED_TARGETS = [
     "ftp://127.0.0.1:PORT/model.glb",
     "http://user:pw@127.0.0.1:PORT/model.glb",
 ]
-MALFORMED = ["ftp://example.com/model.glb", "file:///etc/passwd", "javascript:alert(1)", "gopher://127.0.0.1:70/",
-             "not a url", "http://", "http:///model.glb", "//example.com/model.glb", "http://exa mple.com/x.glb",
-             "http://[::1/model.glb", "http://example.com:99999/model.glb", "http://" + "a" * 2100 + ".com/"]
+MALFORMED = [
+    "ftp://example.com/model.glb",
+    "file:///etc/passwd",
+    "javascript:alert(1)",
+    "gopher://127.0.0.1:70/",
+    "not a url",
+    "http://",
+    "http:///model.glb",
+    "//example.com/model.glb",
+    "http://exa mple.com/x.glb",
+    "http://[::1/model.glb",
+    "http://example.com:99999/model.glb",
+    "http://" + "a" * 2100 + ".com/",
+]
 
 
 @pytest.fixture
@@ -98,7 +109,9 @@ async def test_url_required_and_invalid_url(service, listener):
         assert_error(await acct.request("POST", "/v1/models/ingest", json=body), 400, "url_required")
     for url in [42, 1.5, True, ["http://example.com/a.glb"], {"href": "http://example.com/a.glb"}, *MALFORMED]:
         response = await ingest(acct, url)
-        assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_url", f"{url!r}: {response.text}"
+        assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_url", (
+            f"{url!r}: {response.text}"
+        )
     # The listener answers 404 here: an HTTP error status is not a model.
     assert_error(await ingest(acct, f"http://127.0.0.1:{listener.port}/missing"), 400, "invalid_url")
     assert listener.accepted == 0
@@ -171,7 +184,9 @@ async def test_redirects_are_followed_five_times_and_rechecked(service, listener
     for target in ALWAYS_REFUSED_TARGETS:
         accepted = listener.accepted
         response = await ingest(acct, f"http://127.0.0.1:{listener.port}/redirect-to?{target}")
-        assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_url", f"{target}: {response.text}"
+        assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_url", (
+            f"{target}: {response.text}"
+        )
         assert listener.accepted == accepted + 1, f"{target}: followed past the first hop"
     assert (await account_state(acct)) == before
     assert (await acct.request("GET", "/v1/models")).json()["meta"]["total"] == 1
@@ -239,7 +254,7 @@ class FileServer(ThreadingHTTPServer):
         self.files = files
         self.paths: list[str] = []
 
-    def __enter__(self) -> "FileServer":
+    def __enter__(self) -> FileServer:
         threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         return self
 
@@ -254,7 +269,7 @@ class _FileHandler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         self.server.paths.append(self.path)
         body = self.server.files.get(self.path)
         self.send_response(200 if body is not None else 404)

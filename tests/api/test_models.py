@@ -57,7 +57,9 @@ async def test_upload_errors(service, duck):
     assert "length" in err["message"]
     # nothing was stored by the failed uploads
     async with service.runtime.unit_of_work() as s:
-        assert (await s.execute(select(func.count()).select_from(Model3D).where(Model3D.account_id == acct.id))).scalar_one() == 0
+        assert (
+            await s.execute(select(func.count()).select_from(Model3D).where(Model3D.account_id == acct.id))
+        ).scalar_one() == 0
     assert not [p for p in service.runtime.storage.tmp_dir.rglob("*") if p.is_file()]
 
 
@@ -92,7 +94,11 @@ async def test_list_pagination_tags_and_archive(service):
     ids = []
     for i in range(5):
         ids.append((await acct.upload(minimal_glb(f"m{i}".encode()), name=f"m{i}.glb")).json()["data"]["modelId"])
-    r = await acct.request("PATCH", f"/v1/models/{ids[0]}", json={"title": "Ergonomic Chair", "sku": "EC-1", "tags": [" Furniture ", "OFFICE", "office"]})
+    r = await acct.request(
+        "PATCH",
+        f"/v1/models/{ids[0]}",
+        json={"title": "Ergonomic Chair", "sku": "EC-1", "tags": [" Furniture ", "OFFICE", "office"]},
+    )
     assert r.status_code == 200
     assert r.json()["data"]["tags"] == ["furniture", "office"]
     assert r.json()["data"]["title"] == "Ergonomic Chair"
@@ -118,7 +124,9 @@ async def test_list_pagination_tags_and_archive(service):
     too_many = [f"t{i}" for i in range(21)]
     assert_error(await acct.request("PATCH", f"/v1/models/{ids[0]}", json={"tags": too_many}), 400, "invalid_request")
     assert_error(
-        await acct.request("PATCH", f"/v1/models/{ids[0]}", content=b"{bad", headers={"Content-Type": "application/json"}),
+        await acct.request(
+            "PATCH", f"/v1/models/{ids[0]}", content=b"{bad", headers={"Content-Type": "application/json"}
+        ),
         400,
         "invalid_json",
     )
@@ -168,7 +176,9 @@ async def test_ledger_matches_balance_after_uploads(service):
     async with service.runtime.unit_of_work() as s:
         paid, free = (
             await s.execute(
-                select(func.sum(LedgerEntry.paid_delta), func.sum(LedgerEntry.free_delta)).where(LedgerEntry.account_id == acct.id)
+                select(func.sum(LedgerEntry.paid_delta), func.sum(LedgerEntry.free_delta)).where(
+                    LedgerEntry.account_id == acct.id
+                )
             )
         ).one()
     assert (paid, free) == (0, 1)

@@ -17,9 +17,9 @@ import asyncio
 import copy
 import json
 import shutil
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -79,13 +79,16 @@ def app_routes() -> set[tuple[str, str]]:
 
 # --- the document itself --------------------------------------------------------------------------
 
+
 def test_every_route_of_the_app_is_documented() -> None:
     documented = {(path, method) for path, method, _ in documented_operations()}
     assert app_routes() - documented == set()
 
 
 def test_operations_without_a_route_are_marked_pending() -> None:
-    missing = {(p, m) for p, m, op in documented_operations() if (p, m) not in app_routes() and not op.get(PENDING_NOTE)}
+    missing = {
+        (p, m) for p, m, op in documented_operations() if (p, m) not in app_routes() and not op.get(PENDING_NOTE)
+    }
     assert missing == set(), "documented but neither served nor marked pending"
     stale = {(p, m) for p, m, op in documented_operations() if (p, m) in app_routes() and op.get(PENDING_NOTE)}
     assert stale == set(), "served now: drop the x-dxgl-pending mark"
@@ -114,8 +117,10 @@ def test_scopes_are_named_on_authenticated_operations() -> None:
 def _accepted(field: str, value: Any) -> bool:
     """Does the real validator accept ``value`` for ``field`` (with what the field depends on)?"""
     context: dict[str, Any] = {
-        "datasetQuality": {"effect": "dataset"}, "coverage": {"effect": "dataset"},
-        "bgAlign": {"bgImageId": "abc"}, "fgAlign": {"fgImageId": "abc"},
+        "datasetQuality": {"effect": "dataset"},
+        "coverage": {"effect": "dataset"},
+        "bgAlign": {"bgImageId": "abc"},
+        "fgAlign": {"fgImageId": "abc"},
     }.get(field, {})
     try:
         validate_render_settings({**context, field: value})
@@ -146,7 +151,9 @@ def test_render_settings_schema_agrees_with_the_validators() -> None:
         elif kind == "boolean":
             assert _accepted(field, True) and _accepted(field, False) and not _accepted(field, 1), field
         elif field.endswith("Color"):
-            assert _accepted(field, "#ff8800") and not _accepted(field, "ff8800") and not _accepted(field, "#ff880"), field
+            assert _accepted(field, "#ff8800") and not _accepted(field, "ff8800") and not _accepted(field, "#ff880"), (
+                field
+            )
         else:  # an overlay id
             assert _accepted(field, "abc123DEF456") and not _accepted(field, "a/b"), field
 
@@ -178,11 +185,14 @@ def test_schemathesis_document_loads_as_valid_openapi() -> None:
 
 # --- the conformance run --------------------------------------------------------------------------
 
+
 async def _make_account(settings: Settings) -> str:
     rt = await Runtime.start(settings)
     try:
         async with rt.unit_of_work() as session:
-            account = await accounts.create_account(session, email=f"fuzz-{id(settings)}@example.com", paid_credits=100_000)
+            account = await accounts.create_account(
+                session, email=f"fuzz-{id(settings)}@example.com", paid_credits=100_000
+            )
             _, raw = await auth.create_token(session, account=account)
         return raw
     finally:
@@ -200,7 +210,9 @@ def _seed(schema: Any, client: asgi.ASGIClient, headers: dict[str, str]) -> tupl
         upload.validate_response(r)
         model_ids.append(r.json()["data"]["modelId"])
         render_ids.append(r.json()["data"]["renderId"])
-        r = client.post("/v1/renders", headers=headers, json={"modelId": model_ids[-1], "renderSettings": {"aspect": "1:1"}})
+        r = client.post(
+            "/v1/renders", headers=headers, json={"modelId": model_ids[-1], "renderSettings": {"aspect": "1:1"}}
+        )
         assert r.status_code == 201, r.text
         create.validate_response(r)
         render_ids.append(r.json()["data"]["id"])
@@ -244,8 +256,12 @@ def _run_operation(operation: Any, client: asgi.ASGIClient, strategy: Any) -> tu
     statuses: Counter[int] = Counter()
 
     @hypothesis.settings(
-        max_examples=EXAMPLES_PER_OPERATION, derandomize=True, database=None, deadline=None,
-        suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate],
+        max_examples=EXAMPLES_PER_OPERATION,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate],
     )
     @given(case=strategy)
     def run(case: Any) -> None:
@@ -255,8 +271,11 @@ def _run_operation(operation: Any, client: asgi.ASGIClient, strategy: Any) -> tu
             case.validate_response(response, checks=CHECKS)
         except FailureGroup as group:
             for failure in group.exceptions:
-                failures.setdefault(failure.title, f"{case.as_curl_command()}\n-> {response.status_code} "
-                                                   f"{response.headers.get('content-type')} {response.text[:300]}")
+                failures.setdefault(
+                    failure.title,
+                    f"{case.as_curl_command()}\n-> {response.status_code} "
+                    f"{response.headers.get('content-type')} {response.text[:300]}",
+                )
 
     run()
     return statuses, failures
@@ -301,10 +320,16 @@ def test_schemathesis_conformance(settings: Settings) -> None:
                 report["min_sent"] = min(report["min_sent"], statuses.total())
             if failures:
                 report["failures"][operation.label] = failures
-    known = {f"{label}: {title}": KNOWN_OPEN[(label, title)] for label, found in report["failures"].items()
-             for title in found if (label, title) in KNOWN_OPEN}
-    unexpected = {label: {t: v for t, v in found.items() if (label, t) not in KNOWN_OPEN}
-                  for label, found in report["failures"].items()}
+    known = {
+        f"{label}: {title}": KNOWN_OPEN[(label, title)]
+        for label, found in report["failures"].items()
+        for title in found
+        if (label, title) in KNOWN_OPEN
+    }
+    unexpected = {
+        label: {t: v for t, v in found.items() if (label, t) not in KNOWN_OPEN}
+        for label, found in report["failures"].items()
+    }
     print(json.dumps({**{k: v for k, v in report.items() if k != "failures"}, "known_open": known}, indent=1))
     assert not any(unexpected.values()), json.dumps(unexpected, indent=1)
     assert report["min_sent"] >= 50
@@ -316,8 +341,9 @@ def test_the_run_catches_an_undocumented_status(tmp_path: Path, sqlite_template:
     del broken["paths"]["/models/{id}"]["get"]["responses"]["404"]
     db = tmp_path / "dxgl.sqlite3"
     shutil.copyfile(sqlite_template, db)
-    settings = Settings(data_dir=tmp_path / "data", database_url=f"sqlite+aiosqlite:///{db}", redis_url="",
-                        run_renders_in_process=False)
+    settings = Settings(
+        data_dir=tmp_path / "data", database_url=f"sqlite+aiosqlite:///{db}", redis_url="", run_renders_in_process=False
+    )
     with _served(settings, broken) as (schema, client, strategy_for):
         operation = schema.find_operation_by_label("GET /models/{id}")
         statuses, failures = _run_operation(operation, client, strategy_for(operation))

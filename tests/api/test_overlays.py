@@ -35,7 +35,11 @@ async def test_upload_list_delete(service):
     data = r.json()["data"]
     assert set(data) == {"id", "layer", "alignment", "name"}
     assert (data["layer"], data["alignment"], data["name"]) == ("background", "top-left", "My Gradient")
-    fg = (await upload(acct, image_bytes("WEBP", mode="RGBA"), layer="foreground", alignment="bottom-right", description="logo")).json()["data"]
+    fg = (
+        await upload(
+            acct, image_bytes("WEBP", mode="RGBA"), layer="foreground", alignment="bottom-right", description="logo"
+        )
+    ).json()["data"]
     jpg = (await upload(acct, image_bytes("JPEG"))).json()["data"]
     listing = await own(acct)
     assert {o["id"] for o in listing} == {data["id"], fg["id"], jpg["id"]}
@@ -71,7 +75,9 @@ async def test_tenancy_and_system_overlays(service):
     writer = HashingWriter(service.runtime.storage.temp_path(), 10**7)
     writer.write(image_bytes())
     async with service.runtime.unit_of_work() as s:
-        system = (await overlays.upload_overlay(s, service.runtime, None, upload=writer.finish("s.png"), name="Studio")).id
+        system = (
+            await overlays.upload_overlay(s, service.runtime, None, upload=writer.finish("s.png"), name="Studio")
+        ).id
     seen_by_b = {o["id"] for o in (await b.request("GET", "/v1/overlays")).json()["data"]}
     assert system in seen_by_b and mine not in seen_by_b and await own(b) == []
     assert [o["system"] for o in (await a.request("GET", "/v1/overlays")).json()["data"] if o["id"] == system] == [True]
@@ -79,7 +85,9 @@ async def test_tenancy_and_system_overlays(service):
     assert_error(await b.request("DELETE", f"/v1/overlays/{system}"), 404, "overlay_not_found")
     model_b = (await b.upload(minimal_glb(b"ovl"))).json()["data"]["modelId"]
     err = assert_error(
-        await b.request("POST", "/v1/renders", json={"modelId": model_b, "renderSettings": {"bgImageId": mine}}), 400, "invalid_settings"
+        await b.request("POST", "/v1/renders", json={"modelId": model_b, "renderSettings": {"bgImageId": mine}}),
+        400,
+        "invalid_settings",
     )
     assert "bgImageId" in err["message"]
     ok = await b.request("POST", "/v1/renders", json={"modelId": model_b, "renderSettings": {"bgImageId": system}})

@@ -35,7 +35,7 @@ async def redis_service(tmp_path, database_url):
     client = redis.from_url(QUEUE_REDIS)
     try:
         await client.flushdb()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         service_missing("Redis", exc)
     finally:
         await client.aclose()
@@ -59,7 +59,9 @@ async def test_renders_are_enqueued_on_arq_after_commit(redis_service):
     assert sorted(queued, key=len) == [[data["renderId"]], ids]  # one job per model group of a batch
     # a request that fails (402) enqueues nothing
     assert_error(
-        await acct.request("POST", "/v1/renders", json={"modelId": data["modelId"], "renderSettings": {"quality": "pro"}}),
+        await acct.request(
+            "POST", "/v1/renders", json={"modelId": data["modelId"], "renderSettings": {"quality": "pro"}}
+        ),
         402,
         "no_credits",
     )

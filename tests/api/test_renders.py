@@ -19,7 +19,9 @@ async def test_create_render_shape_and_defaults(service):
     acct = await service.account(credits=30)
     model_id = await _model(acct)
     r = await acct.request(
-        "POST", "/v1/renders", json={"modelId": model_id, "renderSettings": {"quality": "4k", "aspect": "16:9", "bgColor": "#ffffff"}}
+        "POST",
+        "/v1/renders",
+        json={"modelId": model_id, "renderSettings": {"quality": "4k", "aspect": "16:9", "bgColor": "#ffffff"}},
     )
     assert r.status_code == 201, r.text
     data = r.json()["data"]
@@ -30,13 +32,28 @@ async def test_create_render_shape_and_defaults(service):
     assert s["rotateY"] == 0 and s["tiltX"] == 0 and s["easing"] is True and s["reflector"] is False
     full = (await acct.request("GET", f"/v1/renders/{data['id']}")).json()["data"]
     assert set(full) == {
-        "id", "modelId", "status", "renderSettings", "fileSize", "errorMessage", "hasWebVariant", "createdAt", "updatedAt",
+        "id",
+        "modelId",
+        "status",
+        "renderSettings",
+        "fileSize",
+        "errorMessage",
+        "hasWebVariant",
+        "createdAt",
+        "updatedAt",
     }
     assert full["fileSize"] is None and full["errorMessage"] is None and full["hasWebVariant"] is False
-    hero = (await acct.request("POST", "/v1/renders", json={"modelId": model_id, "renderSettings": {"effect": "hero-spin"}})).json()
+    hero = (
+        await acct.request("POST", "/v1/renders", json={"modelId": model_id, "renderSettings": {"effect": "hero-spin"}})
+    ).json()
     assert hero["data"]["renderSettings"]["sweepAngle"] == 540 and hero["data"]["renderSettings"]["easeOutRatio"] == 0.6
-    ds = (await acct.request("POST", "/v1/renders", json={"modelId": model_id, "renderSettings": {"output": "dataset"}})).json()
-    assert ds["data"]["renderSettings"]["effect"] == "dataset" and ds["data"]["renderSettings"]["datasetQuality"] == "100x800"
+    ds = (
+        await acct.request("POST", "/v1/renders", json={"modelId": model_id, "renderSettings": {"output": "dataset"}})
+    ).json()
+    assert (
+        ds["data"]["renderSettings"]["effect"] == "dataset"
+        and ds["data"]["renderSettings"]["datasetQuality"] == "100x800"
+    )
 
 
 @pytest.mark.parametrize(
@@ -73,7 +90,9 @@ async def test_invalid_settings_name_the_field(service, raw, field):
     acct = await service.account(credits=5)
     model_id = await _model(acct)
     err = assert_error(
-        await acct.request("POST", "/v1/renders", json={"modelId": model_id, "renderSettings": raw}), 400, "invalid_settings"
+        await acct.request("POST", "/v1/renders", json={"modelId": model_id, "renderSettings": raw}),
+        400,
+        "invalid_settings",
     )
     assert field in err["message"]
 
@@ -83,11 +102,15 @@ async def test_create_render_errors(service):
     assert_error(await acct.request("POST", "/v1/renders", json={}), 400, "model_id_required")
     assert_error(await acct.request("POST", "/v1/renders", json={"modelId": "nope"}), 404, "model_not_found")
     assert_error(
-        await acct.request("POST", "/v1/renders", content=b"[", headers={"Content-Type": "application/json"}), 400, "invalid_json"
+        await acct.request("POST", "/v1/renders", content=b"[", headers={"Content-Type": "application/json"}),
+        400,
+        "invalid_json",
     )
     model_id = await _model(acct)
     assert_error(
-        await acct.request("POST", "/v1/renders", json={"modelId": model_id, "renderSettings": {"quality": "pro"}}), 402, "no_credits"
+        await acct.request("POST", "/v1/renders", json={"modelId": model_id, "renderSettings": {"quality": "pro"}}),
+        402,
+        "no_credits",
     )
     assert_error(await acct.request("GET", "/v1/renders/nope"), 404, "render_not_found")
 
@@ -96,12 +119,19 @@ async def test_free_credits_watermark_and_tiers(service):
     acct = await service.account(credits=0, free=2)
     model_id = await _model(acct)  # 1 free credit
     assert_error(
-        await acct.request("POST", "/v1/renders", json={"modelId": model_id, "renderSettings": {"quality": "4k"}}), 402, "no_credits"
+        await acct.request("POST", "/v1/renders", json={"modelId": model_id, "renderSettings": {"quality": "4k"}}),
+        402,
+        "no_credits",
     )
     r = await acct.request("POST", "/v1/renders", json={"modelId": model_id, "renderSettings": {"effect": "dataset"}})
     assert r.status_code == 201
     async with service.runtime.unit_of_work() as s:
-        rows = {r.id: r for r in (await s.execute(__import__("sqlalchemy").select(Render).where(Render.account_id == acct.id))).scalars()}
+        rows = {
+            r.id: r
+            for r in (
+                await s.execute(__import__("sqlalchemy").select(Render).where(Render.account_id == acct.id))
+            ).scalars()
+        }
     dataset = rows[r.json()["data"]["id"]]
     assert dataset.free_credits_used == 1 and dataset.watermark is False
     video = [x for x in rows.values() if x.id != dataset.id][0]
@@ -132,9 +162,17 @@ async def test_batch(service):
     assert_error(
         await acct.request("POST", "/v1/renders/batch", json={"renders": [{"modelId": m1}] * 101}), 400, "too_many"
     )
-    assert_error(await acct.request("POST", "/v1/renders/batch", json={"renders": [{"renderSettings": {}}]}), 400, "model_id_required")
+    assert_error(
+        await acct.request("POST", "/v1/renders/batch", json={"renders": [{"renderSettings": {}}]}),
+        400,
+        "model_id_required",
+    )
     err = assert_error(
-        await acct.request("POST", "/v1/renders/batch", json={"renders": [{"modelId": m1}, {"modelId": m1, "renderSettings": {"length": 99}}]}),
+        await acct.request(
+            "POST",
+            "/v1/renders/batch",
+            json={"renders": [{"modelId": m1}, {"modelId": m1, "renderSettings": {"length": 99}}]},
+        ),
         400,
         "invalid_settings",
     )
@@ -142,7 +180,11 @@ async def test_batch(service):
     # all-or-nothing: 5 credits left, 6 asked -> nothing created, nothing charged
     before = (await acct.request("GET", "/v1/renders")).json()["meta"]["total"]
     assert_error(
-        await acct.request("POST", "/v1/renders/batch", json={"renders": [{"modelId": m1, "renderSettings": {"quality": "4k"}}, {"modelId": m2}, {"modelId": m2}]}),
+        await acct.request(
+            "POST",
+            "/v1/renders/batch",
+            json={"renders": [{"modelId": m1, "renderSettings": {"quality": "4k"}}, {"modelId": m2}, {"modelId": m2}]},
+        ),
         402,
         "no_credits",
     )
@@ -157,7 +199,11 @@ async def test_list_filters_dismiss_delete(service):
     listing = (await acct.request("GET", f"/v1/renders?model={m1}")).json()
     assert listing["meta"]["total"] == 1 and listing["data"][0]["modelId"] == m1
     rid = listing["data"][0]["id"]
-    assert (await acct.request("GET", "/v1/renders?status=pending&limit=1")).json()["meta"] == {"total": 2, "offset": 0, "limit": 1}
+    assert (await acct.request("GET", "/v1/renders?status=pending&limit=1")).json()["meta"] == {
+        "total": 2,
+        "offset": 0,
+        "limit": 1,
+    }
     assert (await acct.request("GET", "/v1/renders?status=done")).json()["meta"]["total"] == 0
 
     assert_error(await acct.request("PATCH", f"/v1/renders/{rid}/dismiss"), 409, "invalid_state")

@@ -37,7 +37,10 @@ async def test_other_account_sees_nothing(service):
     assert (await b.request("GET", f"/v1/renders?model={model_id}")).json()["data"] == []
     assert (await b.request("GET", "/v1/renders")).json()["meta"]["total"] == 0
     sha = hashlib.sha256(glb).hexdigest()
-    assert (await b.request("POST", "/v1/models/check-hash", json={"sha256": sha})).json()["data"] == {"exists": False, "modelId": None}
+    assert (await b.request("POST", "/v1/models/check-hash", json={"sha256": sha})).json()["data"] == {
+        "exists": False,
+        "modelId": None,
+    }
     # B's upload of the same bytes is a new model of B's, not a duplicate of A's
     own = (await b.upload(glb)).json()["data"]
     assert own["modelId"] != model_id and "duplicate" not in own

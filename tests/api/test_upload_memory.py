@@ -88,10 +88,16 @@ def server(tmp_path: Path) -> Iterator[Server]:
     port = _free_port()
     data_dir = tmp_path / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DXGL_")}
-    env.update(DXGL_DATA_DIR=str(data_dir), DXGL_LOG_LEVEL="warning", DXGL_RUN_RENDERS_IN_PROCESS="false", PYTHONUNBUFFERED="1")
+    env.update(
+        DXGL_DATA_DIR=str(data_dir), DXGL_LOG_LEVEL="warning", DXGL_RUN_RENDERS_IN_PROCESS="false", PYTHONUNBUFFERED="1"
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "dxgl.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=Path(__file__).resolve().parents[2], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         token = _read_token(process)
@@ -108,16 +114,21 @@ def server(tmp_path: Path) -> Iterator[Server]:
 
 # --- the streamed bodies ------------------------------------------------------------------------
 
+
 def glb_prefix(total_size: int) -> tuple[bytes, int]:
     """GLB header + JSON chunk + BIN chunk header for a GLB of exactly ``total_size`` bytes whose
     one buffer is the whole BIN chunk; returns (prefix, BIN length). The BIN starts with one triangle."""
+
     def document(bin_len: int) -> bytes:
         doc = {
             "asset": {"version": "2.0"},
-            "scene": 0, "scenes": [{"nodes": [0]}], "nodes": [{"mesh": 0}],
+            "scene": 0,
+            "scenes": [{"nodes": [0]}],
+            "nodes": [{"mesh": 0}],
             "meshes": [{"primitives": [{"attributes": {"POSITION": 0}}]}],
-            "accessors": [{"bufferView": 0, "componentType": 5126, "count": 3, "type": "VEC3",
-                           "min": [0, 0, 0], "max": [1, 1, 0]}],
+            "accessors": [
+                {"bufferView": 0, "componentType": 5126, "count": 3, "type": "VEC3", "min": [0, 0, 0], "max": [1, 1, 0]}
+            ],
             "bufferViews": [{"buffer": 0, "byteOffset": 0, "byteLength": 36}],
             "buffers": [{"byteLength": bin_len}],
         }
@@ -130,7 +141,8 @@ def glb_prefix(total_size: int) -> tuple[bytes, int]:
     assert bin_len % 4 == 0 and len(document(bin_len)) == len(json_chunk)
     prefix = (
         struct.pack("<4sII", b"glTF", 2, total_size)
-        + struct.pack("<I4s", len(json_chunk), b"JSON") + json_chunk
+        + struct.pack("<I4s", len(json_chunk), b"JSON")
+        + json_chunk
         + struct.pack("<I4s", bin_len, b"BIN\x00")
     )
     return prefix, bin_len
@@ -156,9 +168,9 @@ def file_stream(total_size: int, *, valid_glb: bool = True) -> Iterator[bytes]:
 
 def multipart(file_size: int, *, valid_glb: bool = True) -> tuple[Iterator[bytes], int]:
     head = (
-        f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"renderSettings\"\r\n\r\n"
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="renderSettings"\r\n\r\n'
         f"{json.dumps({'aspect': '1:1'})}\r\n"
-        f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.glb\"\r\n"
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="big.glb"\r\n'
         "Content-Type: model/gltf-binary\r\n\r\n"
     ).encode()
     tail = f"\r\n--{BOUNDARY}--\r\n".encode()
@@ -173,8 +185,11 @@ def multipart(file_size: int, *, valid_glb: bool = True) -> tuple[Iterator[bytes
 
 def post_streamed(server: Server, file_size: int, *, valid_glb: bool = True) -> httpx.Response:
     body, length = multipart(file_size, valid_glb=valid_glb)
-    headers = {**server.headers, "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
-               "Content-Length": str(length)}
+    headers = {
+        **server.headers,
+        "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+        "Content-Length": str(length),
+    }
     with httpx.Client(timeout=300) as client:
         return client.post(f"{server.url}/v1/models", content=body, headers=headers)
 
@@ -205,6 +220,7 @@ class RssSampler:
 
 # --- tests ----------------------------------------------------------------------------------------
 
+
 def test_glb_builder_makes_a_glb_of_the_exact_size() -> None:
     size = 3 * MIB + 8
     data = b"".join(file_stream(size))
@@ -214,8 +230,12 @@ def test_glb_builder_makes_a_glb_of_the_exact_size() -> None:
 
 
 def test_100_mb_upload_does_not_raise_server_memory_by_50_mb(server: Server) -> None:
-    warm = httpx.post(f"{server.url}/v1/models", headers=server.headers,
-                      files={"file": ("Duck.glb", (ASSETS / "Duck.glb").read_bytes())}, timeout=120)
+    warm = httpx.post(
+        f"{server.url}/v1/models",
+        headers=server.headers,
+        files={"file": ("Duck.glb", (ASSETS / "Duck.glb").read_bytes())},
+        timeout=120,
+    )
     assert warm.status_code == 201, warm.text  # imports and first-request costs are in the baseline
     process = psutil.Process(server.process.pid)
     baseline = process.memory_info().rss
@@ -227,11 +247,18 @@ def test_100_mb_upload_does_not_raise_server_memory_by_50_mb(server: Server) -> 
     model = httpx.get(f"{server.url}/v1/models/{r.json()['data']['modelId']}", headers=server.headers).json()["data"]
     assert model["fileSize"] == LIMIT
     rise = max(sampler.samples) - baseline
-    print(json.dumps({
-        "upload_bytes": LIMIT, "server_rss_baseline_mb": round(baseline / 1e6, 1),
-        "server_rss_peak_mb": round(max(sampler.samples) / 1e6, 1), "rss_rise_mb": round(rise / 1e6, 1),
-        "samples": len(sampler.samples), "upload_seconds": round(seconds, 1),
-    }))
+    print(
+        json.dumps(
+            {
+                "upload_bytes": LIMIT,
+                "server_rss_baseline_mb": round(baseline / 1e6, 1),
+                "server_rss_peak_mb": round(max(sampler.samples) / 1e6, 1),
+                "rss_rise_mb": round(rise / 1e6, 1),
+                "samples": len(sampler.samples),
+                "upload_seconds": round(seconds, 1),
+            }
+        )
+    )
     assert len(sampler.samples) > 10
     assert rise < MAX_RISE, f"server RSS rose by {rise / 1e6:.1f} MB during a 100 MB upload"
 

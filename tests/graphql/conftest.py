@@ -8,7 +8,9 @@ import httpx
 import pytest
 
 
-async def gql(client_or_account: Any, query: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+async def gql(
+    client_or_account: Any, query: str, variables: dict[str, Any] | None = None, **kwargs: Any
+) -> dict[str, Any]:
     """POST /graphql; returns the decoded body (GraphQL answers 200 with data and/or errors)."""
     body = {"query": query, "variables": variables or {}}
     if isinstance(client_or_account, httpx.AsyncClient):

@@ -31,7 +31,12 @@ class LiveServer:
     def __init__(self, settings: Settings) -> None:
         self.port = _free_port()
         config = uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", ws="websockets-sansio"
+            create_app(settings),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            ws="websockets-sansio",
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="dxgl-live-server", daemon=True)

@@ -27,16 +27,22 @@ async def test_authentication_errors(service):
     acct = await service.account()
     missing = only_error(await gql(service.client, ACCOUNT))
     assert missing["extensions"] == {"code": "unauthorized", "status": 401}
-    assert error_codes(await gql(service.client, ACCOUNT, headers={"Authorization": "Bearer dxgl_sk_nope"})) == ["unauthorized"]
+    assert error_codes(await gql(service.client, ACCOUNT, headers={"Authorization": "Bearer dxgl_sk_nope"})) == [
+        "unauthorized"
+    ]
     assert error_codes(await gql(service.client, ACCOUNT, headers={"Authorization": "Basic abc"})) == ["unauthorized"]
 
     async with service.runtime.unit_of_work() as session:
-        await session.execute(update(ApiToken).where(ApiToken.account_id == acct.id).values(expires_at=utcnow() - timedelta(seconds=1)))
+        await session.execute(
+            update(ApiToken).where(ApiToken.account_id == acct.id).values(expires_at=utcnow() - timedelta(seconds=1))
+        )
     assert error_codes(await gql(acct, ACCOUNT)) == ["token_expired"]
 
     other = await service.account()
     async with service.runtime.unit_of_work() as session:
-        await accounts.set_status(session, account=await accounts.get_by_email(session, other.email), status="suspended")
+        await accounts.set_status(
+            session, account=await accounts.get_by_email(session, other.email), status="suspended"
+        )
     assert only_error(await gql(other, ACCOUNT))["extensions"] == {"code": "forbidden", "status": 403}
 
 
@@ -56,7 +62,9 @@ async def test_insufficient_scope_per_operation(service, duck):
     assert error_codes(await gql(reader, 'mutation { createRender(modelId: "x") { id } }')) == ["insufficient_scope"]
     assert error_codes(await gql(reader, 'mutation { archiveModel(id: "x") { id } }')) == ["insufficient_scope"]
     # A model query is allowed, but not another account's model.
-    assert error_codes(await gql(reader, "query($id: ID!) { model(id: $id) { id } }", {"id": model_id})) == ["model_not_found"]
+    assert error_codes(await gql(reader, "query($id: ID!) { model(id: $id) { id } }", {"id": model_id})) == [
+        "model_not_found"
+    ]
 
 
 async def test_render_creation_errors(service, duck):
@@ -83,7 +91,9 @@ async def test_batch_errors(service, duck):
     assert error_codes(await gql(acct, batch, {"r": []})) == ["renders_required"]
     assert error_codes(await gql(acct, batch, {"r": [{"modelId": model_id}] * 101})) == ["too_many"]
     assert error_codes(await gql(acct, batch, {"r": [{"modelId": model_id}, {}]})) == ["model_id_required"]
-    assert error_codes(await gql(acct, batch, {"r": [{"modelId": model_id, "renderSettings": {"aspect": "4:3"}}]})) == ["invalid_settings"]
+    assert error_codes(await gql(acct, batch, {"r": [{"modelId": model_id, "renderSettings": {"aspect": "4:3"}}]})) == [
+        "invalid_settings"
+    ]
     # Three renders, two credits left: none is charged.
     assert error_codes(await gql(acct, batch, {"r": [{"modelId": model_id}] * 3})) == ["no_credits"]
     made = await gql(acct, batch, {"r": [{"modelId": model_id}] * 2})
@@ -109,7 +119,9 @@ async def test_render_state_and_hash_errors(service, duck):
     assert error_codes(await gql(acct, '{ modelByHash(sha256: "xyz") { id } }')) == ["invalid_request"]
     assert error_codes(await gql(acct, "{ models(limit: 0) { totalCount } }")) == ["invalid_request"]
     assert error_codes(await gql(acct, '{ renders(status: "weird") { totalCount } }')) == ["invalid_request"]
-    assert error_codes(await gql(acct, 'mutation { updateModel(id: "nope", title: "x") { id } }')) == ["model_not_found"]
+    assert error_codes(await gql(acct, 'mutation { updateModel(id: "nope", title: "x") { id } }')) == [
+        "model_not_found"
+    ]
 
 
 async def test_graphql_syntax_and_validation_errors_are_invalid_request(service):

@@ -21,7 +21,7 @@ def _redis_bus() -> RedisEventBus:
 
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         service_missing("Redis", exc)
     return RedisEventBus(REDIS_URL)
 

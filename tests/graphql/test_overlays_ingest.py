@@ -29,12 +29,20 @@ async def upload_overlay(account, content: bytes, **variables) -> dict:
 async def test_overlay_lifecycle_and_errors(service):
     a = await service.account()
     b = await service.account()
-    created = (await upload_overlay(a, image_bytes(size=(40, 20)), name="Studio", layer="foreground", alignment="center"))["data"]["uploadOverlay"]
-    assert (created["layer"], created["alignment"], created["name"], created["system"]) == ("foreground", "center", "Studio", False)
+    created = (
+        await upload_overlay(a, image_bytes(size=(40, 20)), name="Studio", layer="foreground", alignment="center")
+    )["data"]["uploadOverlay"]
+    assert (created["layer"], created["alignment"], created["name"], created["system"]) == (
+        "foreground",
+        "center",
+        "Studio",
+        False,
+    )
     assert (created["width"], created["height"]) == (40, 20)
+
     async def own(account, args: str = "") -> list[str]:
         # other tests may have published system overlays in the shared PostgreSQL database
-        result = await gql(account, "{ overlays%s { id system } }" % args)
+        result = await gql(account, "{ overlays" + args + " { id system } }")
         return [o["id"] for o in result["data"]["overlays"] if not o["system"]]
 
     assert await own(a) == [created["id"]]
@@ -44,7 +52,7 @@ async def test_overlay_lifecycle_and_errors(service):
     assert error_codes(await upload_overlay(a, b"not an image")) == ["invalid_format"]
     assert error_codes(await upload_overlay(a, image_bytes(), name="n" * 101)) == ["invalid_request"]
     assert error_codes(await upload_overlay(a, image_bytes() + b"\0" * (10 * 1024 * 1024))) == ["file_too_large"]
-    delete = 'mutation($id: ID!) { deleteOverlay(id: $id) { id deleted } }'
+    delete = "mutation($id: ID!) { deleteOverlay(id: $id) { id deleted } }"
     assert error_codes(await gql(b, delete, {"id": created["id"]})) == ["overlay_not_found"]
     assert (await gql(a, delete, {"id": created["id"]}))["data"]["deleteOverlay"]["deleted"] is True
     reader = await service.account(scopes="overlays:read")
@@ -53,7 +61,7 @@ async def test_overlay_lifecycle_and_errors(service):
 
 async def test_ingest_errors(service):
     acct = await service.account(credits=5)
-    ingest = 'mutation($url: String) { ingestModel(url: $url) { duplicate model { id } } }'
+    ingest = "mutation($url: String) { ingestModel(url: $url) { duplicate model { id } } }"
     assert error_codes(await gql(acct, ingest, {})) == ["url_required"]
     assert error_codes(await gql(acct, ingest, {"url": "ftp://example.com/a.glb"})) == ["invalid_url"]
     assert error_codes(await gql(acct, ingest, {"url": "http://127.0.0.1:9/a.glb"})) == ["invalid_url"]

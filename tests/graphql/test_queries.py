@@ -71,7 +71,9 @@ async def test_update_archive_delete_and_pages(service, duck, assets):
     found = await gql(acct, "query($s: String) { modelByHash(sha256: $s) { id } }", {"s": sha.upper()})
     assert found["data"]["modelByHash"] == {"id": first}
 
-    renders = (await gql(acct, "query($m: ID) { renders(modelId: $m) { totalCount items { id modelId } } }", {"m": first}))
+    renders = await gql(
+        acct, "query($m: ID) { renders(modelId: $m) { totalCount items { id modelId } } }", {"m": first}
+    )
     assert renders["data"]["renders"]["totalCount"] == 1
     render_id = renders["data"]["renders"]["items"][0]["id"]
     pending = (await gql(acct, '{ renders(status: "pending") { totalCount } }'))["data"]["renders"]["totalCount"]
@@ -79,14 +81,20 @@ async def test_update_archive_delete_and_pages(service, duck, assets):
 
     deleted = await gql(acct, "mutation($id: ID!) { deleteModel(id: $id) { id deleted } }", {"id": first})
     assert deleted["data"]["deleteModel"] == {"id": first, "deleted": True}
-    assert error_codes(await gql(acct, "query($id: ID!) { model(id: $id) { id } }", {"id": first})) == ["model_not_found"]
-    assert (await gql(acct, "query($s: String) { modelByHash(sha256: $s) { id } }", {"s": sha}))["data"]["modelByHash"] is None
+    assert error_codes(await gql(acct, "query($id: ID!) { model(id: $id) { id } }", {"id": first})) == [
+        "model_not_found"
+    ]
+    assert (await gql(acct, "query($s: String) { modelByHash(sha256: $s) { id } }", {"s": sha}))["data"][
+        "modelByHash"
+    ] is None
     # The render of a deleted model stays reachable; its model is null.
     orphan = await gql(acct, "query($id: ID!) { render(id: $id) { id model { id } } }", {"id": render_id})
     assert orphan["data"]["render"] == {"id": render_id, "model": None}
     gone = await gql(acct, "mutation($id: ID!) { deleteRender(id: $id) { id deleted } }", {"id": render_id})
     assert gone["data"]["deleteRender"] == {"id": render_id, "deleted": True}
-    assert error_codes(await gql(acct, "query($id: ID!) { render(id: $id) { id } }", {"id": render_id})) == ["render_not_found"]
+    assert error_codes(await gql(acct, "query($id: ID!) { render(id: $id) { id } }", {"id": render_id})) == [
+        "render_not_found"
+    ]
 
 
 async def test_account_b_never_sees_or_touches_account_a(service, duck):
@@ -99,8 +107,12 @@ async def test_account_b_never_sees_or_touches_account_a(service, duck):
     lists = await gql(b, "{ models { totalCount items { id } } renders { totalCount items { id } } }")
     assert lists["data"] == {"models": {"totalCount": 0, "items": []}, "renders": {"totalCount": 0, "items": []}}
     assert (await gql(b, "{ models(archived: true) { totalCount } }"))["data"]["models"]["totalCount"] == 0
-    assert (await gql(b, "query($m: ID) { renders(modelId: $m) { totalCount } }", {"m": model_a}))["data"]["renders"]["totalCount"] == 0
-    assert (await gql(b, "query($s: String) { modelByHash(sha256: $s) { id } }", {"s": sha_a}))["data"]["modelByHash"] is None
+    assert (await gql(b, "query($m: ID) { renders(modelId: $m) { totalCount } }", {"m": model_a}))["data"]["renders"][
+        "totalCount"
+    ] == 0
+    assert (await gql(b, "query($s: String) { modelByHash(sha256: $s) { id } }", {"s": sha_a}))["data"][
+        "modelByHash"
+    ] is None
 
     by_model = {"id": model_a}
     by_render = {"id": render_a}
@@ -119,7 +131,9 @@ async def test_account_b_never_sees_or_touches_account_a(service, duck):
         assert error_codes(await gql(b, operation, variables)) == [code], operation
 
     # A's data is untouched and B was not charged.
-    model = (await gql(a, "query($id: ID!) { model(id: $id) { title archived renders { id } } }", by_model))["data"]["model"]
+    model = (await gql(a, "query($id: ID!) { model(id: $id) { title archived renders { id } } }", by_model))["data"][
+        "model"
+    ]
     assert model == {"title": None, "archived": False, "renders": [{"id": render_a}]}
     assert (await gql(b, "{ account { credits } }"))["data"]["account"]["credits"] == 5
 

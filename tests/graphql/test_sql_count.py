@@ -23,7 +23,7 @@ _TRANSACTION = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re
 def counted_statements(engine) -> Iterator[list[str]]:
     statements: list[str] = []
 
-    def before(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+    def before(conn, cursor, statement, parameters, context, executemany) -> None:
         if not _TRANSACTION.match(statement):
             statements.append(statement)
 
@@ -40,13 +40,20 @@ async def _fifty_models_with_renders(service, account_id: str) -> None:
     async with service.runtime.unit_of_work() as session:
         for i in range(50):
             model = Model3D(
-                id=new_id(), account_id=account_id, original_name=f"m{i}.glb", sha256=f"{i:064x}",
-                storage_key=f"models/{account_id}/{i}.glb", file_size=100 + i, created_at=base + timedelta(seconds=i),
+                id=new_id(),
+                account_id=account_id,
+                original_name=f"m{i}.glb",
+                sha256=f"{i:064x}",
+                storage_key=f"models/{account_id}/{i}.glb",
+                file_size=100 + i,
+                created_at=base + timedelta(seconds=i),
             )
             session.add(model)
             await session.flush()
-            for j in range(2):
-                session.add(Render(id=new_id(), account_id=account_id, model_id=model.id, settings={"quality": "standard"}))
+            for _ in range(2):
+                session.add(
+                    Render(id=new_id(), account_id=account_id, model_id=model.id, settings={"quality": "standard"})
+                )
         await session.flush()
 
 

@@ -30,7 +30,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
         try:
             redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             service_missing("Redis", exc)
         redis_url = REDIS_URL
     return Settings(data_dir=tmp_path / "data", database_url=database_url, redis_url=redis_url)
@@ -169,6 +169,10 @@ async def test_queries_and_mutations_work_over_the_websocket_too(service, live, 
     try:
         await ws.subscribe("q", "query($id: ID!) { render(id: $id) { id status model { id } } }", {"id": render["id"]})
         payload = await ws.next_payload("q")
-        assert payload["data"]["render"] == {"id": render["id"], "status": "pending", "model": {"id": render["modelId"]}}
+        assert payload["data"]["render"] == {
+            "id": render["id"],
+            "status": "pending",
+            "model": {"id": render["modelId"]},
+        }
     finally:
         await ws.close()

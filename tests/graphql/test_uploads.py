@@ -58,7 +58,7 @@ async def test_upload_errors_match_rest(service, duck):
     assert error_codes(await gql_upload(acct, b"")) == ["invalid_format"]
     assert error_codes(await gql_upload(acct, duck.read_bytes(), settings={"length": "6"})) == ["invalid_settings"]
     # A non-file value where the file belongs (plain JSON request): no_file.
-    no_file = await gql(acct, "mutation { uploadModel(file: \"x\") { duplicate } }")
+    no_file = await gql(acct, 'mutation { uploadModel(file: "x") { duplicate } }')
     assert error_codes(no_file) == ["no_file"]
     broke = await service.account(credits=0)
     assert error_codes(await gql_upload(broke, duck.read_bytes())) == ["no_credits"]

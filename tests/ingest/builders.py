@@ -25,10 +25,16 @@ def triangle_document(extra_nodes: list[dict] | None = None) -> tuple[dict, byte
         "meshes": [{"primitives": [{"attributes": {"POSITION": 0}}]}],
         "buffers": [{"byteLength": len(positions)}],
         "bufferViews": [{"buffer": 0, "byteOffset": 0, "byteLength": len(positions)}],
-        "accessors": [{
-            "bufferView": 0, "componentType": 5126, "count": 3, "type": "VEC3",
-            "min": [0, 0, 0], "max": [1, 1, 0],
-        }],
+        "accessors": [
+            {
+                "bufferView": 0,
+                "componentType": 5126,
+                "count": 3,
+                "type": "VEC3",
+                "min": [0, 0, 0],
+                "max": [1, 1, 0],
+            }
+        ],
     }
     return doc, positions
 
@@ -37,11 +43,20 @@ def pad4(data: bytes, filler: bytes) -> bytes:
     return data + filler * (-len(data) % 4)
 
 
-def glb_bytes(json_bytes: bytes, bin_chunk: bytes | None, *, total_override: int | None = None,
-              json_length_override: int | None = None, version: int = 2) -> bytes:
+def glb_bytes(
+    json_bytes: bytes,
+    bin_chunk: bytes | None,
+    *,
+    total_override: int | None = None,
+    json_length_override: int | None = None,
+    version: int = 2,
+) -> bytes:
     """Assemble a GLB; the overrides let a test make the header or chunk lengths lie."""
     json_bytes = pad4(json_bytes, b" ")
-    body = struct.pack("<II", json_length_override if json_length_override is not None else len(json_bytes), GLB_JSON) + json_bytes
+    body = (
+        struct.pack("<II", json_length_override if json_length_override is not None else len(json_bytes), GLB_JSON)
+        + json_bytes
+    )
     if bin_chunk is not None:
         padded = pad4(bin_chunk, b"\x00")
         body += struct.pack("<II", len(padded), GLB_BIN) + padded
@@ -59,11 +74,14 @@ def png_header_only(width: int, height: int) -> bytes:
 
     Pillow reads the size from IHDR without decoding, which is what the megapixel check relies on.
     """
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b"")
+    )
 
 
 def write_zip(path: Path, entries: dict[str, bytes], *, compression: int = zipfile.ZIP_DEFLATED) -> Path:
@@ -79,7 +97,7 @@ def write_zip_symlink(path: Path, link_name: str, target: str, extra: dict[str, 
     with zipfile.ZipFile(path, "w") as zf:
         info = zipfile.ZipInfo(link_name)
         info.create_system = 3
-        info.external_attr = (0o120777 << 16)
+        info.external_attr = 0o120777 << 16
         zf.writestr(info, target)
         for name, data in extra.items():
             zf.writestr(name, data)

@@ -38,7 +38,7 @@ class CountingServer(ThreadingHTTPServer):
     def port(self) -> int:
         return self.server_address[1]
 
-    def __enter__(self) -> "CountingServer":
+    def __enter__(self) -> CountingServer:
         threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         return self
 
@@ -62,12 +62,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         self.server.paths.append(self.path)
         path = self.path
         port = self.server.port
         if path == "/model.glb":
-            self._send(200, self.server.glb, {"Content-Disposition": 'attachment; filename="../../etc/my chair;rm -rf.glb"'})
+            self._send(
+                200, self.server.glb, {"Content-Disposition": 'attachment; filename="../../etc/my chair;rm -rf.glb"'}
+            )
         elif path.startswith("/hop/"):
             remaining = int(path.rsplit("/", 1)[1])
             target = "/model.glb" if remaining == 0 else f"/hop/{remaining - 1}"

@@ -28,6 +28,7 @@ def _glb_doc(mutate: Callable[[dict], None]) -> Builder:
         doc, blob = b.triangle_document()
         mutate(doc)
         return b.write_glb(tmp / "model.glb", doc, blob)
+
     return build
 
 
@@ -38,6 +39,7 @@ def _gltf_uri(uri: str) -> Builder:
         path = tmp / "model.gltf"
         path.write_text(json.dumps(doc))
         return path
+
     return build
 
 
@@ -45,6 +47,7 @@ def _raw(name: str, data: bytes) -> Builder:
     def build(tmp: Path) -> Path:
         (tmp / name).write_bytes(data)
         return tmp / name
+
     return build
 
 
@@ -53,7 +56,9 @@ def _bomb_ratio(tmp: Path) -> Path:
 
 
 def _bomb_declared(tmp: Path) -> Path:
-    path = b.write_zip(tmp / "declared.zip", {"model.obj": b.SIMPLE_OBJ, "big.bin": b"x" * 4096}, compression=zipfile.ZIP_STORED)
+    path = b.write_zip(
+        tmp / "declared.zip", {"model.obj": b.SIMPLE_OBJ, "big.bin": b"x" * 4096}, compression=zipfile.ZIP_STORED
+    )
     return b.patch_zip_sizes(path, file_size=600 * 1000 * 1000)
 
 
@@ -97,9 +102,14 @@ def _glb_texture_over_limit(tmp: Path) -> Path:
 
 
 def _obj_texture_over_limit(tmp: Path) -> Path:
-    return b.write_zip(tmp / "scan.zip", {
-        "model.obj": b.SIMPLE_OBJ, "model.mtl": b.SIMPLE_MTL, "texture.png": b.png_header_only(8_000, 8_000),
-    })
+    return b.write_zip(
+        tmp / "scan.zip",
+        {
+            "model.obj": b.SIMPLE_OBJ,
+            "model.mtl": b.SIMPLE_MTL,
+            "texture.png": b.png_header_only(8_000, 8_000),
+        },
+    )
 
 
 def _deep_json(tmp: Path) -> Path:
@@ -123,6 +133,7 @@ def _set(path: list, value) -> Callable[[dict], None]:
         for key in path[:-1]:
             target = target[key]
         target[path[-1]] = value
+
     return mutate
 
 
@@ -131,6 +142,7 @@ def _glb_raw(name: str, *, json_bytes: bytes | None = None, **kw) -> Builder:
     def build(tmp: Path) -> Path:
         doc, blob = b.triangle_document()
         return _raw(name, b.glb_bytes(json_bytes or json.dumps(doc).encode(), blob, **kw))(tmp)
+
     return build
 
 
@@ -141,7 +153,11 @@ HOSTILE_CASES: list[tuple[str, Builder, str]] = [
     ("zip_backslash_dotdot", _zip("a.zip", {"..\\..\\sentinel\\pwned.obj": b.SIMPLE_OBJ}), "invalid_model"),
     ("zip_absolute", _zip("a.zip", {"/tmp/pwned.obj": b.SIMPLE_OBJ}), "invalid_model"),
     ("zip_drive_letter", _zip("a.zip", {"C:/Windows/pwned.obj": b.SIMPLE_OBJ}), "invalid_model"),
-    ("zip_symlink", lambda tmp: b.write_zip_symlink(tmp / "l.zip", "link", "../../sentinel", {"link/pwned.obj": b.SIMPLE_OBJ}), "invalid_model"),
+    (
+        "zip_symlink",
+        lambda tmp: b.write_zip_symlink(tmp / "l.zip", "link", "../../sentinel", {"link/pwned.obj": b.SIMPLE_OBJ}),
+        "invalid_model",
+    ),
     ("zip_bomb_ratio", _bomb_ratio, "invalid_model"),
     ("zip_bomb_declared_size", _bomb_declared, "invalid_model"),
     ("zip_size_lies_small", _lying_small_size, "invalid_model"),
@@ -173,7 +189,11 @@ HOSTILE_CASES: list[tuple[str, Builder, str]] = [
     ("gltf_node_two_parents", _glb_doc(_cycle), "invalid_model"),
     ("gltf_node_cycle", _glb_doc(_set(["nodes"], [{"mesh": 0, "children": [1]}, {"children": [0]}])), "invalid_model"),
     ("gltf_node_own_child", _glb_doc(_set(["nodes"], [{"mesh": 0, "children": [0]}])), "invalid_model"),
-    ("gltf_index_out_of_range", _glb_doc(_set(["meshes", 0, "primitives", 0, "attributes", "POSITION"], 99)), "invalid_model"),
+    (
+        "gltf_index_out_of_range",
+        _glb_doc(_set(["meshes", 0, "primitives", 0, "attributes", "POSITION"], 99)),
+        "invalid_model",
+    ),
     ("gltf_deep_json", _deep_json, "invalid_model"),
     ("gltf_texture_over_50mp", _glb_texture_over_limit, "invalid_model"),
     # glTF URIs

@@ -17,9 +17,9 @@ from dxgl.errors import DxglError
 from dxgl.ingest import prepare_model, sniff_format
 from dxgl.ingest.glb import read_glb
 from dxgl.ingest.limits import DEFAULT_LIMITS
+from tests.assets import MODELS_DIR as SHARED_MODELS
 
 from . import builders as b
-from tests.assets import MODELS_DIR as SHARED_MODELS
 
 MODELS = SHARED_MODELS
 HELMET = MODELS / "DamagedHelmet-gltf"
@@ -96,7 +96,9 @@ def test_bare_gltf_with_data_uris_is_packed(tmp_path: Path):
     doc["buffers"][0]["uri"] = "data:application/octet-stream;base64," + base64.b64encode(blob).decode()
     doc["images"] = [{"uri": "data:image/png;base64," + base64.b64encode(png_bytes()).decode()}]
     doc["textures"] = [{"source": 0}]
-    doc["materials"] = [{"pbrMetallicRoughness": {"baseColorTexture": {"index": 0}}, "extensions": {"KHR_materials_unlit": {}}}]
+    doc["materials"] = [
+        {"pbrMetallicRoughness": {"baseColorTexture": {"index": 0}}, "extensions": {"KHR_materials_unlit": {}}}
+    ]
     doc["extensionsUsed"] = ["KHR_materials_unlit"]
     doc["meshes"][0]["primitives"][0]["material"] = 0
     upload = tmp_path / "inline.gltf"
@@ -130,9 +132,14 @@ def test_scan_exporter_quirks(tmp_path: Path):
         b"newmtl skin\nKd 0 0 0\nd 0\nmap_Kd -s 1 1 1 C:\\Users\\scan\\textures\\Skin_Diffuse.PNG\n"
         b"newmtl cloth\nKd 0.5 0.5 0.5\nTr 1\nmap_Kd missing.jpg\n"
     )
-    upload = b.write_zip(tmp_path / "scan.zip", {
-        "export/mesh/scan.obj": obj, "export/mesh/My Scan.mtl": mtl, "export/tex/skin_diffuse.png": png_bytes(),
-    })
+    upload = b.write_zip(
+        tmp_path / "scan.zip",
+        {
+            "export/mesh/scan.obj": obj,
+            "export/mesh/My Scan.mtl": mtl,
+            "export/tex/skin_diffuse.png": png_bytes(),
+        },
+    )
     result = prepare_model(upload, tmp_path / "work")
     assert result.warnings == ['material "cloth" names texture "missing.jpg" which is not in the ZIP; left untextured']
     doc = glb_document(result.glb_path)
@@ -140,7 +147,12 @@ def test_scan_exporter_quirks(tmp_path: Path):
     assert set(materials) == {"skin", "cloth"}
     assert all(m["alphaMode"] == "OPAQUE" for m in materials.values())  # `d 0` and `Tr 1` mean opaque
     skin = materials["skin"]["pbrMetallicRoughness"]
-    assert "baseColorTexture" in skin and skin["baseColorFactor"] == [1.0, 1.0, 1.0, 1.0]  # Kd 0 ignored beside a texture
+    assert "baseColorTexture" in skin and skin["baseColorFactor"] == [
+        1.0,
+        1.0,
+        1.0,
+        1.0,
+    ]  # Kd 0 ignored beside a texture
     cloth = materials["cloth"]["pbrMetallicRoughness"]
     assert "baseColorTexture" not in cloth and cloth["baseColorFactor"][:3] == pytest.approx([0.5, 0.5, 0.5], abs=0.01)
     assert all(m["pbrMetallicRoughness"]["roughnessFactor"] == 1.0 for m in materials.values())

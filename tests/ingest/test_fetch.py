@@ -14,7 +14,6 @@ from .counting_server import CountingServer
 from .ssrf_spellings import SSRF_URLS
 
 
-
 @pytest.fixture
 def server():
     with CountingServer() as srv:
@@ -33,7 +32,9 @@ async def test_refused_destination_never_connects(server: CountingServer, tmp_pa
 
 
 async def test_the_listener_is_reachable_so_zero_means_refused(server: CountingServer, tmp_path: Path):
-    fetched = await fetch_url(f"http://127.0.0.1:{server.port}/model.glb", tmp_path, limit_bytes=1 << 20, timeout_s=5, allow_private=True)
+    fetched = await fetch_url(
+        f"http://127.0.0.1:{server.port}/model.glb", tmp_path, limit_bytes=1 << 20, timeout_s=5, allow_private=True
+    )
     assert server.accepted == 1
     assert fetched.path.read_bytes() == server.glb
     assert fetched.size == len(server.glb)
@@ -43,35 +44,50 @@ async def test_the_listener_is_reachable_so_zero_means_refused(server: CountingS
 
 
 async def test_localhost_name_is_allowed_only_with_allow_private(server: CountingServer, tmp_path: Path):
-    fetched = await fetch_url(f"http://localhost:{server.port}/model.glb", tmp_path, limit_bytes=1 << 20, timeout_s=5, allow_private=True)
+    fetched = await fetch_url(
+        f"http://localhost:{server.port}/model.glb", tmp_path, limit_bytes=1 << 20, timeout_s=5, allow_private=True
+    )
     assert fetched.size == len(server.glb)
 
 
 async def test_five_redirects_are_followed_and_rechecked(server: CountingServer, tmp_path: Path):
-    fetched = await fetch_url(f"http://127.0.0.1:{server.port}/hop/4", tmp_path, limit_bytes=1 << 20, timeout_s=5, allow_private=True)
+    fetched = await fetch_url(
+        f"http://127.0.0.1:{server.port}/hop/4", tmp_path, limit_bytes=1 << 20, timeout_s=5, allow_private=True
+    )
     assert fetched.final_url == f"http://127.0.0.1:{server.port}/model.glb"
     assert server.paths == ["/hop/4", "/hop/3", "/hop/2", "/hop/1", "/hop/0", "/model.glb"]
 
 
 async def test_a_sixth_redirect_is_refused(server: CountingServer, tmp_path: Path):
     with pytest.raises(DxglError) as caught:
-        await fetch_url(f"http://127.0.0.1:{server.port}/hop/5", tmp_path, limit_bytes=1 << 20, timeout_s=5, allow_private=True)
+        await fetch_url(
+            f"http://127.0.0.1:{server.port}/hop/5", tmp_path, limit_bytes=1 << 20, timeout_s=5, allow_private=True
+        )
     assert caught.value.code == "invalid_url"
     assert "redirects" in caught.value.message
     assert "/model.glb" not in server.paths
 
 
-@pytest.mark.parametrize("location", [
-    "http://2130706433:PORT/model.glb",
-    "http://0x7f.1:PORT/model.glb",
-    "http://169.254.169.254/latest/meta-data/",
-    "file:///etc/passwd",
-    "ftp://127.0.0.1:PORT/model.glb",
-    "http://[::ffff:127.0.0.1]:PORT/model.glb",
-])
+@pytest.mark.parametrize(
+    "location",
+    [
+        "http://2130706433:PORT/model.glb",
+        "http://0x7f.1:PORT/model.glb",
+        "http://169.254.169.254/latest/meta-data/",
+        "file:///etc/passwd",
+        "ftp://127.0.0.1:PORT/model.glb",
+        "http://[::ffff:127.0.0.1]:PORT/model.glb",
+    ],
+)
 async def test_redirect_targets_are_checked_again(server: CountingServer, tmp_path: Path, location: str):
     with pytest.raises(DxglError) as caught:
-        await fetch_url(f"http://127.0.0.1:{server.port}/redirect-to?{location}", tmp_path, limit_bytes=1 << 20, timeout_s=5, allow_private=True)
+        await fetch_url(
+            f"http://127.0.0.1:{server.port}/redirect-to?{location}",
+            tmp_path,
+            limit_bytes=1 << 20,
+            timeout_s=5,
+            allow_private=True,
+        )
     assert caught.value.code == "invalid_url"
     assert server.accepted == 1  # the first hop only
     assert list(tmp_path.iterdir()) == []
@@ -79,33 +95,55 @@ async def test_redirect_targets_are_checked_again(server: CountingServer, tmp_pa
 
 async def test_size_is_counted_while_streaming_without_content_length(server: CountingServer, tmp_path: Path):
     with pytest.raises(DxglError) as caught:
-        await fetch_url(f"http://127.0.0.1:{server.port}/big-no-length", tmp_path, limit_bytes=1 << 20, timeout_s=10, allow_private=True)
+        await fetch_url(
+            f"http://127.0.0.1:{server.port}/big-no-length",
+            tmp_path,
+            limit_bytes=1 << 20,
+            timeout_s=10,
+            allow_private=True,
+        )
     assert caught.value.code == "file_too_large"
     assert list(tmp_path.iterdir()) == []  # the partial file is removed
 
 
 async def test_declared_size_over_limit_is_refused(server: CountingServer, tmp_path: Path):
     with pytest.raises(DxglError) as caught:
-        await fetch_url(f"http://127.0.0.1:{server.port}/big-declared", tmp_path, limit_bytes=1 << 20, timeout_s=5, allow_private=True)
+        await fetch_url(
+            f"http://127.0.0.1:{server.port}/big-declared",
+            tmp_path,
+            limit_bytes=1 << 20,
+            timeout_s=5,
+            allow_private=True,
+        )
     assert caught.value.code == "file_too_large"
 
 
 async def test_total_timeout(server: CountingServer, tmp_path: Path):
     with pytest.raises(DxglError) as caught:
-        await fetch_url(f"http://127.0.0.1:{server.port}/slow", tmp_path, limit_bytes=1 << 20, timeout_s=1.0, allow_private=True)
+        await fetch_url(
+            f"http://127.0.0.1:{server.port}/slow", tmp_path, limit_bytes=1 << 20, timeout_s=1.0, allow_private=True
+        )
     assert caught.value.code == "timeout"
     assert list(tmp_path.iterdir()) == []
 
 
 async def test_zip_by_url_is_invalid_format(server: CountingServer, tmp_path: Path):
     with pytest.raises(DxglError) as caught:
-        await fetch_url(f"http://127.0.0.1:{server.port}/archive.zip", tmp_path, limit_bytes=1 << 20, timeout_s=5, allow_private=True)
+        await fetch_url(
+            f"http://127.0.0.1:{server.port}/archive.zip",
+            tmp_path,
+            limit_bytes=1 << 20,
+            timeout_s=5,
+            allow_private=True,
+        )
     assert caught.value.code == "invalid_format"
     assert list(tmp_path.iterdir()) == []
 
 
 async def test_http_error_status_is_invalid_url(server: CountingServer, tmp_path: Path):
     with pytest.raises(DxglError) as caught:
-        await fetch_url(f"http://127.0.0.1:{server.port}/missing", tmp_path, limit_bytes=1 << 20, timeout_s=5, allow_private=True)
+        await fetch_url(
+            f"http://127.0.0.1:{server.port}/missing", tmp_path, limit_bytes=1 << 20, timeout_s=5, allow_private=True
+        )
     assert caught.value.code == "invalid_url"
     assert "404" in caught.value.message

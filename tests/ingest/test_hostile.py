@@ -12,8 +12,6 @@ from dxgl.ingest import prepare_model
 from .hostile_cases import HOSTILE_CASES, MESSAGE_HINTS, snapshot
 
 
-
-
 def test_there_are_enough_cases_and_every_case_has_a_hint():
     assert len(HOSTILE_CASES) >= 30
     assert {name for name, _, _ in HOSTILE_CASES} == set(MESSAGE_HINTS)

@@ -13,30 +13,36 @@ from dxgl.ingest.sandbox import run_limited
 from . import runaway
 
 
-@pytest.mark.parametrize("statements,opacity", [
-    ("", 1.0),
-    ("d 1", 1.0),
-    ("d 0", 1.0),  # written by exporters meaning opaque: a scan must never be invisible
-    ("Tr 1", 1.0),  # Meshlab's "Tr 1.000000"
-    ("Tr 0", 1.0),
-    ("d 0.5", 0.5),
-    ("Tr 0.25", 0.75),
-    ("d 0.6\nTr 0.9", 0.6),  # d wins over Tr
-    ("d 0.03", 1.0),  # near-invisible counts as opaque too
-])
+@pytest.mark.parametrize(
+    "statements,opacity",
+    [
+        ("", 1.0),
+        ("d 1", 1.0),
+        ("d 0", 1.0),  # written by exporters meaning opaque: a scan must never be invisible
+        ("Tr 1", 1.0),  # Meshlab's "Tr 1.000000"
+        ("Tr 0", 1.0),
+        ("d 0.5", 0.5),
+        ("Tr 0.25", 0.75),
+        ("d 0.6\nTr 0.9", 0.6),  # d wins over Tr
+        ("d 0.03", 1.0),  # near-invisible counts as opaque too
+    ],
+)
 def test_opacity_rule(statements: str, opacity: float):
     (material,) = parse_mtl(f"newmtl m\n{statements}\n").values()
     assert material.opacity == pytest.approx(opacity)
 
 
-@pytest.mark.parametrize("reference,name", [
-    ("tex.jpg", "tex.jpg"),
-    ("textures/sub/tex.jpg", "tex.jpg"),
-    ("textures\\tex.jpg", "tex.jpg"),
-    ("C:\\Users\\me\\Desktop\\scan_u1_v1.png", "scan_u1_v1.png"),
-    ("/home/me/scan/tex.png", "tex.png"),
-    ("my texture 01.jpg", "my texture 01.jpg"),
-])
+@pytest.mark.parametrize(
+    "reference,name",
+    [
+        ("tex.jpg", "tex.jpg"),
+        ("textures/sub/tex.jpg", "tex.jpg"),
+        ("textures\\tex.jpg", "tex.jpg"),
+        ("C:\\Users\\me\\Desktop\\scan_u1_v1.png", "scan_u1_v1.png"),
+        ("/home/me/scan/tex.png", "tex.png"),
+        ("my texture 01.jpg", "my texture 01.jpg"),
+    ],
+)
 def test_texture_references_match_by_basename(reference: str, name: str):
     assert texture_basename(reference) == name
     (material,) = parse_mtl(f"newmtl m\nmap_Kd -o 0 0 0 -bm 1 {reference}\n").values()

@@ -33,7 +33,7 @@ def flush_redis(url: str) -> None:
         client = redis.from_url(url)
         client.flushdb()
         client.close()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         service_missing("Redis", exc)
 
 
@@ -59,7 +59,11 @@ class Worker:
         log = open(self.log_path, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "dxgl.cli", "worker"],
-            cwd=self.log_path.parent, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=self.log_path.parent,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def kill9(self) -> None:
@@ -106,7 +110,9 @@ def workers(tmp_path: Path) -> Iterator[callable]:
         worker.stop()
 
 
-async def wait_for_status(client: httpx.AsyncClient, headers: dict, render_id: str, statuses: set[str], limit_s: float = 300) -> dict:
+async def wait_for_status(
+    client: httpx.AsyncClient, headers: dict, render_id: str, statuses: set[str], limit_s: float = 300
+) -> dict:
     """Poll until the render reaches one of ``statuses`` (a guard against hanging, not a speed check)."""
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:

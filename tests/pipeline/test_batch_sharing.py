@@ -41,8 +41,10 @@ async def test_bgcolor_variants_draw_frames_once(tmp_path, database_url, duck, m
             batch = await client.post(
                 "/v1/renders/batch",
                 headers=headers,
-                json={"renders": [{"modelId": first["modelId"], "renderSettings": {"bgColor": c}} for c in colours]
-                + [{"modelId": first["modelId"], "renderSettings": {"bgColor": "#ffffff", "effect": "showcase"}}]},
+                json={
+                    "renders": [{"modelId": first["modelId"], "renderSettings": {"bgColor": c}} for c in colours]
+                    + [{"modelId": first["modelId"], "renderSettings": {"bgColor": "#ffffff", "effect": "showcase"}}]
+                },
             )
             assert batch.status_code == 201, batch.text
             ids = [r["id"] for r in batch.json()["data"]]

@@ -28,11 +28,17 @@ async def test_dataset_render_end_to_end(tmp_path, sqlite_template, duck):
         bus = state["runtime"].events
         transport = httpx.ASGITransport(app=_WithState(app, state))
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            model = (await client.post("/v1/models", headers=headers, files={"file": ("duck.glb", duck.read_bytes())})).json()["data"]
+            model = (
+                await client.post("/v1/models", headers=headers, files={"file": ("duck.glb", duck.read_bytes())})
+            ).json()["data"]
             await wait_for_status(client, headers, model["renderId"], {"done"})
             account_id = (await client.get("/v1/account", headers=headers)).json()["data"]["id"]
             async with bus.subscribe(account_id) as events:
-                r = await client.post("/v1/renders", headers=headers, json={"modelId": model["modelId"], "renderSettings": {"output": "dataset", "coverage": "sphere"}})
+                r = await client.post(
+                    "/v1/renders",
+                    headers=headers,
+                    json={"modelId": model["modelId"], "renderSettings": {"output": "dataset", "coverage": "sphere"}},
+                )
                 assert r.status_code == 201, r.text
                 render_id = r.json()["data"]["id"]
                 seen = []
@@ -57,6 +63,12 @@ async def test_dataset_render_end_to_end(tmp_path, sqlite_template, duck):
                 transforms = json.loads(archive.read("transforms.json"))
             for folder in ("images/", "depth/", "depth_16bit/", "normals/", "masks/"):
                 assert len([n for n in names if n.startswith(folder) and n.endswith(".png")]) == 6, folder
-            assert {"transforms.json", "transforms_train.json", "transforms_test.json", "points3d.ply", "overview.webp"} <= set(names)
+            assert {
+                "transforms.json",
+                "transforms_train.json",
+                "transforms_test.json",
+                "points3d.ply",
+                "overview.webp",
+            } <= set(names)
             assert len(transforms["frames"]) == 6 and transforms["w"] == transforms["h"] == 64
             assert transforms["camera_model"] == "PINHOLE"

@@ -61,17 +61,40 @@ async def test_background_and_foreground_overlays(tmp_path, sqlite_template, duc
     async with app.router.lifespan_context(app) as state:
         transport = httpx.ASGITransport(app=_WithState(app, state))
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            bg = (await client.post("/v1/overlays", headers=headers, files={"file": ("g.png", png(background))},
-                                    data={"alignment": "bottom-right"})).json()["data"]["id"]
-            fg = (await client.post("/v1/overlays", headers=headers, files={"file": ("l.png", png(logo))},
-                                    data={"layer": "foreground", "alignment": "top-right"})).json()["data"]["id"]
-            model = (await client.post("/v1/models", headers=headers, files={"file": ("duck.glb", duck.read_bytes())})).json()["data"]
+            bg = (
+                await client.post(
+                    "/v1/overlays",
+                    headers=headers,
+                    files={"file": ("g.png", png(background))},
+                    data={"alignment": "bottom-right"},
+                )
+            ).json()["data"]["id"]
+            fg = (
+                await client.post(
+                    "/v1/overlays",
+                    headers=headers,
+                    files={"file": ("l.png", png(logo))},
+                    data={"layer": "foreground", "alignment": "top-right"},
+                )
+            ).json()["data"]["id"]
+            model = (
+                await client.post("/v1/models", headers=headers, files={"file": ("duck.glb", duck.read_bytes())})
+            ).json()["data"]
             await wait_for_status(client, headers, model["renderId"], {"done"})
             anchors = ["top-left", "bottom-right"]
-            batch = await client.post("/v1/renders/batch", headers=headers, json={"renders": [
-                {"modelId": model["modelId"], "renderSettings": {"aspect": aspect, "bgImageId": bg, "bgAlign": a, "fgImageId": fg}}
-                for a in anchors
-            ]})
+            batch = await client.post(
+                "/v1/renders/batch",
+                headers=headers,
+                json={
+                    "renders": [
+                        {
+                            "modelId": model["modelId"],
+                            "renderSettings": {"aspect": aspect, "bgImageId": bg, "bgAlign": a, "fgImageId": fg},
+                        }
+                        for a in anchors
+                    ]
+                },
+            )
             assert batch.status_code == 201, batch.text
             for item, anchor in zip(batch.json()["data"], anchors):
                 assert (await wait_for_status(client, headers, item["id"], {"done", "error"}))["status"] == "done"

@@ -83,7 +83,11 @@ async def quick_start(base_url: str, ws_url: str, token: str, model: Path, tmp_p
         small = await client.get(f"/v1/renders/{render_id}/poster", headers=headers)
         full = await client.get(f"/v1/renders/{render_id}/poster?quality=full", headers=headers)
         assert small.headers["content-type"] == full.headers["content-type"] == "image/png"
-        assert small.content.startswith(b"\x89PNG") and full.content.startswith(b"\x89PNG") and small.content != full.content
+        assert (
+            small.content.startswith(b"\x89PNG")
+            and full.content.startswith(b"\x89PNG")
+            and small.content != full.content
+        )
 
         bundle = await client.get(f"/v1/renders/{render_id}/bundle", headers=headers)
         assert bundle.status_code == 200 and "immutable" in bundle.headers["cache-control"]

@@ -8,9 +8,9 @@ import asyncio
 import httpx
 from sqlalchemy import select
 
+from dxgl.jobs import run_renders, sweep
 from dxgl.models import LedgerEntry, Model3D, Render
 from dxgl.runtime import Runtime
-from dxgl.jobs import run_renders, sweep
 from tests.api.helpers import assert_error, minimal_glb
 from tests.pipeline.conftest import PIPELINE_REDIS, flush_redis, pipeline_settings, wait_for_status
 from tests.pipeline.test_quick_start import make_token
@@ -37,7 +37,9 @@ async def test_kill_9_worker_mid_render_then_restart(tmp_path, postgres_url, liv
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}", timeout=60) as client:
         model = (assets / "CesiumMilkTruck.glb").read_bytes()
-        r = await client.post("/v1/models", headers=headers, files={"file": ("truck.glb", model)}, data={"renderSettings": '{"length":3}'})
+        r = await client.post(
+            "/v1/models", headers=headers, files={"file": ("truck.glb", model)}, data={"renderSettings": '{"length":3}'}
+        )
         render_id = r.json()["data"]["renderId"]
         await wait_for_status(client, headers, render_id, {"poster-processing", "poster-done", "video-processing"})
         first.kill9()
@@ -77,9 +79,15 @@ async def test_failed_render_is_refunded_exactly_once(tmp_path, database_url):
                 headers = {"Authorization": f"Bearer {token}"}
                 r = await client.post("/v1/models", headers=headers, files={"file": ("m.glb", minimal_glb(b"fail"))})
                 render_id, model_id = r.json()["data"]["renderId"], r.json()["data"]["modelId"]
-                assert_error(await client.get(f"/v1/renders/{render_id}/video", headers=headers), 404, "video_not_found")
-                assert_error(await client.get(f"/v1/renders/{render_id}/poster", headers=headers), 404, "poster_not_found")
-                assert_error(await client.get(f"/v1/renders/{render_id}/thumb", headers=headers), 404, "thumb_not_found")
+                assert_error(
+                    await client.get(f"/v1/renders/{render_id}/video", headers=headers), 404, "video_not_found"
+                )
+                assert_error(
+                    await client.get(f"/v1/renders/{render_id}/poster", headers=headers), 404, "poster_not_found"
+                )
+                assert_error(
+                    await client.get(f"/v1/renders/{render_id}/thumb", headers=headers), 404, "thumb_not_found"
+                )
                 async with api.unit_of_work() as session:
                     key = (await session.get_one(Model3D, model_id)).storage_key
                 api.storage.delete(key)  # the job can no longer run

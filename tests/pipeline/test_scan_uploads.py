@@ -41,7 +41,7 @@ def glb_json(data: bytes) -> dict:
     assert data[:4] == b"glTF", data[:16]
     length, kind = struct.unpack_from("<II", data, 12)
     assert kind == 0x4E4F534A
-    return json.loads(data[20:20 + length])
+    return json.loads(data[20 : 20 + length])
 
 
 def silhouette_box(rgb: np.ndarray) -> tuple[int, int]:
@@ -71,7 +71,8 @@ async def start_sqlite(tmp_path: Path, sqlite_template: Path, live_server) -> tu
 
 async def upload(client: httpx.AsyncClient, headers: dict, path: Path, settings: dict) -> dict:
     response = await client.post(
-        "/v1/models", headers=headers,
+        "/v1/models",
+        headers=headers,
         files={"file": (path.name, path.read_bytes(), "application/zip")},
         data={"renderSettings": json.dumps(settings)},
     )
@@ -128,8 +129,13 @@ async def test_damaged_helmet_folder_zipped_is_one_model_and_renders(tmp_path, s
         source = trimesh.load(ASSETS / "DamagedHelmet-gltf" / "DamagedHelmet.gltf")
         assert [len(m.faces) for m in meshes] == [len(m.faces) for m in source.geometry.values()]
         material = meshes[0].visual.material
-        textures = [material.baseColorTexture, material.metallicRoughnessTexture, material.normalTexture,
-                    material.occlusionTexture, material.emissiveTexture]
+        textures = [
+            material.baseColorTexture,
+            material.metallicRoughnessTexture,
+            material.normalTexture,
+            material.occlusionTexture,
+            material.emissiveTexture,
+        ]
         assert all(t is not None for t in textures), textures
 
         render = await wait_for_status(client, headers, data["renderId"], {"done", "error", "failed"})
@@ -141,9 +147,14 @@ async def test_damaged_helmet_folder_zipped_is_one_model_and_renders(tmp_path, s
 
 async def test_two_objs_in_one_zip_are_refused(service, tmp_path):
     acct = await service.account(credits=3)
-    archive = b.write_zip(tmp_path / "two.zip", {
-        "chair/chair.obj": b.SIMPLE_OBJ, "table/table.obj": b.SIMPLE_OBJ, "chair/model.mtl": b.SIMPLE_MTL,
-    })
+    archive = b.write_zip(
+        tmp_path / "two.zip",
+        {
+            "chair/chair.obj": b.SIMPLE_OBJ,
+            "table/table.obj": b.SIMPLE_OBJ,
+            "chair/model.mtl": b.SIMPLE_MTL,
+        },
+    )
     response = await acct.upload(archive, name="two.zip")
     assert response.status_code == 400, response.text
     error = response.json()["error"]

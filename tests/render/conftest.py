@@ -21,8 +21,9 @@ MODELS = {
 EFFECTS = ("turntable", "hero-spin", "showcase", "zoom-orbit", "reveal")
 
 
-def small_spec(settings: dict | None = None, *, size: tuple[int, int] = (160, 90), fps: int = 3,
-               length: int = 3, **changes) -> JobSpec:
+def small_spec(
+    settings: dict | None = None, *, size: tuple[int, int] = (160, 90), fps: int = 3, length: int = 3, **changes
+) -> JobSpec:
     """A test-sized job: tiny frames and few of them (fps * length)."""
     spec = JobSpec.from_settings(validate_render_settings(settings or {}), size=size)
     return replace(spec, fps=fps, length=length, **changes)

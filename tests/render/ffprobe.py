@@ -78,10 +78,17 @@ def probe(path: Path) -> VideoInfo:
     width, height = int(size.group("w")), int(size.group("h"))
     frames = decode_frames(path, "gray")
     return VideoInfo(
-        codec=stream.group("codec"), pix_fmt=pix.group("pix"), width=width, height=height,
-        fps=float(fps.group("fps")), duration=int(h) * 3600 + int(m) * 60 + float(s),
-        frame_count=len(frames), color_range=color_range, colorspace=matrix,
-        color_primaries=primaries, color_trc=trc,
+        codec=stream.group("codec"),
+        pix_fmt=pix.group("pix"),
+        width=width,
+        height=height,
+        fps=float(fps.group("fps")),
+        duration=int(h) * 3600 + int(m) * 60 + float(s),
+        frame_count=len(frames),
+        color_range=color_range,
+        colorspace=matrix,
+        color_primaries=primaries,
+        color_trc=trc,
     )
 
 
@@ -95,9 +102,21 @@ def decode_frames(path: Path, pix_fmt: str = "rgb24", matrix: str = "bt709") -> 
     width, height = int(size.group("w")), int(size.group("h"))  # type: ignore[union-attr]
     channels = {"rgb24": 3, "rgba": 4, "gray": 1}[pix_fmt]
     command = [
-        FFMPEG, "-hide_banner", "-loglevel", "error", "-i", str(path), "-map", "0:v:0",
-        "-vf", f"scale=in_color_matrix={matrix}:in_range=tv:flags=accurate_rnd+full_chroma_int,format={pix_fmt}",
-        "-f", "rawvideo", "-pix_fmt", pix_fmt, "pipe:1",
+        FFMPEG,
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-i",
+        str(path),
+        "-map",
+        "0:v:0",
+        "-vf",
+        f"scale=in_color_matrix={matrix}:in_range=tv:flags=accurate_rnd+full_chroma_int,format={pix_fmt}",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        pix_fmt,
+        "pipe:1",
     ]
     result = subprocess.run(command, capture_output=True, check=True)
     frame_bytes = width * height * channels
@@ -111,10 +130,10 @@ def top_level_atoms(path: Path) -> list[str]:
     data = Path(path).read_bytes()
     offset = 0
     while offset + 8 <= len(data):
-        size = int.from_bytes(data[offset:offset + 4], "big")
-        name = data[offset + 4:offset + 8].decode("latin-1")
+        size = int.from_bytes(data[offset : offset + 4], "big")
+        name = data[offset + 4 : offset + 8].decode("latin-1")
         if size == 1:
-            size = int.from_bytes(data[offset + 8:offset + 16], "big")
+            size = int.from_bytes(data[offset + 8 : offset + 16], "big")
         elif size == 0:
             size = len(data) - offset
         names.append(name)

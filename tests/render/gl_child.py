@@ -20,8 +20,10 @@ def _draw(model: str, spec: JobSpec, indices: list[int] | None) -> tuple[list[np
     poses = camera_path(spec, scene.frame_points, scene.bounds)
     renderer = Renderer(scene, spec.width, spec.height)
     chosen = range(len(poses)) if indices is None else indices
-    frames = [renderer.draw(poses[i], shadows=spec.shadows, reflector=spec.reflector, tilt_x=spec.tilt_x).copy()
-              for i in chosen]
+    frames = [
+        renderer.draw(poses[i], shadows=spec.shadows, reflector=spec.reflector, tilt_x=spec.tilt_x).copy()
+        for i in chosen
+    ]
     renderer.close()
     return frames, [poses[i] for i in chosen]
 

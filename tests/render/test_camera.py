@@ -34,8 +34,9 @@ def test_model_stays_in_frame_with_margin(aspect, effect, tilt):
 
 def test_zoom_orbit_comes_closer_only_as_asked():
     scene = load_scene(MODELS["Duck"])
-    poses = camera_path(small_spec({"effect": "zoom-orbit", "zoomStart": 1.0, "zoomEnd": 0.5}, fps=5),
-                        scene.frame_points, scene.bounds)
+    poses = camera_path(
+        small_spec({"effect": "zoom-orbit", "zoomStart": 1.0, "zoomEnd": 0.5}, fps=5), scene.frame_points, scene.bounds
+    )
     dist = [float(np.linalg.norm(p.eye - np.array([0, scene.bounds[:, 1].mean(), 0]))) for p in poses]
     assert dist[-1] == pytest.approx(0.5 * dist[0], rel=1e-3)
 

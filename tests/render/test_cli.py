@@ -13,9 +13,21 @@ from tests.render.ffprobe import probe
 
 def test_module_cli_renders_with_size_override(tmp_path: Path):
     result = subprocess.run(
-        [sys.executable, "-m", "dxgl.render_cli", str(MODELS["BoxTextured"]), "-o", str(tmp_path),
-         "--settings", '{"length": 3, "effect": "hero-spin", "aspect": "1:1"}', "--size", "96x96"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "dxgl.render_cli",
+            str(MODELS["BoxTextured"]),
+            "-o",
+            str(tmp_path),
+            "--settings",
+            '{"length": 3, "effect": "hero-spin", "aspect": "1:1"}',
+            "--size",
+            "96x96",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     info = probe(tmp_path / "video.mp4")

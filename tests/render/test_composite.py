@@ -54,9 +54,11 @@ def test_background_image_covers_and_crops_from_the_anchor(
 ) -> None:
     width, height = out_size
     path = gradient_image(tmp_path / "bg.png", *image_size)
-    out = Compositor(width, height, (0, 0, 0), bg_image=path, bg_align=align).over_background(
-        blank(width, height)
-    ).astype(float)
+    out = (
+        Compositor(width, height, (0, 0, 0), bg_image=path, bg_align=align)
+        .over_background(blank(width, height))
+        .astype(float)
+    )
     fx, fy = anchor_fractions(align)
     scale = max(width / image_size[0], height / image_size[1])
     visible_x = width / scale / image_size[0]  # fraction of the image width that stays visible

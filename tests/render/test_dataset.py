@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from dxgl.render import DATASET_TIERS, DatasetSpec
-from dxgl.render.dataset_files import (ContactSheet, depth_levels, metric_depth, normal_rgb, rgb_on_white,
-                                       split_indices)
+from dxgl.render.dataset_files import ContactSheet, depth_levels, metric_depth, normal_rgb, rgb_on_white, split_indices
 from dxgl.render.dataset_views import fibonacci_directions, make_cameras
 from dxgl.services.render_settings import validate_render_settings
 

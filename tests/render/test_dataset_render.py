@@ -81,8 +81,13 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 def dataset(request, tmp_path_factory) -> tuple[str, Dataset]:
     name = request.param
     events: list = []
-    out = render_dataset(MODELS[name], DatasetSpec(views=VIEWS, size=SIZE, coverage=CASES[name]),
-                         tmp_path_factory.mktemp(name), on_event=lambda n, p: events.append((n, p)), timeout_s=180)
+    out = render_dataset(
+        MODELS[name],
+        DatasetSpec(views=VIEWS, size=SIZE, coverage=CASES[name]),
+        tmp_path_factory.mktemp(name),
+        on_event=lambda n, p: events.append((n, p)),
+        timeout_s=180,
+    )
     assert out.archive == out.archive.parent / "dataset.zip" and out.archive.is_file()
     assert not (out.archive.parent / "dataset.zip.part").exists()
     return name, Dataset(out.archive, events)
@@ -92,8 +97,13 @@ def test_members_one_file_per_view_in_every_folder(dataset):
     _, ds = dataset
     for folder in ("images", "depth", "depth_16bit", "depth_mm", "normals", "masks"):
         assert {n for n in ds.names if n.startswith(folder + "/")} == {f"{folder}/{i:04d}.png" for i in range(VIEWS)}
-    assert {"transforms.json", "transforms_train.json", "transforms_test.json", "points3d.ply",
-            "overview.webp"} <= ds.names
+    assert {
+        "transforms.json",
+        "transforms_train.json",
+        "transforms_test.json",
+        "points3d.ply",
+        "overview.webp",
+    } <= ds.names
     for info in ds.zip.infolist():
         if info.filename.endswith(".png"):
             assert info.compress_type == zipfile.ZIP_STORED
@@ -239,7 +249,7 @@ def test_overview_is_a_four_quadrant_sheet(dataset):
     w, h = sheet.size
     assert w > 2 * 4 * 80 and h > 2 * 3 * 80  # 12 views: 4 x 3 tiles per quadrant
     arr = np.asarray(sheet.convert("RGB")).astype(int)
-    bottom_left = arr[h // 2 + 8:, : w // 2 - 8]
+    bottom_left = arr[h // 2 + 8 :, : w // 2 - 8]
     assert (bottom_left.sum(axis=2) < 30).mean() > 0.3  # normals quadrant: black background
 
 
@@ -250,5 +260,6 @@ def test_bad_model_and_timeout_raise_render_error(tmp_path):
         render_dataset(broken, DatasetSpec(views=2, size=32, coverage="sphere"), tmp_path / "a", timeout_s=60)
     assert not (tmp_path / "a" / "dataset.zip").exists()
     with pytest.raises(RenderError, match="longer than"):
-        render_dataset(MODELS["DamagedHelmet"], DatasetSpec(views=400, size=512, coverage="sphere"),
-                       tmp_path / "b", timeout_s=1.0)
+        render_dataset(
+            MODELS["DamagedHelmet"], DatasetSpec(views=400, size=512, coverage="sphere"), tmp_path / "b", timeout_s=1.0
+        )

@@ -28,8 +28,16 @@ import pytest
 from PIL import Image
 
 # nerfstudio/cameras/cameras.py CAMERA_MODEL_TO_TYPE keys (perspective and distortion models).
-NERFSTUDIO_CAMERA_MODELS = {"SIMPLE_PINHOLE", "PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV", "OPENCV_FISHEYE",
-                            "EQUIRECTANGULAR", "FISHEYE624"}
+NERFSTUDIO_CAMERA_MODELS = {
+    "SIMPLE_PINHOLE",
+    "PINHOLE",
+    "SIMPLE_RADIAL",
+    "RADIAL",
+    "OPENCV",
+    "OPENCV_FISHEYE",
+    "EQUIRECTANGULAR",
+    "FISHEYE624",
+}
 
 
 def _is_number(value) -> bool:
@@ -37,7 +45,9 @@ def _is_number(value) -> bool:
 
 
 def _check_matrix(matrix) -> np.ndarray:
-    assert isinstance(matrix, list) and len(matrix) == 4 and all(len(row) == 4 for row in matrix), "transform_matrix 4x4"
+    assert isinstance(matrix, list) and len(matrix) == 4 and all(len(row) == 4 for row in matrix), (
+        "transform_matrix 4x4"
+    )
     assert all(_is_number(v) for row in matrix for v in row), "transform_matrix numbers"
     m = np.array(matrix, dtype=np.float64)
     assert np.allclose(m[3], [0, 0, 0, 1]), "transform_matrix last row"
@@ -111,9 +121,19 @@ def _valid(tmp_path: Path) -> Path:
     Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
     Image.new("L", (8, 8)).save(tmp_path / "m.png")
     (tmp_path / "p.ply").write_bytes(b"ply\n")
-    meta = {"camera_model": "PINHOLE", "camera_angle_x": 0.7, "fl_x": 4 / math.tan(0.35), "fl_y": 4 / math.tan(0.35),
-            "cx": 4.0, "cy": 4.0, "w": 8, "h": 8, "aabb_scale": 1, "ply_file_path": "p.ply",
-            "frames": [{"file_path": "a.png", "mask_path": "m.png", "transform_matrix": np.eye(4).tolist()}]}
+    meta = {
+        "camera_model": "PINHOLE",
+        "camera_angle_x": 0.7,
+        "fl_x": 4 / math.tan(0.35),
+        "fl_y": 4 / math.tan(0.35),
+        "cx": 4.0,
+        "cy": 4.0,
+        "w": 8,
+        "h": 8,
+        "aabb_scale": 1,
+        "ply_file_path": "p.ply",
+        "frames": [{"file_path": "a.png", "mask_path": "m.png", "transform_matrix": np.eye(4).tolist()}],
+    }
     path = tmp_path / "transforms.json"
     path.write_text(json.dumps(meta))
     return path
@@ -125,8 +145,10 @@ def test_the_checks_accept_a_minimal_valid_file(tmp_path):
     check_instant_ngp(path)
 
 
-@pytest.mark.parametrize("breakage", ["no_focal", "float_w", "bad_model", "mask_on_some", "matrix_3x4",
-                                      "missing_image", "aabb_3", "scaled_rotation"])
+@pytest.mark.parametrize(
+    "breakage",
+    ["no_focal", "float_w", "bad_model", "mask_on_some", "matrix_3x4", "missing_image", "aabb_3", "scaled_rotation"],
+)
 def test_the_checks_reject_broken_files(tmp_path, breakage):
     path = _valid(tmp_path)
     meta = json.loads(path.read_text())

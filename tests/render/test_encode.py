@@ -11,7 +11,11 @@ from PIL import Image
 
 from dxgl.render.composite import Compositor
 from dxgl.render.encode import (
-    EncodePlan, JobEncoder, poster_small_size, thumb_size, web_size,
+    EncodePlan,
+    JobEncoder,
+    poster_small_size,
+    thumb_size,
+    web_size,
 )
 from dxgl.render.types import RenderError
 from tests.render.ffprobe import decode_frames, probe, top_level_atoms
@@ -32,7 +36,7 @@ def disc_frame(i: int) -> np.ndarray:
     yy, xx = np.mgrid[0:H, 0:W]
     cy, cx = disc_centre(i)
     frame = np.zeros((H, W, 4), np.uint8)
-    frame[(yy - cy) ** 2 + (xx - cx) ** 2 < 16 ** 2] = (*DISC, 255)
+    frame[(yy - cy) ** 2 + (xx - cx) ** 2 < 16**2] = (*DISC, 255)
     return frame
 
 
@@ -51,8 +55,13 @@ def encode(tmp_path: Path, **plan_args: object) -> tuple[dict[str, Path], list[i
             encoder.write(disc_frame(i))
             written.append(i)
         outputs = encoder.close()
-    files = {"video": outputs.video, "web": outputs.web, "thumb": outputs.thumb,
-             "poster": outputs.poster_full, "poster_small": outputs.poster_small}
+    files = {
+        "video": outputs.video,
+        "web": outputs.web,
+        "thumb": outputs.thumb,
+        "poster": outputs.poster_full,
+        "poster_small": outputs.poster_small,
+    }
     return files, poster_calls
 
 
@@ -61,7 +70,11 @@ def assert_bt709_h264(path: Path, size: tuple[int, int]) -> None:
     assert (info.codec, info.pix_fmt, (info.width, info.height)) == ("h264", "yuv420p", size)
     assert info.fps == 30 and info.frame_count == N and info.duration == pytest.approx(N / 30, abs=0.02)
     assert (info.colorspace, info.color_primaries, info.color_trc, info.color_range) == (
-        "bt709", "bt709", "bt709", "tv")
+        "bt709",
+        "bt709",
+        "bt709",
+        "tv",
+    )
 
 
 def near(pixel: np.ndarray, colour: tuple[int, ...], tolerance: int) -> bool:
@@ -123,8 +136,7 @@ def test_4k_tier_with_foreground_and_watermark(tmp_path: Path) -> None:
     fg = np.zeros((H, W, 4), np.uint8)
     fg[:20, :20] = (0, 255, 0, 255)  # opaque corner logo
     Image.fromarray(fg, "RGBA").save(tmp_path / "fg.png")
-    files, _ = encode(tmp_path, quality="4k", bg_color=(255, 255, 255), fg_image=tmp_path / "fg.png",
-                      watermark=True)
+    files, _ = encode(tmp_path, quality="4k", bg_color=(255, 255, 255), fg_image=tmp_path / "fg.png", watermark=True)
     assert_bt709_h264(files["video"], (W, H))
     video = decode_frames(files["video"])
     assert near(video[0, 8, 8], (0, 255, 0), 8)  # the foreground is over the disc's path and background
@@ -181,26 +193,24 @@ def test_odd_size_is_refused(tmp_path: Path) -> None:
 def test_ffmpeg_failure_is_a_render_error_with_its_message(tmp_path: Path) -> None:
     (tmp_path / "video.mp4").mkdir()  # ffmpeg cannot open its output
     plan = EncodePlan(out_dir=tmp_path, width=W, height=H, frame_count=N)
-    with pytest.raises(RenderError, match="(?i)is a directory|error opening"):
-        with JobEncoder(plan) as encoder:
-            for i in range(N):
-                encoder.write(disc_frame(i))
-            encoder.close()
+    with pytest.raises(RenderError, match="(?i)is a directory|error opening"), JobEncoder(plan) as encoder:
+        for i in range(N):
+            encoder.write(disc_frame(i))
+        encoder.close()
     assert no_outputs_left(tmp_path)
 
 
 @pytest.mark.parametrize("quality", ["standard", "pro"])
 def test_killed_ffmpeg_is_a_render_error_and_leaves_no_files(tmp_path: Path, quality: str) -> None:
     plan = EncodePlan(out_dir=tmp_path, width=W, height=H, frame_count=N, quality=quality)
-    with pytest.raises(RenderError):
-        with JobEncoder(plan) as encoder:
-            encoder.write(disc_frame(0))
-            children = [p for p in psutil.Process().children() if "ffmpeg" in p.name()]
-            assert children, "the encoder should have started ffmpeg"
-            children[0].kill()
-            for i in range(1, N):
-                encoder.write(disc_frame(i))
-            encoder.close()
+    with pytest.raises(RenderError), JobEncoder(plan) as encoder:
+        encoder.write(disc_frame(0))
+        children = [p for p in psutil.Process().children() if "ffmpeg" in p.name()]
+        assert children, "the encoder should have started ffmpeg"
+        children[0].kill()
+        for i in range(1, N):
+            encoder.write(disc_frame(i))
+        encoder.close()
     assert no_outputs_left(tmp_path)
     assert not [p for p in psutil.Process().children() if "ffmpeg" in p.name()]
 
@@ -219,10 +229,9 @@ def test_abort_leaves_no_partial_files(tmp_path: Path) -> None:
 
 def test_exception_in_the_with_block_aborts(tmp_path: Path) -> None:
     plan = EncodePlan(out_dir=tmp_path, width=W, height=H, frame_count=N)
-    with pytest.raises(KeyError):
-        with JobEncoder(plan) as encoder:
-            encoder.write(disc_frame(0))
-            raise KeyError("renderer failed")
+    with pytest.raises(KeyError), JobEncoder(plan) as encoder:
+        encoder.write(disc_frame(0))
+        raise KeyError("renderer failed")
     assert no_outputs_left(tmp_path)
 
 

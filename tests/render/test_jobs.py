@@ -43,7 +43,9 @@ def test_every_model_with_every_effect(name, effect, tmp_path: Path):
         if effect != "reveal":
             assert off_bg.sum() > 150, "model not visible"
         # Inside the frame: the border rows and columns show only background.
-        border = np.concatenate([off_bg[:2].ravel(), off_bg[-2:].ravel(), off_bg[:, :2].ravel(), off_bg[:, -2:].ravel()])
+        border = np.concatenate(
+            [off_bg[:2].ravel(), off_bg[-2:].ravel(), off_bg[:, :2].ravel(), off_bg[:, -2:].ravel()]
+        )
         assert border.sum() == 0
     assert _diff(frames[0], frames[len(frames) // 2]) > 0.5, "moving effect does not move"
     names = [n for n, _ in events]
@@ -100,8 +102,11 @@ def test_pro_output_has_real_alpha(tmp_path: Path):
 
 def test_variants_share_frames_and_watermark_only_when_asked(tmp_path: Path):
     spec = small_spec({"effect": "showcase", "shadows": False}, fps=2, length=3)
-    jobs = [(spec, tmp_path / "plain"), (replace(spec, watermark=True), tmp_path / "marked"),
-            (replace(spec, bg_color=(0, 0, 0)), tmp_path / "black")]
+    jobs = [
+        (spec, tmp_path / "plain"),
+        (replace(spec, watermark=True), tmp_path / "marked"),
+        (replace(spec, bg_color=(0, 0, 0)), tmp_path / "black"),
+    ]
     events = []
     outs = render_variants(MODELS["Duck"], jobs, on_event=lambda n, p: events.append((n, p)), timeout_s=120)
     plain, marked, black = (decode_frames(o.video) for o in outs)
@@ -122,7 +127,10 @@ def test_reveal_poster_is_the_first_full_scale_frame(tmp_path: Path):
     outputs = render_job(MODELS["monkey"], spec, tmp_path, timeout_s=120)
     frames = decode_frames(outputs.video)
     poster = np.asarray(Image.open(outputs.poster_full).convert("RGB"))
-    white = lambda f: (np.abs(f.astype(int) - 255).max(axis=2) > 24).sum()
+
+    def white(f: np.ndarray) -> int:
+        return int((np.abs(f.astype(int) - 255).max(axis=2) > 24).sum())
+
     assert white(frames[0]) < 0.2 * white(poster)  # frame 0 is (almost) empty: the model grows
     matches = [i for i, f in enumerate(frames) if _diff(f, poster) < 3]
     assert matches and matches[0] > 0
@@ -130,8 +138,12 @@ def test_reveal_poster_is_the_first_full_scale_frame(tmp_path: Path):
 
 @pytest.mark.parametrize("kind", ["empty", "random", "truncated", "text"])
 def test_bad_files_fail_cleanly_through_the_render_process(tmp_path: Path, kind: str):
-    data = {"empty": b"", "random": np.random.default_rng(1).integers(0, 256, 3000, dtype=np.uint8).tobytes(),
-            "truncated": MODELS["Duck"].read_bytes()[:4000], "text": b"hello, not a model\n"}[kind]
+    data = {
+        "empty": b"",
+        "random": np.random.default_rng(1).integers(0, 256, 3000, dtype=np.uint8).tobytes(),
+        "truncated": MODELS["Duck"].read_bytes()[:4000],
+        "text": b"hello, not a model\n",
+    }[kind]
     path = tmp_path / f"{kind}.glb"
     path.write_bytes(data)
     with pytest.raises(RenderError, match=f"{kind}.glb"):
