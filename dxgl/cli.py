@@ -43,8 +43,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 async def bootstrap_local_account(rt: Any) -> str | None:
     """On an empty embedded database, create a local account and return a new token for it."""
-    from dxgl.models import Account
     from dxgl.services import accounts, auth
+    from dxgl.tables import Account
 
     async with rt.unit_of_work() as session:
         if (await session.execute(select(func.count()).select_from(Account))).scalar_one():

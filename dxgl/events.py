@@ -24,7 +24,7 @@ from dxgl.timeutil import iso
 
 if TYPE_CHECKING:
     from dxgl.config import Settings
-    from dxgl.models import Render
+    from dxgl.tables import Render
 
 log = logging.getLogger(__name__)
 

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from dxgl.errors import DxglError
-from dxgl.models import Model3D, Render
 from dxgl.render import DatasetOutputs, RenderError, RenderOutputs
 from dxgl.runtime import Runtime
-from dxgl.services import overlays, pipeline
+from dxgl.services import overlays, render_state
 from dxgl.services.assets import render_key
+from dxgl.tables import Model3D, Render
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ async def run_renders(ctx: dict[str, Any], render_ids: list[str]) -> None:
     claimed: list[Render] = []
     for render_id in render_ids:
         async with rt.unit_of_work() as session:
-            render = await pipeline.claim(
+            render = await render_state.claim(
                 session, render_id, lease_s=rt.settings.job_lease_seconds, max_attempts=rt.settings.max_render_attempts
             )
         if render is not None:
@@ -146,7 +146,7 @@ async def _heartbeat(rt: Runtime, render_ids: list[str]) -> None:
     while True:
         await asyncio.sleep(max(0.5, rt.settings.job_lease_seconds / 3))
         async with rt.unit_of_work() as session:
-            await pipeline.heartbeat(session, render_ids, lease_s=rt.settings.job_lease_seconds)
+            await render_state.heartbeat(session, render_ids, lease_s=rt.settings.job_lease_seconds)
 
 
 async def _on_event(rt: Runtime, renders: list[Render], jobs: list[tuple[Any, Path]], name: str, payload: dict) -> None:
@@ -159,12 +159,12 @@ async def _on_event(rt: Runtime, renders: list[Render], jobs: list[tuple[Any, Pa
     for status in ("poster-done", "video-processing"):
         async with rt.unit_of_work() as session:
             render = await session.get(Render, render.id)
-            if render is None or not await pipeline.advance(
+            if render is None or not await render_state.advance(
                 session, render, status, lease_s=rt.settings.job_lease_seconds
             ):
                 return
             if status == "poster-done":
-                await pipeline.add_assets(session, render, list(POSTER_FILES))
+                await render_state.add_assets(session, render, list(POSTER_FILES))
         renders[index] = render
         await publish(rt, render)
 
@@ -183,7 +183,7 @@ async def _finish(rt: Runtime, render: Render, out: RenderOutputs | DatasetOutpu
     render_id = render.id
     async with rt.unit_of_work() as session:
         current = await session.get(Render, render_id)
-        done = current is not None and await pipeline.complete(
+        done = current is not None and await render_state.complete(
             session,
             current,
             file_size=rt.storage.size(render_key(render_id, main.name)),
@@ -199,9 +199,9 @@ async def _finish(rt: Runtime, render: Render, out: RenderOutputs | DatasetOutpu
 async def fail(rt: Runtime, render: Render, message: str) -> None:
     async with rt.unit_of_work() as session:
         current = await session.get(Render, render.id)
-        if current is None or current.status in pipeline.FINISHED:
+        if current is None or current.status in render_state.FINISHED:
             return
-        await pipeline.fail(session, current, message)
+        await render_state.fail(session, current, message)
     await publish(rt, current)
 
 
@@ -223,7 +223,7 @@ async def publish_by_id(rt: Runtime, render_id: str) -> None:
 async def sweep(rt: Runtime) -> list[str]:
     """Queue again the renders that were lost (worker killed, queue emptied). Returns their ids."""
     async with rt.unit_of_work() as session:
-        lost = await pipeline.lost_renders(session, lease_s=rt.settings.job_lease_seconds)
+        lost = await render_state.lost_renders(session, lease_s=rt.settings.job_lease_seconds)
     groups: dict[tuple, list[str]] = {}
     for render in lost:
         groups.setdefault((render.model_id, render.batch_id), []).append(render.id)
@@ -255,7 +255,7 @@ def start_embedded_runner(rt: Runtime) -> list[asyncio.Task[None]]:
 
 async def _resume_then_sweep(rt: Runtime) -> None:
     async with rt.unit_of_work() as session:
-        unfinished = await pipeline.unfinished(session)
+        unfinished = await render_state.unfinished(session)
     for ids in unfinished:
         await rt.queue.enqueue(ids)
     await sweep_forever(rt)

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from dxgl.config import Settings
 from dxgl.db import make_engine, make_sessionmaker, migrate_async
 from dxgl.events import EventBus, make_event_bus, render_event
-from dxgl.models import Render
 from dxgl.queue import ArqQueue, EmbeddedQueue, RenderQueue
 from dxgl.storage import LocalStorage
+from dxgl.tables import Render
 
 log = logging.getLogger(__name__)
 

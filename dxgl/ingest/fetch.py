@@ -20,6 +20,7 @@ from urllib.parse import unquote
 
 import httpx
 
+from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 
 from .netpolicy import IPAddress, check_address, literal_address, refuse
@@ -101,7 +102,7 @@ def _filename(response: httpx.Response, url: httpx.URL) -> str:
 async def _stream_to_file(response: httpx.Response, path: Path, limit_bytes: int) -> tuple[int, str]:
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit_bytes:
-        raise DxglError("file_too_large", f"the file is {int(declared)} bytes; the limit is {limit_bytes}")
+        raise DxglError(ErrorCode.FILE_TOO_LARGE, f"the file is {int(declared)} bytes; the limit is {limit_bytes}")
     digest = hashlib.sha256()
     size = 0
     head = b""
@@ -109,7 +110,7 @@ async def _stream_to_file(response: httpx.Response, path: Path, limit_bytes: int
         async for chunk in response.aiter_bytes():
             size += len(chunk)
             if size > limit_bytes:
-                raise DxglError("file_too_large", f"the download exceeded the limit of {limit_bytes} bytes")
+                raise DxglError(ErrorCode.FILE_TOO_LARGE, f"the download exceeded the limit of {limit_bytes} bytes")
             if len(head) < SNIFF_BYTES:
                 head += chunk[: SNIFF_BYTES - len(head)]
                 if len(head) >= SNIFF_BYTES:
@@ -123,7 +124,7 @@ async def _stream_to_file(response: httpx.Response, path: Path, limit_bytes: int
 def _check_kind(head: bytes) -> None:
     if sniff_format(head) not in ("glb", "gltf"):
         raise DxglError(
-            "invalid_format",
+            ErrorCode.INVALID_FORMAT,
             "the URL does not serve a GLB or glTF file; URL ingest supports GLB/glTF only (upload ZIPs as files)",
         )
 
@@ -186,6 +187,6 @@ async def fetch_url(
         async with asyncio.timeout(timeout_s):
             return await _fetch(url, dest, limit_bytes, timeout_s, allow_private)
     except (TimeoutError, httpx.TimeoutException):
-        raise DxglError("timeout", f"the download did not finish within {timeout_s:g} s") from None
+        raise DxglError(ErrorCode.TIMEOUT, f"the download did not finish within {timeout_s:g} s") from None
     except httpx.HTTPError as exc:
         raise refuse(f"the download failed ({type(exc).__name__}: {str(exc)[:200]})") from None

@@ -7,6 +7,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 
 from .limits import IngestLimits
@@ -24,22 +25,24 @@ class GlbContents:
 
 
 def _bad(message: str) -> DxglError:
-    return DxglError("invalid_model", f"GLB: {message}")
+    return DxglError(ErrorCode.INVALID_MODEL, f"GLB: {message}")
 
 
 def parse_json_document(raw: bytes, label: str, limits: IngestLimits) -> dict:
     """Decode glTF JSON strictly: UTF-8 (BOM allowed), an object, no NaN/Infinity, bounded size."""
     if len(raw) > limits.max_json_bytes:
-        raise DxglError("invalid_model", f"{label}: JSON is {len(raw)} bytes; the limit is {limits.max_json_bytes}")
+        raise DxglError(
+            ErrorCode.INVALID_MODEL, f"{label}: JSON is {len(raw)} bytes; the limit is {limits.max_json_bytes}"
+        )
     try:
         text = raw.decode("utf-8-sig")
         doc = json.loads(text, parse_constant=_reject_constant)
     except RecursionError:
-        raise DxglError("invalid_model", f"{label}: JSON is nested too deeply") from None
+        raise DxglError(ErrorCode.INVALID_MODEL, f"{label}: JSON is nested too deeply") from None
     except (UnicodeDecodeError, ValueError) as exc:
-        raise DxglError("invalid_model", f"{label}: not valid JSON ({exc})") from None
+        raise DxglError(ErrorCode.INVALID_MODEL, f"{label}: not valid JSON ({exc})") from None
     if not isinstance(doc, dict):
-        raise DxglError("invalid_model", f"{label}: the JSON is not an object")
+        raise DxglError(ErrorCode.INVALID_MODEL, f"{label}: the JSON is not an object")
     return doc
 
 

@@ -12,6 +12,7 @@ import re
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote
 
+from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 
 from .glb import parse_json_document, read_glb, write_glb
@@ -39,14 +40,14 @@ class UriResolver:
 
     def read(self, uri: object, what: str) -> bytes:
         if not isinstance(uri, str) or not uri:
-            raise DxglError("invalid_model", f"{self.label}: {what}.uri must be a non-empty string")
+            raise DxglError(ErrorCode.INVALID_MODEL, f"{self.label}: {what}.uri must be a non-empty string")
         if uri.startswith("data:"):
             return _decode_data_uri(uri, f"{self.label}: {what}")
         relative = _safe_relative_path(uri, f"{self.label}: {what}")
         path = self._find(relative)
         if path is None:
             raise DxglError(
-                "invalid_format",
+                ErrorCode.INVALID_FORMAT,
                 f"{self.label} references {relative.as_posix()!r} ({what}), which is not in the upload; "
                 "upload a .glb, a .gltf with embedded data: URIs, or a ZIP holding every referenced file",
             )
@@ -65,11 +66,11 @@ class UriResolver:
 def _decode_data_uri(uri: str, what: str) -> bytes:
     match = DATA_URI.match(uri)
     if match is None:
-        raise DxglError("invalid_model", f"{what}: data: URI is malformed or not base64")
+        raise DxglError(ErrorCode.INVALID_MODEL, f"{what}: data: URI is malformed or not base64")
     try:
         return binascii.a2b_base64(match.group("payload"), strict_mode=True)
     except (binascii.Error, ValueError):
-        raise DxglError("invalid_model", f"{what}: data: URI holds invalid base64") from None
+        raise DxglError(ErrorCode.INVALID_MODEL, f"{what}: data: URI holds invalid base64") from None
 
 
 def _safe_relative_path(uri: str, what: str) -> PurePosixPath:
@@ -77,18 +78,19 @@ def _safe_relative_path(uri: str, what: str) -> PurePosixPath:
     if URI_SCHEME.match(uri) and not DRIVE_LETTER.match(uri):
         scheme = uri.split(":", 1)[0]
         raise DxglError(
-            "invalid_model",
+            ErrorCode.INVALID_MODEL,
             f"{what}: uri {uri[:80]!r} uses the {scheme}: scheme; only relative paths and data: URIs are allowed",
         )
     decoded = unquote(uri.split("#", 1)[0].split("?", 1)[0])
     unified = decoded.replace("\\", "/")
     if "\x00" in decoded or unified.startswith("/") or DRIVE_LETTER.match(unified):
         raise DxglError(
-            "invalid_model", f"{what}: uri {uri[:80]!r} is an absolute path; only paths inside the upload are allowed"
+            ErrorCode.INVALID_MODEL,
+            f"{what}: uri {uri[:80]!r} is an absolute path; only paths inside the upload are allowed",
         )
     parts = [p for p in unified.split("/") if p not in ("", ".")]
     if not parts or ".." in parts:
-        raise DxglError("invalid_model", f"{what}: uri {uri[:80]!r} climbs out of the upload")
+        raise DxglError(ErrorCode.INVALID_MODEL, f"{what}: uri {uri[:80]!r} climbs out of the upload")
     return PurePosixPath(*parts)
 
 
@@ -103,7 +105,7 @@ def pack_document(doc: dict, glb_bin: bytes | None, resolver: UriResolver, limit
     """
     buffers = doc.get("buffers", [])
     if not isinstance(buffers, list) or not all(isinstance(b, dict) for b in buffers):
-        raise DxglError("invalid_model", f"{resolver.label}: 'buffers' must be an array of objects")
+        raise DxglError(ErrorCode.INVALID_MODEL, f"{resolver.label}: 'buffers' must be an array of objects")
     sources: list[bytes] = []
     for i, buffer in enumerate(buffers):
         if "uri" in buffer:
@@ -111,7 +113,7 @@ def pack_document(doc: dict, glb_bin: bytes | None, resolver: UriResolver, limit
         elif i == 0 and glb_bin is not None:
             sources.append(glb_bin)
         else:
-            raise DxglError("invalid_model", f"{resolver.label}: buffers[{i}] has no uri and no GLB BIN chunk")
+            raise DxglError(ErrorCode.INVALID_MODEL, f"{resolver.label}: buffers[{i}] has no uri and no GLB BIN chunk")
     validate_document(doc, [len(s) for s in sources], limits)
 
     blob = bytearray()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 
 from .limits import IngestLimits
@@ -39,7 +40,7 @@ MATERIAL_TEXTURE_SLOTS = (
 
 
 def _bad(message: str) -> DxglError:
-    return DxglError("invalid_model", f"glTF: {message}")
+    return DxglError(ErrorCode.INVALID_MODEL, f"glTF: {message}")
 
 
 def _int(value: Any, what: str, minimum: int = 0) -> int:

@@ -7,6 +7,7 @@ import warnings
 
 from PIL import Image
 
+from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 
 from .limits import IngestLimits
@@ -32,12 +33,12 @@ def image_mime(data: bytes, label: str, limits: IngestLimits) -> str:
                 fmt = img.format
     except Image.DecompressionBombError:
         raise DxglError(
-            "invalid_model", f"{label} is larger than {limits.max_image_pixels // 1_000_000} megapixels"
+            ErrorCode.INVALID_MODEL, f"{label} is larger than {limits.max_image_pixels // 1_000_000} megapixels"
         ) from None
     except Exception:
-        raise DxglError("invalid_model", f"{label} is not a readable PNG, JPEG or WebP image") from None
+        raise DxglError(ErrorCode.INVALID_MODEL, f"{label} is not a readable PNG, JPEG or WebP image") from None
     if fmt not in MIME_BY_PIL_FORMAT:
-        raise DxglError("invalid_model", f"{label} is a {fmt} image; textures must be PNG, JPEG or WebP")
+        raise DxglError(ErrorCode.INVALID_MODEL, f"{label} is a {fmt} image; textures must be PNG, JPEG or WebP")
     check_pixels(width, height, label, limits)
     return MIME_BY_PIL_FORMAT[fmt]
 
@@ -46,7 +47,7 @@ def check_pixels(width: int, height: int, label: str, limits: IngestLimits) -> N
     """Refuse images whose declared size exceeds the megapixel limit."""
     if width * height > limits.max_image_pixels:
         raise DxglError(
-            "invalid_model",
+            ErrorCode.INVALID_MODEL,
             f"{label} is {width}x{height} ({width * height / 1e6:.0f} megapixels); "
             f"the limit is {limits.max_image_pixels // 1_000_000} megapixels",
         )

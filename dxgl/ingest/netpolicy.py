@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -33,7 +34,7 @@ CGNAT = ipaddress.ip_network("100.64.0.0/10")
 
 
 def refuse(message: str) -> DxglError:
-    return DxglError("invalid_url", message)
+    return DxglError(ErrorCode.INVALID_URL, message)
 
 
 def literal_address(host: str) -> IPAddress | None:

@@ -14,6 +14,7 @@ import numpy as np
 import trimesh
 from PIL import Image
 
+from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 
 from .mtl import MtlMaterial
@@ -105,7 +106,7 @@ def convert_obj(plan: ScanPlan, out_path: Path) -> list[str]:
     with open(plan.obj_path, "rb") as f:
         scene = trimesh.load(f, file_type="obj", resolver=_MtlResolver(cleaned_mtl), force="scene")
     if not scene.geometry:
-        raise DxglError("invalid_model", "OBJ holds no readable faces")
+        raise DxglError(ErrorCode.INVALID_MODEL, "OBJ holds no readable faces")
     for geometry in scene.geometry.values():
         if not isinstance(geometry, trimesh.Trimesh) or len(geometry.faces) == 0:
             continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 
 from .images import image_mime
@@ -36,20 +37,20 @@ def scan_obj(path: Path, limits: IngestLimits) -> ObjScan:
                 scan.vertices += 1
                 if scan.vertices > limits.max_obj_vertices:
                     raise DxglError(
-                        "invalid_model", f"OBJ has more than {limits.max_obj_vertices:,} vertices (the limit)"
+                        ErrorCode.INVALID_MODEL, f"OBJ has more than {limits.max_obj_vertices:,} vertices (the limit)"
                     )
             elif head == b"f ":
                 scan.triangles += max(len(line.split()) - 3, 1)
                 if scan.triangles > limits.max_obj_faces:
                     raise DxglError(
-                        "invalid_model", f"OBJ has more than {limits.max_obj_faces:,} triangles (the limit)"
+                        ErrorCode.INVALID_MODEL, f"OBJ has more than {limits.max_obj_faces:,} triangles (the limit)"
                     )
             elif line.startswith(b"mtllib"):
                 name = line[6:].strip().decode("utf-8", "replace")
                 if name:
                     scan.mtllibs.append(name)
     if scan.triangles == 0:
-        raise DxglError("invalid_model", "OBJ has no faces")
+        raise DxglError(ErrorCode.INVALID_MODEL, "OBJ has no faces")
     return scan
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 
 from .limits import DEFAULT_LIMITS, IngestLimits
@@ -36,7 +37,7 @@ def prepare_model(
     kind = sniff_file(upload_path)
     if kind is None:
         named = f" ({original_name})" if original_name else ""
-        raise DxglError("invalid_format", f"the file{named} is not a GLB, a glTF (JSON) or a ZIP")
+        raise DxglError(ErrorCode.INVALID_FORMAT, f"the file{named} is not a GLB, a glTF (JSON) or a ZIP")
     work_dir.mkdir(parents=True, exist_ok=True)
     glb, source_kind, warnings = run_limited(
         convert_in_child,
@@ -74,7 +75,9 @@ def _convert_zip(upload_path: Path, work_dir: Path, out_path: Path, limits: Inge
     objs, gltfs = by_suffix.get(".obj", []), by_suffix.get(".gltf", [])
     if len(objs) + len(gltfs) > 1:
         names = ", ".join(p.as_posix() for p in [*objs, *gltfs][:5])
-        raise DxglError("invalid_format", f"the ZIP holds more than one model ({names}); upload one model per ZIP")
+        raise DxglError(
+            ErrorCode.INVALID_FORMAT, f"the ZIP holds more than one model ({names}); upload one model per ZIP"
+        )
     if gltfs:
         pack_gltf_file(root.joinpath(*gltfs[0].parts), root.joinpath(*gltfs[0].parent.parts), out_path, limits)
         return str(out_path), "gltf-zip", []
@@ -87,5 +90,5 @@ def _convert_zip(upload_path: Path, work_dir: Path, out_path: Path, limits: Inge
         warnings = convert_obj(plan, out_path)
         return str(out_path), "obj-zip", warnings
     if by_suffix.get(".glb"):
-        raise DxglError("invalid_format", "the ZIP holds a .glb; upload the .glb file itself")
-    raise DxglError("invalid_format", "the ZIP holds no .obj or .gltf model")
+        raise DxglError(ErrorCode.INVALID_FORMAT, "the ZIP holds a .glb; upload the .glb file itself")
+    raise DxglError(ErrorCode.INVALID_FORMAT, "the ZIP holds no .obj or .gltf model")

@@ -1,7 +1,7 @@
 """Run an untrusted parse in a spawned child with an address-space and a time limit.
 
 The API process never parses a model itself: a parser that runs away (memory or time) is killed and
-reported as DxglError("invalid_model"), never as a crash of the server.
+reported as DxglError(ErrorCode.INVALID_MODEL), never as a crash of the server.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
+from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 
 # Numeric libraries size thread pools and arenas by CPU count; one thread keeps the address space
@@ -59,13 +60,13 @@ def run_limited(func: Callable[..., Any], args: tuple, *, memory_bytes: int, tim
     answered = False
     try:
         if not receiver.poll(time_s):
-            raise DxglError("invalid_model", f"reading the model took longer than {time_s:g} s; it was stopped")
+            raise DxglError(ErrorCode.INVALID_MODEL, f"reading the model took longer than {time_s:g} s; it was stopped")
         try:
             outcome = receiver.recv()
             answered = True
         except (EOFError, OSError):
             raise DxglError(
-                "invalid_model", "reading the model exceeded the memory or time limit; it was stopped"
+                ErrorCode.INVALID_MODEL, "reading the model exceeded the memory or time limit; it was stopped"
             ) from None
     finally:
         receiver.close()

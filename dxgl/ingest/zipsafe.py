@@ -14,6 +14,7 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
+from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 
 from .limits import IngestLimits
@@ -31,7 +32,7 @@ IGNORED_BASENAMES = {".ds_store", "thumbs.db", "desktop.ini"}
 
 
 def _refuse(message: str) -> DxglError:
-    return DxglError("invalid_model", message)
+    return DxglError(ErrorCode.INVALID_MODEL, message)
 
 
 def safe_entry_parts(name: str) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 from dxgl.rest.http import authed, ok, runtime
 from dxgl.rest.serializers import account_json
@@ -23,7 +24,7 @@ async def get_health(request: Request) -> Response:
     """No authentication. 503 with the error envelope when the database cannot be reached."""
     report = await health.check(runtime(request))
     if not report.database_ok:
-        raise DxglError("service_unavailable", f"Database unreachable: {report.detail}")
+        raise DxglError(ErrorCode.SERVICE_UNAVAILABLE, f"Database unreachable: {report.detail}")
     return ok({"status": "ok", "database": "ok"})
 
 

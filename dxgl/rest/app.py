@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 from dxgl.rest import account, assets, models, openapi, overlays, renders
 from dxgl.rest.http import error_response
@@ -33,7 +34,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(DxglError("internal"))
+    return error_response(DxglError(ErrorCode.INTERNAL))
 
 
 EXCEPTION_HANDLERS = {DxglError: dxgl_error, HTTPException: http_error, Exception: unexpected_error}

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, MalformedRangeHeader, RangeNotSatisfiable, Response
 
+from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 from dxgl.runtime import Runtime
 from dxgl.services.auth import Caller, authenticate
@@ -43,17 +44,17 @@ async def json_body(request: Request) -> Any:
     async for chunk in request.stream():
         body.extend(chunk)
         if len(body) > MAX_JSON_BODY:
-            raise DxglError("invalid_request", "JSON body is larger than 1 MB")
+            raise DxglError(ErrorCode.INVALID_REQUEST, "JSON body is larger than 1 MB")
     try:
         return json.loads(bytes(body))
     except (ValueError, UnicodeDecodeError):
-        raise DxglError("invalid_json", "Request body is not valid JSON") from None
+        raise DxglError(ErrorCode.INVALID_JSON, "Request body is not valid JSON") from None
 
 
 async def json_object(request: Request) -> dict[str, Any]:
     body = await json_body(request)
     if not isinstance(body, dict):
-        raise DxglError("invalid_json", "Request body must be a JSON object")
+        raise DxglError(ErrorCode.INVALID_JSON, "Request body must be a JSON object")
     return body
 
 
@@ -91,9 +92,9 @@ def file_response(
         try:
             FileResponse._parse_range_header(header, size)
         except RangeNotSatisfiable:
-            raise DxglError("range_not_satisfiable", headers={"Content-Range": f"bytes */{size}"}) from None
+            raise DxglError(ErrorCode.RANGE_NOT_SATISFIABLE, headers={"Content-Range": f"bytes */{size}"}) from None
         except MalformedRangeHeader:
-            raise DxglError("invalid_request", "Malformed Range header") from None
+            raise DxglError(ErrorCode.INVALID_REQUEST, "Malformed Range header") from None
     elif header is not None:  # small files, and empty ranges, are answered whole
         request.scope["headers"] = [(k, v) for k, v in request.scope["headers"] if k != b"range"]
     response = FileResponse(path, media_type=media_type, filename=filename, content_disposition_type=disposition)

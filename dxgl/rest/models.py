@@ -7,13 +7,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
-from dxgl.models import Model3D
 from dxgl.rest.http import authed, caller_of, file_response, json_object, ok, page_of, paged, runtime
 from dxgl.rest.multipart import read_multipart
 from dxgl.rest.serializers import model_detail_json, model_json
 from dxgl.services import models
 from dxgl.services.auth import Caller
+from dxgl.tables import Model3D
 
 
 async def _writer(request: Request) -> Caller:
@@ -31,10 +32,10 @@ async def upload_model(request: Request) -> Response:
     caller = await _writer(request)
     form = await read_multipart(request, rt.storage, limit=rt.settings.upload_limit_bytes)
     if form.file is None:
-        raise DxglError("no_file", "No file in upload request: send it in a multipart field named 'file'")
+        raise DxglError(ErrorCode.NO_FILE, "No file in upload request: send it in a multipart field named 'file'")
     if form.file.size == 0:
         form.file.discard()
-        raise DxglError("invalid_format", "The uploaded file is empty")
+        raise DxglError(ErrorCode.INVALID_FORMAT, "The uploaded file is empty")
     async with rt.unit_of_work() as session:
         result = await models.upload_model(
             session, rt, caller, upload=form.file, raw_settings=form.fields.get("renderSettings")
@@ -63,7 +64,7 @@ def _upload_json(result: models.UploadResult) -> dict:
 def _flag(request: Request, name: str) -> bool:
     value = request.query_params.get(name, "false").lower()
     if value not in ("true", "false", "1", "0"):
-        raise DxglError("invalid_request", f"{name} must be true or false")
+        raise DxglError(ErrorCode.INVALID_REQUEST, f"{name} must be true or false")
     return value in ("true", "1")
 
 

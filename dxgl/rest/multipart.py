@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
+from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 from dxgl.services.uploads import HashingWriter, UploadedFile
 from dxgl.storage import LocalStorage
@@ -46,7 +47,7 @@ class _Collector:
     def on_part_begin(self) -> None:
         self.parts += 1
         if self.parts > MAX_PARTS:
-            raise DxglError("invalid_request", f"at most {MAX_PARTS} form fields")
+            raise DxglError(ErrorCode.INVALID_REQUEST, f"at most {MAX_PARTS} form fields")
         self._headers = {}
         self._field = None
         self._writer = None
@@ -68,7 +69,7 @@ class _Collector:
         name = params.get(b"name", b"").decode("utf-8", "replace")
         if name == self.file_field and b"filename" in params:
             if self.form.file is not None:
-                raise DxglError("invalid_request", f"send one {self.file_field} per request")
+                raise DxglError(ErrorCode.INVALID_REQUEST, f"send one {self.file_field} per request")
             self._filename = params[b"filename"].decode("utf-8", "replace")
             self._writer = HashingWriter(self.storage.temp_path(".upload"), self.limit)
         else:
@@ -80,7 +81,7 @@ class _Collector:
         elif self._field is not None:
             self._buffer.extend(data[start:end])
             if len(self._buffer) > MAX_FIELD_BYTES:
-                raise DxglError("invalid_request", f"form field {self._field!r} is larger than 64 KB")
+                raise DxglError(ErrorCode.INVALID_REQUEST, f"form field {self._field!r} is larger than 64 KB")
 
     def on_part_end(self) -> None:
         if self._writer is not None:
@@ -102,7 +103,7 @@ async def read_multipart(
     """Parse the request body; the caller owns (and must discard) ``form.file``."""
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data" or not params.get(b"boundary"):
-        raise DxglError("no_file", "Send the file as multipart/form-data in a field named 'file'")
+        raise DxglError(ErrorCode.NO_FILE, "Send the file as multipart/form-data in a field named 'file'")
     collector = _Collector(storage, limit, file_field)
     callbacks = {name: getattr(collector, name) for name in dir(collector) if name.startswith("on_")}
     parser = MultipartParser(params[b"boundary"], callbacks)  # type: ignore[arg-type]
@@ -115,8 +116,8 @@ async def read_multipart(
         raise
     except Exception:
         collector.abort()
-        raise DxglError("invalid_request", "Malformed multipart body") from None
+        raise DxglError(ErrorCode.INVALID_REQUEST, "Malformed multipart body") from None
     if collector._writer is not None:  # body ended inside the file part
         collector.abort()
-        raise DxglError("invalid_request", "Multipart body ended before the file did")
+        raise DxglError(ErrorCode.INVALID_REQUEST, "Multipart body ended before the file did")
     return collector.form

@@ -3,8 +3,8 @@
 Built once, at import, from small helpers: each operation names its scope, its body, its success
 shape and the error codes it can return; the helpers turn those into responses whose error schema
 pins ``code`` to exactly those codes (so a conformance run catches an undocumented code as well as
-an undocumented status). Statuses come from ``dxgl.errors.ERROR_CODES``; the renderSettings schema
-is derived from ``dxgl.services.render_settings.FIELDS`` (see ``_setting_schema``). OpenAPI 3.1 is
+an undocumented status). Statuses come from ``dxgl.contract.ErrorCode``; the renderSettings schema
+is derived from ``dxgl.contract.SETTING_FIELDS`` (see ``openapi_parts._setting_schema``). OpenAPI 3.1 is
 used because it lets a bearer security requirement list the token scopes an operation needs.
 """
 
@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from dxgl.contract import MAX_BATCH, OverlayLayer, Scope
 from dxgl.rest.openapi_parts import (
     ALIGNMENT,
     ALWAYS_CODES,
@@ -24,7 +25,6 @@ from dxgl.rest.openapi_parts import (
     JSON_BODY_CODES,
     LAYER,
     PAGE_PARAMS,
-    PENDING_NOTE,
     RANGE_PARAM,
     RENDER_STATUS,
     Schema,
@@ -41,8 +41,6 @@ from dxgl.rest.openapi_parts import (
     query,
     ref,
 )
-from dxgl.services.auth import SCOPES
-from dxgl.services.renders import MAX_BATCH
 
 
 def operation(
@@ -53,7 +51,6 @@ def operation(
     errors: tuple[str, ...] = (),
     params: list[Schema] | None = None,
     body: Schema | None = None,
-    pending: bool = False,
 ) -> Schema:
     """One operation; ``scope=None`` means no authentication."""
     codes = (
@@ -68,8 +65,6 @@ def operation(
         op["parameters"] = params
     if body:
         op["requestBody"] = body
-    if pending:
-        op[PENDING_NOTE] = True
     return op
 
 
@@ -319,7 +314,7 @@ def paths() -> dict[str, dict[str, Schema]]:
                     )
                 },
                 errors=("invalid_request",),
-                params=[query("layer", {"type": "string", "enum": ["background", "foreground"]})],
+                params=[query("layer", {"type": "string", "enum": [layer.value for layer in OverlayLayer]})],
             ),
         },
         "/overlays/{id}": {
@@ -368,7 +363,7 @@ def build_document() -> Schema:
                     "type": "http",
                     "scheme": "bearer",
                     "bearerFormat": "dxgl_sk_ + 46 base62 characters",
-                    "description": "API token; an operation lists the scope it needs. Scopes: " + ", ".join(SCOPES),
+                    "description": "API token; an operation lists the scope it needs. Scopes: " + ", ".join(Scope),
                 }
             },
         },

@@ -1,16 +1,28 @@
 """Building blocks of the OpenAPI document (``dxgl.rest.openapi``): schema helpers, the component
-schemas (the renderSettings schema is derived from ``dxgl.services.render_settings.FIELDS``), and the
+schemas (the renderSettings schema is derived from ``dxgl.contract.SETTING_FIELDS``), and the
 response / parameter / body helpers the operations are made of."""
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
-from dxgl.errors import ERROR_CODES
-from dxgl.services import render_settings as rs
-from dxgl.services.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from dxgl.services.renders import STATUSES
+from dxgl.contract import (
+    BASE_DEFAULTS,
+    DEFAULT_ALIGNMENT,
+    DEFAULT_PAGE_LIMIT,
+    MAX_PAGE_LIMIT,
+    SETTING_FIELDS,
+    Alignment,
+    Choice,
+    ErrorCode,
+    Flag,
+    HexColor,
+    IntRange,
+    NumberRange,
+    OverlayLayer,
+    RenderStatus,
+    SettingKind,
+)
 
 Schema = dict[str, Any]
 JSON = "application/json"
@@ -19,10 +31,6 @@ JSON = "application/json"
 AUTH_CODES = ("unauthorized", "token_expired", "forbidden", "insufficient_scope")
 JSON_BODY_CODES = ("invalid_json", "invalid_request")
 ALWAYS_CODES = ("internal",)
-
-# Endpoints of the API document that the lead is still building (overlays). The document describes them now;
-# tests/api/test_openapi.py leaves an operation out of the conformance run while the app has no route for it.
-PENDING_NOTE = "x-dxgl-pending"
 
 
 def ref(name: str) -> Schema:
@@ -53,36 +61,31 @@ def list_envelope(item: Schema) -> Schema:
     return obj({"data": {"type": "array", "items": item}, "meta": ref("Meta")})
 
 
-# --- renderSettings, derived from the validators ----------------------------------------------
+# --- renderSettings, derived from the contract's field table ---------------------------------
 
 
-def _setting_schema(check: Any) -> Schema:
-    """The JSON schema of one FIELDS validator, read from the factory that made it and its bound
-    values (options / low / high), so the document cannot drift from the validation rules."""
-    kind = check.__qualname__.split(".")[0]
-    bound = inspect.getclosurevars(check)
-    values = {**bound.nonlocals, **bound.globals}
-    if kind == "_choice":
-        return {"type": "string", "enum": list(values["options"])}
-    if kind == "_integer":
-        return {"type": "integer", "minimum": values["low"], "maximum": values["high"]}
-    if kind == "_number":
-        return {"type": "number", "minimum": values["low"], "maximum": values["high"]}
-    if kind == "_boolean":
+def _setting_schema(kind: SettingKind) -> Schema:
+    """The JSON schema of one renderSettings field, from its kind in ``dxgl.contract.SETTING_FIELDS``
+    (the table the validation rule is built from, so the document cannot drift from it)."""
+    if isinstance(kind, Choice):
+        return {"type": "string", "enum": list(kind.options)}
+    if isinstance(kind, IntRange):
+        return {"type": "integer", "minimum": kind.low, "maximum": kind.high}
+    if isinstance(kind, NumberRange):
+        return {"type": "number", "minimum": kind.low, "maximum": kind.high}
+    if isinstance(kind, Flag):
         return {"type": "boolean"}
-    if kind == "_color":
-        return {"type": "string", "pattern": values["_HEX_COLOR"].pattern}
-    if kind == "_overlay_id":
-        return {"type": "string", "pattern": "^[0-9A-Za-z]{1,64}$", "description": "An overlay id (GET /v1/overlays)"}
-    raise ValueError(f"no OpenAPI schema for render setting validator kind {kind!r}")
+    if isinstance(kind, HexColor):
+        return {"type": "string", "pattern": kind.pattern}
+    return {"type": "string", "pattern": kind.pattern, "description": "An overlay id (GET /v1/overlays)"}
 
 
 def render_settings_schema() -> Schema:
     properties = {}
-    for name, check in rs.FIELDS.items():
-        schema = _setting_schema(check)
-        if name in rs.BASE_DEFAULTS:
-            schema["default"] = rs.BASE_DEFAULTS[name]
+    for name, kind in SETTING_FIELDS.items():
+        schema = _setting_schema(kind)
+        if name in BASE_DEFAULTS:
+            schema["default"] = BASE_DEFAULTS[name]
         properties[name] = schema
     return {
         "type": "object",
@@ -100,8 +103,12 @@ def render_settings_schema() -> Schema:
 
 TIMESTAMP: Schema = {"type": "string", "format": "date-time", "example": "2026-02-15T20:00:00.000Z"}
 ID: Schema = {"type": "string", "example": "Ab3kF9x2qL1m"}
-ALIGNMENT: Schema = {"type": "string", "enum": list(rs.ALIGNMENTS), "default": "top-left"}
-LAYER: Schema = {"type": "string", "enum": ["background", "foreground"], "default": "background"}
+ALIGNMENT: Schema = {"type": "string", "enum": [a.value for a in Alignment], "default": DEFAULT_ALIGNMENT.value}
+LAYER: Schema = {
+    "type": "string",
+    "enum": [layer.value for layer in OverlayLayer],
+    "default": OverlayLayer.BACKGROUND.value,
+}
 MODEL_FIELDS: dict[str, Schema] = {
     "id": ID,
     "originalName": {"type": "string"},
@@ -112,7 +119,7 @@ MODEL_FIELDS: dict[str, Schema] = {
     "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
     "createdAt": TIMESTAMP,
 }
-RENDER_STATUS: Schema = {"type": "string", "enum": list(STATUSES)}
+RENDER_STATUS: Schema = {"type": "string", "enum": [status.value for status in RenderStatus]}
 
 
 def component_schemas() -> dict[str, Schema]:
@@ -121,7 +128,7 @@ def component_schemas() -> dict[str, Schema]:
             {
                 "error": obj(
                     {
-                        "code": {"type": "string", "enum": sorted(ERROR_CODES)},
+                        "code": {"type": "string", "enum": sorted(code.value for code in ErrorCode)},
                         "message": {"type": "string"},
                         "status": {"type": "integer"},
                     }
@@ -132,7 +139,7 @@ def component_schemas() -> dict[str, Schema]:
             {
                 "total": {"type": "integer", "minimum": 0},
                 "offset": {"type": "integer", "minimum": 0},
-                "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+                "limit": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_LIMIT},
             }
         ),
         "RenderSettings": render_settings_schema(),
@@ -209,7 +216,7 @@ def error_responses(codes: tuple[str, ...]) -> dict[str, Schema]:
     """One response per status, each pinning ``code`` to the codes of this operation with that status."""
     by_status: dict[int, list[str]] = {}
     for code in dict.fromkeys(codes):
-        by_status.setdefault(ERROR_CODES[code][0], []).append(code)
+        by_status.setdefault(ErrorCode(code).status, []).append(code)
     responses = {}
     for status, status_codes in sorted(by_status.items()):
         schema = obj(
@@ -223,7 +230,7 @@ def error_responses(codes: tuple[str, ...]) -> dict[str, Schema]:
                 )
             }
         )
-        described = "; ".join(f"`{c}`: {ERROR_CODES[c][1]}" for c in status_codes)
+        described = "; ".join(f"`{c}`: {ErrorCode(c).default_message}" for c in status_codes)
         response: Schema = {"description": described, "content": {JSON: {"schema": schema}}}
         if status == 416:
             response["headers"] = {
@@ -265,8 +272,8 @@ ID_PARAM = {
 PAGE_PARAMS = [
     query(
         "limit",
-        {"type": "integer", "minimum": 1, "default": DEFAULT_LIMIT},
-        f"Values above {MAX_LIMIT} are clamped to {MAX_LIMIT}",
+        {"type": "integer", "minimum": 1, "default": DEFAULT_PAGE_LIMIT},
+        f"Values above {MAX_PAGE_LIMIT} are clamped to {MAX_PAGE_LIMIT}",
     ),
     query("offset", {"type": "integer", "minimum": 0, "default": 0}),
 ]

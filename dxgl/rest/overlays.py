@@ -9,12 +9,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
-from dxgl.models import Overlay
 from dxgl.rest.http import authed, caller_of, ok, runtime
 from dxgl.rest.multipart import read_multipart
 from dxgl.services import overlays
 from dxgl.services.auth import Caller
+from dxgl.tables import Overlay
 from dxgl.timeutil import iso
 
 
@@ -40,7 +41,9 @@ async def upload_overlay(request: Request) -> Response:
     caller.require("overlays:write")
     form = await read_multipart(request, rt.storage, limit=overlays.MAX_OVERLAY_BYTES)
     if form.file is None:
-        raise DxglError("no_file", "No file in upload request: send the image in a multipart field named 'file'")
+        raise DxglError(
+            ErrorCode.NO_FILE, "No file in upload request: send the image in a multipart field named 'file'"
+        )
     async with rt.unit_of_work() as session:
         overlay = await overlays.upload_overlay(
             session,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dxgl.events import render_event
-from dxgl.models import Account, Model3D, Render
+from dxgl.tables import Account, Model3D, Render
 from dxgl.timeutil import iso
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
+from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 from dxgl.events import EventBus
 from dxgl.runtime import Runtime
@@ -51,7 +52,7 @@ class DxglContext:
     def events(self) -> EventBus:
         bus = self.runtime.extras.get("events")
         if bus is None:
-            raise DxglError("service_unavailable", "Render events are not configured on this server")
+            raise DxglError(ErrorCode.SERVICE_UNAVAILABLE, "Render events are not configured on this server")
         return bus
 
     @asynccontextmanager

@@ -14,6 +14,7 @@ from graphql.error import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionResult
 
+from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 
 log = logging.getLogger(__name__)
@@ -27,9 +28,9 @@ def to_dxgl_error(error: GraphQLError) -> DxglError:
     if isinstance(original, DxglError):
         return original
     if original is None:
-        return DxglError("invalid_request", error.message)
+        return DxglError(ErrorCode.INVALID_REQUEST, error.message)
     log.error("unexpected error in GraphQL resolver at %s", error.path, exc_info=original)
-    return DxglError("internal")
+    return DxglError(ErrorCode.INTERNAL)
 
 
 def format_error(error: GraphQLError) -> GraphQLError:

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from dxgl.events import render_event
-from dxgl.models import Model3D
 from dxgl.services import models as model_service
+from dxgl.tables import Model3D
 
 if TYPE_CHECKING:
     from dxgl.schema.context import DxglContext

@@ -7,11 +7,11 @@ from strawberry.file_uploads import Upload
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from dxgl.models import Overlay as OverlayRow
 from dxgl.schema.types import Deleted, Model, Render, UploadResult
 from dxgl.schema.uploads import receive_upload
 from dxgl.services import models as model_service
 from dxgl.services import overlays as overlay_service
+from dxgl.tables import Overlay as OverlayRow
 from dxgl.timeutil import iso
 
 

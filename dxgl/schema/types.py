@@ -11,9 +11,9 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from dxgl.events import render_event
-from dxgl.models import Account as AccountRow
-from dxgl.models import Model3D
-from dxgl.models import Render as RenderRow
+from dxgl.tables import Account as AccountRow
+from dxgl.tables import Model3D
+from dxgl.tables import Render as RenderRow
 from dxgl.timeutil import iso
 
 

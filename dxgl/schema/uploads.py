@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 from dxgl.runtime import Runtime
 from dxgl.services.uploads import HashingWriter, UploadedFile
@@ -23,7 +24,7 @@ async def receive_upload(rt: Runtime, file: Any, *, limit: int | None = None) ->
     returned temporary file (``services.models.upload_model`` consumes it)."""
     if file is None or not hasattr(file, "read"):
         raise DxglError(
-            "no_file", "No file in upload request: send it as the 'file' variable (GraphQL multipart request)"
+            ErrorCode.NO_FILE, "No file in upload request: send it as the 'file' variable (GraphQL multipart request)"
         )
     writer = HashingWriter(rt.storage.temp_path(".upload"), limit or rt.settings.upload_limit_bytes)
     try:
@@ -43,5 +44,5 @@ async def receive_upload(rt: Runtime, file: Any, *, limit: int | None = None) ->
     upload = writer.finish(getattr(file, "filename", None) or "model.glb")
     if upload.size == 0:
         upload.discard()
-        raise DxglError("invalid_format", "The uploaded file is empty")
+        raise DxglError(ErrorCode.INVALID_FORMAT, "The uploaded file is empty")
     return upload

@@ -5,25 +5,26 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 from dxgl.ids import new_id
-from dxgl.models import Account, LedgerEntry
 from dxgl.services.auth import Caller
+from dxgl.tables import Account, LedgerEntry
 
 
 def _normalise_email(email: str) -> str:
     email = email.strip().lower()
     if "@" not in email or len(email) > 320:
-        raise DxglError("invalid_request", f"not an email address: {email!r}")
+        raise DxglError(ErrorCode.INVALID_REQUEST, f"not an email address: {email!r}")
     return email
 
 
 async def create_account(session: AsyncSession, *, email: str, paid_credits: int = 0, free_credits: int = 2) -> Account:
     email = _normalise_email(email)
     if paid_credits < 0 or free_credits < 0:
-        raise DxglError("invalid_request", "credits cannot be negative")
+        raise DxglError(ErrorCode.INVALID_REQUEST, "credits cannot be negative")
     if (await session.execute(select(Account.id).where(Account.email == email))).first():
-        raise DxglError("invalid_request", f"an account with email {email} already exists")
+        raise DxglError(ErrorCode.INVALID_REQUEST, f"an account with email {email} already exists")
     account = Account(id=new_id(), email=email, ever_paid=paid_credits > 0)
     session.add(account)
     await session.flush()
@@ -37,7 +38,7 @@ async def get_by_email(session: AsyncSession, email: str) -> Account:
         await session.execute(select(Account).where(Account.email == _normalise_email(email)))
     ).scalar_one_or_none()
     if account is None:
-        raise DxglError("not_found", f"no account with email {email}")
+        raise DxglError(ErrorCode.NOT_FOUND, f"no account with email {email}")
     return account
 
 
@@ -48,7 +49,7 @@ async def get_account(session: AsyncSession, caller: Caller) -> Account:
 
 async def set_status(session: AsyncSession, *, account: Account, status: str) -> None:
     if status not in ("active", "suspended"):
-        raise DxglError("invalid_request", "status must be active or suspended")
+        raise DxglError(ErrorCode.INVALID_REQUEST, "status must be active or suspended")
     account.status = status
     await session.flush()
 
@@ -58,7 +59,7 @@ async def grant_credits(
 ) -> None:
     """Add credits with a ledger row, as one atomic increment (safe beside concurrent charges)."""
     if paid < 0 or free < 0 or (paid == 0 and free == 0):
-        raise DxglError("invalid_request", "grant a positive number of credits")
+        raise DxglError(ErrorCode.INVALID_REQUEST, "grant a positive number of credits")
     values: dict = {"paid_credits": Account.paid_credits + paid, "free_credits": Account.free_credits + free}
     if paid > 0:
         values["ever_paid"] = True

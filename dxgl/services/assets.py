@@ -7,11 +7,12 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
-from dxgl.models import Render
 from dxgl.runtime import Runtime
 from dxgl.services.auth import Caller
 from dxgl.services.renders import get_render
+from dxgl.tables import Render
 
 
 def render_key(render_id: str, filename: str) -> str:
@@ -41,7 +42,7 @@ def _asset(rt: Runtime, render: Render, filename: str, missing_code: str) -> Ass
 async def video(session: AsyncSession, rt: Runtime, caller: Caller, render_id: str, *, quality: str | None) -> Asset:
     render = await get_render(session, caller, render_id)
     if quality not in (None, "", "web"):
-        raise DxglError("invalid_request", 'quality must be "web" or absent')
+        raise DxglError(ErrorCode.INVALID_REQUEST, 'quality must be "web" or absent')
     return _asset(rt, render, "web.mp4" if quality == "web" else _main_video(render), "video_not_found")
 
 
@@ -49,7 +50,7 @@ async def poster(session: AsyncSession, rt: Runtime, caller: Caller, render_id: 
     """The small poster by default (from ``poster-done`` on); ``quality=full`` for native size."""
     render = await get_render(session, caller, render_id)
     if quality not in (None, "", "full"):
-        raise DxglError("invalid_request", 'quality must be "full" or absent')
+        raise DxglError(ErrorCode.INVALID_REQUEST, 'quality must be "full" or absent')
     return _asset(rt, render, "poster.png" if quality == "full" else "poster_small.png", "poster_not_found")
 
 
@@ -66,7 +67,7 @@ async def bundle(session: AsyncSession, rt: Runtime, caller: Caller, render_id: 
     Either way the render must be done."""
     render = await get_render(session, caller, render_id)
     if render.status != "done":
-        raise DxglError("video_not_found", "The render is not done yet; its bundle is not available")
+        raise DxglError(ErrorCode.VIDEO_NOT_FOUND, "The render is not done yet; its bundle is not available")
     if render.settings.get("effect") == "dataset":
         return _asset(rt, render, DATASET_ARCHIVE, "video_not_found")
     main = _main_video(render)

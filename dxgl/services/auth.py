@@ -16,9 +16,10 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 from dxgl.ids import BASE62, new_id, random_base62
-from dxgl.models import Account, ApiToken
+from dxgl.tables import Account, ApiToken
 from dxgl.timeutil import utcnow
 
 TOKEN_PREFIX = "dxgl_sk_"
@@ -59,7 +60,9 @@ def parse_scopes(text: str | None) -> list[str]:
     scopes = [s.strip() for s in text.replace(" ", ",").split(",") if s.strip()]
     unknown = [s for s in scopes if s not in SCOPES]
     if unknown:
-        raise DxglError("invalid_request", f"unknown scope(s): {', '.join(unknown)}; known: {', '.join(SCOPES)}")
+        raise DxglError(
+            ErrorCode.INVALID_REQUEST, f"unknown scope(s): {', '.join(unknown)}; known: {', '.join(SCOPES)}"
+        )
     return scopes
 
 
@@ -73,7 +76,7 @@ class Caller:
 
     def require(self, scope: str) -> None:
         if scope not in self.scopes:
-            raise DxglError("insufficient_scope", f"This token lacks the {scope} scope")
+            raise DxglError(ErrorCode.INSUFFICIENT_SCOPE, f"This token lacks the {scope} scope")
 
 
 async def create_token(
@@ -87,7 +90,7 @@ async def create_token(
     random_part = random_base62(_RANDOM_LEN)
     raw = TOKEN_PREFIX + random_part + _checksum(random_part)
     if expires_in_seconds is not None and expires_in_seconds <= 0:
-        raise DxglError("invalid_request", "expires-in must be a positive number of seconds")
+        raise DxglError(ErrorCode.INVALID_REQUEST, "expires-in must be a positive number of seconds")
     row = ApiToken(
         id=new_id(),
         account_id=account.id,
@@ -104,7 +107,7 @@ async def create_token(
 async def revoke_tokens(session: AsyncSession, *, prefix: str) -> int:
     """Revoke every live token whose display prefix starts with ``prefix``; returns how many."""
     if len(prefix) < len(TOKEN_PREFIX) + 4:
-        raise DxglError("invalid_request", "give at least dxgl_sk_ and 4 more characters of the token")
+        raise DxglError(ErrorCode.INVALID_REQUEST, "give at least dxgl_sk_ and 4 more characters of the token")
     key = prefix[:DISPLAY_PREFIX_LEN]  # a whole raw token works too
     matched = (
         (
@@ -123,16 +126,18 @@ async def revoke_tokens(session: AsyncSession, *, prefix: str) -> int:
 
 def _bearer_token(header: str | None) -> str:
     if not header:
-        raise DxglError("unauthorized", "Missing Authorization header: send 'Authorization: Bearer dxgl_sk_...'")
+        raise DxglError(
+            ErrorCode.UNAUTHORIZED, "Missing Authorization header: send 'Authorization: Bearer dxgl_sk_...'"
+        )
     if len(header) > 1024:
-        raise DxglError("unauthorized", "Authorization header is too long")
+        raise DxglError(ErrorCode.UNAUTHORIZED, "Authorization header is too long")
     scheme, _, token = header.strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise DxglError("unauthorized", "Authorization header must be 'Bearer dxgl_sk_...'")
+        raise DxglError(ErrorCode.UNAUTHORIZED, "Authorization header must be 'Bearer dxgl_sk_...'")
     match = _TOKEN_RE.match(token)
     if not match or _checksum(match.group(1)) != match.group(2):
-        raise DxglError("unauthorized", "Malformed API token")
+        raise DxglError(ErrorCode.UNAUTHORIZED, "Malformed API token")
     return token
 
 
@@ -147,12 +152,12 @@ async def authenticate(session: AsyncSession, header: str | None) -> Caller:
         )
     ).first()
     if row is None:
-        raise DxglError("unauthorized", "Unknown API token")
+        raise DxglError(ErrorCode.UNAUTHORIZED, "Unknown API token")
     token, account = row
     if token.revoked_at is not None:
-        raise DxglError("unauthorized", "This API token has been revoked")
+        raise DxglError(ErrorCode.UNAUTHORIZED, "This API token has been revoked")
     if token.expires_at is not None and token.expires_at <= utcnow():
-        raise DxglError("token_expired")
+        raise DxglError(ErrorCode.TOKEN_EXPIRED)
     if account.status != "active":
-        raise DxglError("forbidden", "This account is suspended")
+        raise DxglError(ErrorCode.FORBIDDEN, "This account is suspended")
     return Caller(account_id=account.id, token_id=token.id, scopes=frozenset(token.scopes.split()))

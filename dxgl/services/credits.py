@@ -11,9 +11,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
-from dxgl.models import Account, LedgerEntry, Render
 from dxgl.services.render_settings import free_credits_may_pay, render_cost
+from dxgl.tables import Account, LedgerEntry, Render
 
 _RETRIES = 8
 
@@ -56,7 +57,7 @@ async def charge(session: AsyncSession, *, account_id: str, renders: list[Render
         if split is None:
             needed = sum(r.cost for r in renders)
             raise DxglError(
-                "no_credits",
+                ErrorCode.NO_CREDITS,
                 f"Not enough credits: this needs {needed}, the account has {balance.paid_credits} paid and "
                 f"{balance.free_credits} free (free credits pay only for standard renders)",
             )
@@ -70,7 +71,7 @@ async def charge(session: AsyncSession, *, account_id: str, renders: list[Render
         if result.rowcount == 1:
             break
     else:
-        raise DxglError("no_credits", "Not enough credits (the balance changed while charging; try again)")
+        raise DxglError(ErrorCode.NO_CREDITS, "Not enough credits (the balance changed while charging; try again)")
     for r, (p, f) in zip(renders, split):
         r.paid_credits_used = p
         r.free_credits_used = f

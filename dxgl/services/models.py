@@ -15,16 +15,17 @@ from sqlalchemy import delete, exists, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 from dxgl.ids import is_id, new_id
 from dxgl.ingest import fetch_url
-from dxgl.models import Account, Model3D, ModelTag, Render
 from dxgl.runtime import Runtime, on_rollback
 from dxgl.services import model_files, renders
 from dxgl.services.auth import Caller
 from dxgl.services.pagination import Page, fetch_page
 from dxgl.services.render_settings import validate_render_settings
 from dxgl.services.uploads import UploadedFile
+from dxgl.tables import Account, Model3D, ModelTag, Render
 from dxgl.timeutil import utcnow
 
 MAX_TAGS = 20
@@ -48,14 +49,14 @@ def parse_settings_field(raw: Any) -> Any:
         try:
             return json.loads(raw)
         except ValueError:
-            raise DxglError("invalid_settings", "renderSettings is not valid JSON") from None
+            raise DxglError(ErrorCode.INVALID_SETTINGS, "renderSettings is not valid JSON") from None
     return raw
 
 
 async def _live_model(session: AsyncSession, caller: Caller, model_id: str) -> Model3D:
     model = await session.get(Model3D, model_id) if is_id(model_id) else None
     if model is None or model.account_id != caller.account_id or model.deleted_at is not None:
-        raise DxglError("model_not_found")
+        raise DxglError(ErrorCode.MODEL_NOT_FOUND)
     return model
 
 
@@ -75,7 +76,7 @@ async def _check_upload_cap(session: AsyncSession, rt: Runtime, account: Account
     count = (await session.execute(select(func.count()).where(Model3D.account_id == account.id))).scalar_one()
     if count >= rt.settings.free_upload_limit:
         raise DxglError(
-            "upload_limit",
+            ErrorCode.UPLOAD_LIMIT,
             f"Accounts with only free credits may upload {rt.settings.free_upload_limit} models; add credits to upload more",
         )
 
@@ -145,9 +146,9 @@ async def ingest_model(
     ones), then store it exactly like an upload. The download happens before any database work."""
     caller.require("models:write")
     if url is None or url == "":
-        raise DxglError("url_required", "Missing url field")
+        raise DxglError(ErrorCode.URL_REQUIRED, "Missing url field")
     if not isinstance(url, str) or len(url) > 2048:
-        raise DxglError("invalid_url", "url must be an http(s) URL of at most 2048 characters")
+        raise DxglError(ErrorCode.INVALID_URL, "url must be an http(s) URL of at most 2048 characters")
     validate_render_settings(parse_settings_field(raw_settings))  # fail before downloading
     dest = rt.storage.temp_dir()
     try:
@@ -214,12 +215,12 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 def normalise_tag(tag: Any) -> str:
     if not isinstance(tag, str) or not tag.strip():
-        raise DxglError("invalid_request", "tags must be non-empty strings")
+        raise DxglError(ErrorCode.INVALID_REQUEST, "tags must be non-empty strings")
     if _CONTROL.search(tag):
-        raise DxglError("invalid_request", "tags cannot hold control characters")
+        raise DxglError(ErrorCode.INVALID_REQUEST, "tags cannot hold control characters")
     tag = tag.strip().lower()
     if len(tag) > MAX_TAG_LEN:
-        raise DxglError("invalid_request", f"a tag is at most {MAX_TAG_LEN} characters")
+        raise DxglError(ErrorCode.INVALID_REQUEST, f"a tag is at most {MAX_TAG_LEN} characters")
     return tag
 
 
@@ -228,7 +229,7 @@ def _text_field(name: str, value: Any) -> str | None:
         return None
     if not isinstance(value, str) or len(value) > MAX_TEXT_LEN or _CONTROL.search(value):
         raise DxglError(
-            "invalid_request",
+            ErrorCode.INVALID_REQUEST,
             f"{name} must be a string of at most {MAX_TEXT_LEN} characters, without control characters",
         )
     return value
@@ -238,19 +239,19 @@ async def update_model(session: AsyncSession, caller: Caller, model_id: str, *, 
     """Apply ``title``, ``sku`` and ``tags`` where given; only provided fields change."""
     caller.require("models:write")
     if not isinstance(changes, dict):
-        raise DxglError("invalid_request", "the body must be a JSON object")
+        raise DxglError(ErrorCode.INVALID_REQUEST, "the body must be a JSON object")
     unknown = set(changes) - {"title", "sku", "tags"}
     if unknown:
-        raise DxglError("invalid_request", f"unknown field(s): {', '.join(sorted(unknown))}")
+        raise DxglError(ErrorCode.INVALID_REQUEST, f"unknown field(s): {', '.join(sorted(unknown))}")
     title = _text_field("title", changes.get("title"))
     sku = _text_field("sku", changes.get("sku"))
     tags = None
     if "tags" in changes:
         if not isinstance(changes["tags"], list):
-            raise DxglError("invalid_request", "tags must be an array of strings")
+            raise DxglError(ErrorCode.INVALID_REQUEST, "tags must be an array of strings")
         tags = list(dict.fromkeys(normalise_tag(t) for t in changes["tags"]))
         if len(tags) > MAX_TAGS:
-            raise DxglError("invalid_request", f"at most {MAX_TAGS} tags")
+            raise DxglError(ErrorCode.INVALID_REQUEST, f"at most {MAX_TAGS} tags")
     model = await _live_model(session, caller, model_id)
     if "title" in changes:
         model.title = title
@@ -290,16 +291,16 @@ async def model_file(session: AsyncSession, rt: Runtime, caller: Caller, model_i
     model = await _live_model(session, caller, model_id)
     path = rt.storage.path(model.storage_key)
     if not path.is_file():
-        raise DxglError("file_not_found")
+        raise DxglError(ErrorCode.FILE_NOT_FOUND)
     return model, path
 
 
 async def check_hash(session: AsyncSession, caller: Caller, sha256: Any) -> Model3D | None:
     caller.require("models:read")
     if sha256 is None or sha256 == "":
-        raise DxglError("sha256_required")
+        raise DxglError(ErrorCode.SHA256_REQUIRED)
     if not isinstance(sha256, str) or not _SHA256.match(sha256):
-        raise DxglError("invalid_request", "sha256 must be 64 hexadecimal characters")
+        raise DxglError(ErrorCode.INVALID_REQUEST, "sha256 must be 64 hexadecimal characters")
     return await _find_duplicate(session, caller.account_id, sha256)
 
 

@@ -11,13 +11,14 @@ from PIL import Image
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 from dxgl.ids import is_id, new_id
-from dxgl.models import Overlay
 from dxgl.runtime import Runtime, after_commit, on_rollback
 from dxgl.services.auth import Caller
 from dxgl.services.render_settings import ALIGNMENTS
 from dxgl.services.uploads import UploadedFile
+from dxgl.tables import Overlay
 
 MAX_OVERLAY_BYTES = 10 * 1024 * 1024
 MAX_NAME = 100
@@ -44,11 +45,11 @@ def inspect_image(upload: UploadedFile) -> ImageInfo:
         with Image.open(upload.path) as image:
             fmt, (width, height) = image.format, image.size
     except (OSError, Image.DecompressionBombError, ValueError):
-        raise DxglError("invalid_format", "The overlay must be a PNG, JPEG or WebP image") from None
+        raise DxglError(ErrorCode.INVALID_FORMAT, "The overlay must be a PNG, JPEG or WebP image") from None
     if fmt not in FORMATS:
-        raise DxglError("invalid_format", f"The overlay must be a PNG, JPEG or WebP image (this is {fmt})")
+        raise DxglError(ErrorCode.INVALID_FORMAT, f"The overlay must be a PNG, JPEG or WebP image (this is {fmt})")
     if width * height > MAX_PIXELS:
-        raise DxglError("invalid_format", f"The overlay is {width}x{height}: at most 50 megapixels")
+        raise DxglError(ErrorCode.INVALID_FORMAT, f"The overlay is {width}x{height}: at most 50 megapixels")
     return ImageInfo(FORMATS[fmt], width, height)
 
 
@@ -56,7 +57,7 @@ def _choice(name: str, value: Any, options: tuple[str, ...], default: str) -> st
     if value is None or value == "":
         return default
     if value not in options:
-        raise DxglError("invalid_request", f"{name} must be one of {', '.join(options)}")
+        raise DxglError(ErrorCode.INVALID_REQUEST, f"{name} must be one of {', '.join(options)}")
     return value
 
 
@@ -64,7 +65,7 @@ def _text(name: str, value: Any, limit: int) -> str:
     if value is None:
         return ""
     if not isinstance(value, str) or len(value) > limit or "\x00" in value:
-        raise DxglError("invalid_request", f"{name} must be text of at most {limit} characters")
+        raise DxglError(ErrorCode.INVALID_REQUEST, f"{name} must be text of at most {limit} characters")
     return value.strip()
 
 
@@ -88,7 +89,7 @@ async def upload_overlay(
         name = _text("name", name, MAX_NAME)
         description = _text("description", description, MAX_DESCRIPTION)
         if upload.size > MAX_OVERLAY_BYTES:
-            raise DxglError("file_too_large", "An overlay image is at most 10 MB")
+            raise DxglError(ErrorCode.FILE_TOO_LARGE, "An overlay image is at most 10 MB")
         info = await asyncio.to_thread(inspect_image, upload)
         overlay = Overlay(
             id=new_id(),
@@ -134,7 +135,7 @@ async def delete_overlay(session: AsyncSession, rt: Runtime, caller: Caller, ove
     caller.require("overlays:write")
     overlay = await _visible(session, caller, overlay_id)
     if overlay is None or overlay.account_id != caller.account_id:
-        raise DxglError("overlay_not_found")
+        raise DxglError(ErrorCode.OVERLAY_NOT_FOUND)
     await session.delete(overlay)
     await session.flush()
     key = overlay.storage_key
@@ -150,9 +151,11 @@ async def resolve_settings_overlays(session: AsyncSession, caller: Caller, setti
             continue
         overlay = await _visible(session, caller, settings[field])
         if overlay is None:
-            raise DxglError("invalid_settings", f"renderSettings.{field} names no overlay of yours or of the system")
+            raise DxglError(
+                ErrorCode.INVALID_SETTINGS, f"renderSettings.{field} names no overlay of yours or of the system"
+            )
         if overlay.layer != layer:
-            raise DxglError("invalid_settings", f"renderSettings.{field} must name a {layer} overlay")
+            raise DxglError(ErrorCode.INVALID_SETTINGS, f"renderSettings.{field} must name a {layer} overlay")
         settings.setdefault(align_field, overlay.alignment)
 
 
@@ -163,6 +166,8 @@ async def overlay_paths(session: AsyncSession, rt: Runtime, settings: dict[str, 
         if field in settings:
             overlay = await session.get(Overlay, settings[field])
             if overlay is None or not rt.storage.exists(overlay.storage_key):
-                raise DxglError("overlay_not_found", f"The overlay {settings[field]} was deleted; choose another one")
+                raise DxglError(
+                    ErrorCode.OVERLAY_NOT_FOUND, f"The overlay {settings[field]} was deleted; choose another one"
+                )
             found[kwarg] = rt.storage.path(overlay.storage_key)
     return found

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 
 DEFAULT_LIMIT = 50
@@ -34,7 +35,7 @@ def _int(name: str, value: Any, default: int, minimum: int) -> int:
     except (TypeError, ValueError):
         number = None
     if number is None or number < minimum or number > 2**31:
-        raise DxglError("invalid_request", f"{name} must be an integer >= {minimum}")
+        raise DxglError(ErrorCode.INVALID_REQUEST, f"{name} must be an integer >= {minimum}")
     return number
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 
 QUALITIES = ("standard", "4k", "pro")
@@ -62,7 +63,7 @@ _HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
 def _bad(field: str, why: str) -> DxglError:
-    return DxglError("invalid_settings", f"renderSettings.{field} {why}")
+    return DxglError(ErrorCode.INVALID_SETTINGS, f"renderSettings.{field} {why}")
 
 
 def _choice(field: str, options: tuple[str, ...]):
@@ -152,12 +153,12 @@ FIELDS = {
 
 def validate_render_settings(raw: Any) -> dict[str, Any]:
     """Check ``raw`` (the client's ``renderSettings``; ``None`` = all defaults) and return the
-    settings to store, with every default filled in. Raises ``DxglError("invalid_settings")``
+    settings to store, with every default filled in. Raises ``DxglError(ErrorCode.INVALID_SETTINGS)``
     naming the first bad field."""
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise DxglError("invalid_settings", "renderSettings must be a JSON object")
+        raise DxglError(ErrorCode.INVALID_SETTINGS, "renderSettings must be a JSON object")
     out: dict[str, Any] = {}
     for key, value in raw.items():
         check = FIELDS.get(key)

@@ -8,14 +8,15 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 from dxgl.ids import is_id, new_id
-from dxgl.models import Account, Model3D, Render
 from dxgl.runtime import Runtime, after_commit, enqueue_after_commit, publish_after_commit
 from dxgl.services import credits, overlays
 from dxgl.services.auth import Caller
 from dxgl.services.pagination import Page, fetch_page
 from dxgl.services.render_settings import free_credits_may_pay, render_cost, validate_render_settings
+from dxgl.tables import Account, Model3D, Render
 from dxgl.timeutil import utcnow
 
 MAX_BATCH = 100
@@ -28,7 +29,7 @@ async def ensure_affordable(session: AsyncSession, caller: Caller, settings: lis
     need = sum(render_cost(s) for s in settings)
     free_usable = sum(render_cost(s) for s in settings if free_credits_may_pay(s))
     if account.paid_credits + min(account.free_credits, free_usable) < need:
-        raise DxglError("no_credits", f"Not enough credits: this needs {need}")
+        raise DxglError(ErrorCode.NO_CREDITS, f"Not enough credits: this needs {need}")
 
 
 async def create_renders(
@@ -71,7 +72,7 @@ async def create_render(
 ) -> Render:
     caller.require("renders:write")
     if model_id is None or model_id == "":
-        raise DxglError("model_id_required")
+        raise DxglError(ErrorCode.MODEL_ID_REQUIRED)
     model = await _caller_model(session, caller, model_id)
     return (await create_renders(session, rt, caller, items=[(model, raw_settings)]))[0]
 
@@ -79,15 +80,15 @@ async def create_render(
 async def create_batch(session: AsyncSession, rt: Runtime, caller: Caller, *, items: Any) -> list[Render]:
     caller.require("renders:write")
     if not isinstance(items, list) or not items:
-        raise DxglError("renders_required")
+        raise DxglError(ErrorCode.RENDERS_REQUIRED)
     if len(items) > MAX_BATCH:
-        raise DxglError("too_many", f"A batch holds at most {MAX_BATCH} renders; this one has {len(items)}")
+        raise DxglError(ErrorCode.TOO_MANY, f"A batch holds at most {MAX_BATCH} renders; this one has {len(items)}")
     resolved = []
     for index, item in enumerate(items):
         if not isinstance(item, dict):
-            raise DxglError("invalid_request", f"renders[{index}] must be an object")
+            raise DxglError(ErrorCode.INVALID_REQUEST, f"renders[{index}] must be an object")
         if not item.get("modelId"):
-            raise DxglError("model_id_required", f"renders[{index}].modelId is missing")
+            raise DxglError(ErrorCode.MODEL_ID_REQUIRED, f"renders[{index}].modelId is missing")
         model = await _caller_model(session, caller, item["modelId"])
         resolved.append((model, item.get("renderSettings")))
     return await create_renders(session, rt, caller, items=resolved, batch=True)
@@ -96,7 +97,7 @@ async def create_batch(session: AsyncSession, rt: Runtime, caller: Caller, *, it
 async def _caller_model(session: AsyncSession, caller: Caller, model_id: Any) -> Model3D:
     model = await session.get(Model3D, model_id) if is_id(model_id) else None
     if model is None or model.account_id != caller.account_id or model.deleted_at is not None:
-        raise DxglError("model_not_found")
+        raise DxglError(ErrorCode.MODEL_NOT_FOUND)
     return model
 
 
@@ -108,7 +109,7 @@ async def get_render(session: AsyncSession, caller: Caller, render_id: str) -> R
 async def _caller_render(session: AsyncSession, caller: Caller, render_id: Any) -> Render:
     render = await session.get(Render, render_id) if is_id(render_id) else None
     if render is None or render.account_id != caller.account_id:
-        raise DxglError("render_not_found")
+        raise DxglError(ErrorCode.RENDER_NOT_FOUND)
     return render
 
 
@@ -129,7 +130,7 @@ async def list_renders(
         where.append(Render.model_id == model_id)
     if status:
         if status not in STATUSES:
-            raise DxglError("invalid_request", f"status must be one of {', '.join(STATUSES)}")
+            raise DxglError(ErrorCode.INVALID_REQUEST, f"status must be one of {', '.join(STATUSES)}")
         where.append(Render.status == status)
     return await fetch_page(session, Render, where, page, with_total=with_total)
 
@@ -139,7 +140,9 @@ async def dismiss_render(session: AsyncSession, caller: Caller, render_id: str) 
     caller.require("renders:write")
     render = await _caller_render(session, caller, render_id)
     if render.status != "error":
-        raise DxglError("invalid_state", f"Only renders in status error can be dismissed (this one is {render.status})")
+        raise DxglError(
+            ErrorCode.INVALID_STATE, f"Only renders in status error can be dismissed (this one is {render.status})"
+        )
     render.status = "failed"
     render.updated_at = utcnow()
     await session.flush()

@@ -7,6 +7,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 
 
@@ -36,7 +37,7 @@ class HashingWriter:
         self.size += len(chunk)
         if self.size > self.limit:
             self.abort()
-            raise DxglError("file_too_large", f"File exceeds the {self.limit // (1024 * 1024)} MB limit")
+            raise DxglError(ErrorCode.FILE_TOO_LARGE, f"File exceeds the {self.limit // (1024 * 1024)} MB limit")
         self._hash.update(chunk)
         self._file.write(chunk)
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from dxgl.models import Account, ApiToken
 from dxgl.services.auth import hash_token
+from dxgl.tables import Account, ApiToken
 from dxgl.timeutil import utcnow
 from tests.api.helpers import assert_error
 

@@ -7,7 +7,7 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
-from dxgl.models import Account, LedgerEntry, Render
+from dxgl.tables import Account, LedgerEntry, Render
 from tests.api.helpers import minimal_glb
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from dxgl.models import Model3D, Render
+from dxgl.tables import Model3D, Render
 from tests.api.helpers import assert_error, minimal_glb
 from tests.ingest import builders as b
 from tests.ingest.hostile_cases import HOSTILE_CASES, MESSAGE_HINTS, snapshot

@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import func, select
 
-from dxgl.models import Model3D, Render
+from dxgl.tables import Model3D, Render
 from tests.api.helpers import assert_error
 from tests.api.test_hostile_uploads import ALL_CASES
 from tests.ingest import builders as b

@@ -7,7 +7,7 @@ import json
 
 from sqlalchemy import func, select
 
-from dxgl.models import LedgerEntry, Model3D
+from dxgl.tables import LedgerEntry, Model3D
 from tests.api.helpers import assert_error, minimal_glb
 
 

@@ -5,10 +5,7 @@ started once by schemathesis, the database is SQLite or PostgreSQL (the ``settin
 ``database_url``), requests carry a real token of an account with credits, and some generated ids
 are replaced with ids of models and renders created first, so both the 404 and the 200 paths run.
 Checks: no 5xx, every status documented, documented content type, response matches its schema.
-
-Operations of the document that the app has no route for yet (marked ``x-dxgl-pending``; at the
-time of writing the overlays) are left out of the run and listed in its output; once the lead
-adds a route, the operation joins the run automatically.
+Every documented operation is served and takes part in the run.
 """
 
 from __future__ import annotations
@@ -34,9 +31,9 @@ from starlette.routing import Route
 
 from dxgl.app import create_app
 from dxgl.config import Settings
-from dxgl.errors import ERROR_CODES
+from dxgl.contract import ErrorCode
 from dxgl.rest.app import v1_routes
-from dxgl.rest.openapi import DOCUMENT, PENDING_NOTE
+from dxgl.rest.openapi import DOCUMENT
 from dxgl.runtime import Runtime
 from dxgl.services import accounts, auth
 from dxgl.services.render_settings import FIELDS, validate_render_settings
@@ -85,13 +82,9 @@ def test_every_route_of_the_app_is_documented() -> None:
     assert app_routes() - documented == set()
 
 
-def test_operations_without_a_route_are_marked_pending() -> None:
-    missing = {
-        (p, m) for p, m, op in documented_operations() if (p, m) not in app_routes() and not op.get(PENDING_NOTE)
-    }
-    assert missing == set(), "documented but neither served nor marked pending"
-    stale = {(p, m) for p, m, op in documented_operations() if (p, m) in app_routes() and op.get(PENDING_NOTE)}
-    assert stale == set(), "served now: drop the x-dxgl-pending mark"
+def test_every_documented_operation_is_served() -> None:
+    documented = {(path, method) for path, method, _ in documented_operations()}
+    assert documented - app_routes() == set(), "documented but not served"
 
 
 def test_every_operation_documents_errors_with_their_real_status() -> None:
@@ -102,7 +95,7 @@ def test_every_operation_documents_errors_with_their_real_status() -> None:
                 continue
             schema = response["content"]["application/json"]["schema"]["properties"]["error"]
             for code in schema["properties"]["code"]["enum"]:
-                assert ERROR_CODES[code][0] == int(status), (path, method, code)
+                assert ErrorCode(code).status == int(status), (path, method, code)
         if op["security"]:
             assert set(op["responses"]) >= {"401", "403"}, (path, method)
 
@@ -163,18 +156,6 @@ async def test_document_is_served_without_authentication(service) -> None:
     assert r.status_code == 200
     assert r.headers["content-type"] == "application/json"
     assert r.json() == json.loads(json.dumps(DOCUMENT))
-
-
-async def test_pending_operations_answer_the_error_envelope_until_built(service) -> None:
-    """Until the lead adds them, the pending operations get the routing envelope (404/405)."""
-    acct = await service.account(credits=1)
-    for path, method, op in documented_operations():
-        if not op.get(PENDING_NOTE) or (path, method) in app_routes():
-            continue
-        r = await acct.request(method.upper(), "/v1" + path.replace("{id}", "Ab3kF9x2qL1m"))
-        body = r.json()
-        assert r.status_code in (404, 405) and body["error"]["status"] == r.status_code, (path, r.text)
-        assert body["error"]["code"] in ("not_found", "method_not_allowed"), (path, r.text)
 
 
 def test_schemathesis_document_loads_as_valid_openapi() -> None:
@@ -309,11 +290,9 @@ def _run_order(operation: Any) -> tuple[bool, str]:
 def test_schemathesis_conformance(settings: Settings) -> None:
     with _served(settings) as (schema, client, strategy_for):
         served = app_routes()
-        report: dict[str, Any] = {"skipped_pending": [], "sent": {}, "failures": {}, "min_sent": 10**9}
+        report: dict[str, Any] = {"sent": {}, "failures": {}, "min_sent": 10**9}
         for operation in sorted((result.ok() for result in schema.get_all_operations()), key=_run_order):
-            if (operation.path, operation.method.lower()) not in served:
-                report["skipped_pending"].append(operation.label)
-                continue
+            assert (operation.path, operation.method.lower()) in served, operation.label
             statuses, failures = _run_operation(operation, client, strategy_for(operation))
             report["sent"][operation.label] = dict(sorted(statuses.items()))
             if _has_inputs(operation):

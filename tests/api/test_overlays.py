@@ -7,9 +7,9 @@ import io
 from PIL import Image
 from sqlalchemy import select
 
-from dxgl.models import Overlay
 from dxgl.services import overlays
 from dxgl.services.uploads import HashingWriter
+from dxgl.tables import Overlay
 from tests.api.helpers import assert_error, minimal_glb
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
-from dxgl.models import Render
+from dxgl.tables import Render
 from tests.api.helpers import assert_error, minimal_glb
 
 

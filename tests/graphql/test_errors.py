@@ -8,9 +8,9 @@ from datetime import timedelta
 from graphql.error import GraphQLError
 from sqlalchemy import update
 
-from dxgl.models import ApiToken, Render
 from dxgl.schema.errors import format_error
 from dxgl.services import accounts, auth
+from dxgl.tables import ApiToken, Render
 from dxgl.timeutil import utcnow
 from tests.graphql.conftest import error_codes, gql, only_error
 

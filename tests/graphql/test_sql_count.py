@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlalchemy import event
 
 from dxgl.ids import new_id
-from dxgl.models import Model3D, Render
+from dxgl.tables import Model3D, Render
 from dxgl.timeutil import utcnow
 from tests.graphql.conftest import gql
 

@@ -9,8 +9,8 @@ import httpx
 from sqlalchemy import select
 
 from dxgl.jobs import run_renders, sweep
-from dxgl.models import LedgerEntry, Model3D, Render
 from dxgl.runtime import Runtime
+from dxgl.tables import LedgerEntry, Model3D, Render
 from tests.api.helpers import assert_error, minimal_glb
 from tests.pipeline.conftest import PIPELINE_REDIS, flush_redis, pipeline_settings, wait_for_status
 from tests.pipeline.test_quick_start import make_token

@@ -24,7 +24,7 @@ import trimesh
 from PIL import Image
 from sqlalchemy import func, select
 
-from dxgl.models import Model3D
+from dxgl.tables import Model3D
 from tests.conftest import ASSETS
 from tests.ingest import builders as b
 from tests.pipeline.conftest import pipeline_settings, wait_for_status

@@ -13,8 +13,8 @@ from datetime import timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dxgl.models import Render
 from dxgl.services import credits
+from dxgl.tables import Render
 from dxgl.timeutil import utcnow
 
 PROCESSING = ("poster-processing", "poster-done", "video-processing")
