@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route, WebSocketRoute
 
 from dxgl.config import Settings, get_settings
-from dxgl.jobs import start_embedded_runner
+from dxgl.jobs.embedded import start_embedded_runner
 from dxgl.rest.app import EXCEPTION_HANDLERS, v1_routes
 from dxgl.runtime import Runtime
 from dxgl.schema import graphql_app

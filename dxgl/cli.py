@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from dxgl.config import get_settings
+from dxgl.contract import DEFAULT_ALIGNMENT, OverlayLayer
 from dxgl.errors import DxglError
 
 # A self-hosted install's own account: enough paid credits to render without a watermark.
@@ -158,6 +159,7 @@ def cmd_overlays_publish(args: argparse.Namespace) -> int:
     """Publish a system overlay: every account can use it, none can delete it."""
     from pathlib import Path
 
+    from dxgl.contract import MAX_OVERLAY_BYTES
     from dxgl.runtime import Runtime
     from dxgl.services import overlays
     from dxgl.services.uploads import HashingWriter
@@ -165,7 +167,7 @@ def cmd_overlays_publish(args: argparse.Namespace) -> int:
     async def run() -> str:
         rt = await Runtime.start(get_settings())
         try:
-            writer = HashingWriter(rt.storage.temp_path(), overlays.MAX_OVERLAY_BYTES)
+            writer = HashingWriter(rt.storage.temp_path(), MAX_OVERLAY_BYTES)
             with open(args.file, "rb") as src:
                 while chunk := src.read(1024 * 1024):
                     writer.write(chunk)
@@ -173,8 +175,8 @@ def cmd_overlays_publish(args: argparse.Namespace) -> int:
             async with rt.unit_of_work() as session:
                 overlay = await overlays.upload_overlay(
                     session,
-                    rt,
                     None,
+                    storage=rt.storage,
                     upload=upload,
                     layer=args.layer,
                     name=args.name or Path(args.file).stem,
@@ -245,10 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
     ovl = sub.add_parser("overlays").add_subparsers(dest="action", required=True)
     publish = ovl.add_parser("publish", help="publish a system overlay (PNG/JPEG/WebP) for every account")
     publish.add_argument("file")
-    publish.add_argument("--layer", default="background", choices=["background", "foreground"])
+    publish.add_argument(
+        "--layer", default=OverlayLayer.BACKGROUND.value, choices=[layer.value for layer in OverlayLayer]
+    )
     publish.add_argument("--name", default=None)
     publish.add_argument("--description", default=None)
-    publish.add_argument("--alignment", default="top-left")
+    publish.add_argument("--alignment", default=DEFAULT_ALIGNMENT.value)
     publish.set_defaults(fn=cmd_overlays_publish)
 
     render = sub.add_parser("render", help="render a model file locally (no server needed)")

@@ -22,7 +22,7 @@ async def get_account(request: Request, session: AsyncSession, caller: Caller) -
 
 async def get_health(request: Request) -> Response:
     """No authentication. 503 with the error envelope when the database cannot be reached."""
-    report = await health.check(runtime(request))
+    report = await health.check(runtime(request).engine)
     if not report.database_ok:
         raise DxglError(ErrorCode.SERVICE_UNAVAILABLE, f"Database unreachable: {report.detail}")
     return ok({"status": "ok", "database": "ok"})

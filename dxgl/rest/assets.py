@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from dxgl.rest.http import authed, file_response, runtime
+from dxgl.rest.http import authed, file_response, storage
 from dxgl.services import assets
 from dxgl.services.auth import Caller
 
@@ -25,7 +25,11 @@ IMMUTABLE = "private, max-age=31536000, immutable"
 @authed
 async def video(request: Request, session: AsyncSession, caller: Caller) -> Response:
     asset = await assets.video(
-        session, runtime(request), caller, request.path_params["id"], quality=request.query_params.get("quality")
+        session,
+        caller,
+        request.path_params["id"],
+        storage=storage(request),
+        quality=request.query_params.get("quality"),
     )
     return file_response(request, asset.path, asset.media_type, asset.filename)
 
@@ -33,14 +37,18 @@ async def video(request: Request, session: AsyncSession, caller: Caller) -> Resp
 @authed
 async def poster(request: Request, session: AsyncSession, caller: Caller) -> Response:
     asset = await assets.poster(
-        session, runtime(request), caller, request.path_params["id"], quality=request.query_params.get("quality")
+        session,
+        caller,
+        request.path_params["id"],
+        storage=storage(request),
+        quality=request.query_params.get("quality"),
     )
     return file_response(request, asset.path, asset.media_type, asset.filename, ranges=False)
 
 
 @authed
 async def thumb(request: Request, session: AsyncSession, caller: Caller) -> Response:
-    asset = await assets.thumb(session, runtime(request), caller, request.path_params["id"])
+    asset = await assets.thumb(session, caller, request.path_params["id"], storage=storage(request))
     return file_response(request, asset.path, asset.media_type, asset.filename)
 
 
@@ -96,7 +104,7 @@ async def _async_chunks(members: list[tuple[str, Path]]) -> AsyncIterator[bytes]
 @authed
 async def bundle(request: Request, session: AsyncSession, caller: Caller) -> Response:
     render_id = request.path_params["id"]
-    members = await assets.bundle(session, runtime(request), caller, render_id)
+    members = await assets.bundle(session, caller, render_id, storage=storage(request))
     if isinstance(members, assets.Asset):  # a dataset: its archive is the bundle
         response = file_response(
             request, members.path, members.media_type, f"{render_id}.zip", disposition="attachment"

@@ -17,6 +17,7 @@ from dxgl.errors import DxglError
 from dxgl.runtime import Runtime
 from dxgl.services.auth import Caller, authenticate
 from dxgl.services.pagination import Page
+from dxgl.storage import LocalStorage
 
 MAX_JSON_BODY = 1024 * 1024
 
@@ -24,7 +25,14 @@ Handler = Callable[[Request, AsyncSession, Caller], Awaitable[Response]]
 
 
 def runtime(request: Request) -> Runtime:
-    return request.state.runtime
+    """The app's resources: the lifespan state every request carries (``dxgl.app``)."""
+    rt = request.state.runtime
+    assert isinstance(rt, Runtime)
+    return rt
+
+
+def storage(request: Request) -> LocalStorage:
+    return runtime(request).storage
 
 
 def ok(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from dxgl.contract import ErrorCode
+from dxgl.contract import ErrorCode, media_type_of
 from dxgl.errors import DxglError
 from dxgl.rest.http import authed, caller_of, file_response, json_object, ok, page_of, paged, runtime
 from dxgl.rest.multipart import read_multipart
@@ -22,7 +22,7 @@ async def _writer(request: Request) -> Caller:
     for a long time, and must not hold a transaction (on SQLite, the write lock) meanwhile."""
     async with runtime(request).unit_of_work() as session:
         caller = await caller_of(request, session)
-    caller.require("models:write")
+    models.authorize_upload(caller)
     return caller
 
 
@@ -33,12 +33,14 @@ async def upload_model(request: Request) -> Response:
     form = await read_multipart(request, rt.storage, limit=rt.settings.upload_limit_bytes)
     if form.file is None:
         raise DxglError(ErrorCode.NO_FILE, "No file in upload request: send it in a multipart field named 'file'")
-    if form.file.size == 0:
-        form.file.discard()
-        raise DxglError(ErrorCode.INVALID_FORMAT, "The uploaded file is empty")
     async with rt.unit_of_work() as session:
         result = await models.upload_model(
-            session, rt, caller, upload=form.file, raw_settings=form.fields.get("renderSettings")
+            session,
+            caller,
+            storage=rt.storage,
+            rules=models.UploadRules.from_settings(rt.settings),
+            upload=form.file,
+            raw_settings=form.fields.get("renderSettings"),
         )
     return ok(_upload_json(result), status=201)
 
@@ -47,9 +49,15 @@ async def ingest_model(request: Request) -> Response:
     """POST /v1/models/ingest {"url", "renderSettings"}."""
     caller = await _writer(request)
     body = await json_object(request)
-    async with runtime(request).unit_of_work() as session:
+    rt = runtime(request)
+    async with rt.unit_of_work() as session:
         result = await models.ingest_model(
-            session, runtime(request), caller, url=body.get("url"), raw_settings=body.get("renderSettings")
+            session,
+            caller,
+            storage=rt.storage,
+            rules=models.UploadRules.from_settings(rt.settings),
+            url=body.get("url"),
+            raw_settings=body.get("renderSettings"),
         )
     return ok(_upload_json(result), status=201)
 
@@ -114,9 +122,9 @@ async def delete_model(request: Request, session: AsyncSession, caller: Caller) 
 
 @authed
 async def download_model_file(request: Request, session: AsyncSession, caller: Caller) -> Response:
-    model, path = await models.model_file(session, runtime(request), caller, request.path_params["id"])
+    model, path = await models.model_file(session, caller, request.path_params["id"], storage=runtime(request).storage)
     stem = (model.original_name.rsplit(".", 1)[0] or model.id).replace('"', "")
-    return file_response(request, path, "model/gltf-binary", f"{stem}.glb", disposition="attachment")
+    return file_response(request, path, media_type_of(".glb"), f"{stem}.glb", disposition="attachment")
 
 
 @authed

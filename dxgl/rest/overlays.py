@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from dxgl.contract import ErrorCode
+from dxgl.contract import MAX_OVERLAY_BYTES, ErrorCode
 from dxgl.errors import DxglError
 from dxgl.rest.http import authed, caller_of, ok, runtime
 from dxgl.rest.multipart import read_multipart
@@ -38,8 +38,8 @@ async def upload_overlay(request: Request) -> Response:
     rt = runtime(request)
     async with rt.unit_of_work() as session:
         caller = await caller_of(request, session)
-    caller.require("overlays:write")
-    form = await read_multipart(request, rt.storage, limit=overlays.MAX_OVERLAY_BYTES)
+    overlays.authorize_upload(caller)  # before the body is read
+    form = await read_multipart(request, rt.storage, limit=MAX_OVERLAY_BYTES)
     if form.file is None:
         raise DxglError(
             ErrorCode.NO_FILE, "No file in upload request: send the image in a multipart field named 'file'"
@@ -47,8 +47,8 @@ async def upload_overlay(request: Request) -> Response:
     async with rt.unit_of_work() as session:
         overlay = await overlays.upload_overlay(
             session,
-            rt,
             caller,
+            storage=rt.storage,
             upload=form.file,
             layer=form.fields.get("layer"),
             name=form.fields.get("name"),
@@ -66,7 +66,9 @@ async def list_overlays(request: Request, session: AsyncSession, caller: Caller)
 
 @authed
 async def delete_overlay(request: Request, session: AsyncSession, caller: Caller) -> Response:
-    overlay = await overlays.delete_overlay(session, runtime(request), caller, request.path_params["id"])
+    overlay = await overlays.delete_overlay(
+        session, caller, request.path_params["id"], storage=runtime(request).storage
+    )
     return ok({"id": overlay.id, "deleted": True})
 
 

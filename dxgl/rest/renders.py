@@ -17,7 +17,7 @@ from dxgl.services.auth import Caller
 async def create_render(request: Request, session: AsyncSession, caller: Caller) -> Response:
     body = await json_object(request)
     render = await renders.create_render(
-        session, runtime(request), caller, model_id=body.get("modelId"), raw_settings=body.get("renderSettings")
+        session, caller, model_id=body.get("modelId"), raw_settings=body.get("renderSettings")
     )
     return ok(render_created_json(render), status=201)
 
@@ -25,7 +25,7 @@ async def create_render(request: Request, session: AsyncSession, caller: Caller)
 @authed
 async def create_batch(request: Request, session: AsyncSession, caller: Caller) -> Response:
     body = await json_object(request)
-    created = await renders.create_batch(session, runtime(request), caller, items=body.get("renders"))
+    created = await renders.create_batch(session, caller, items=body.get("renders"))
     return ok([batch_item_json(r) for r in created], status=201)
 
 
@@ -54,7 +54,7 @@ async def dismiss_render(request: Request, session: AsyncSession, caller: Caller
 
 @authed
 async def delete_render(request: Request, session: AsyncSession, caller: Caller) -> Response:
-    render = await renders.delete_render(session, runtime(request), caller, request.path_params["id"])
+    render = await renders.delete_render(session, caller, request.path_params["id"], storage=runtime(request).storage)
     return ok({"id": render.id, "deleted": True})
 
 

@@ -10,20 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from strawberry.dataloader import DataLoader
 
-from dxgl.contract import ErrorCode
-from dxgl.errors import DxglError
 from dxgl.events import EventBus
 from dxgl.runtime import Runtime
-from dxgl.schema import loaders
+from dxgl.schema.loaders import Loaders, make_loaders
 from dxgl.services.auth import Caller, authenticate
-
-
-@dataclass
-class Loaders:
-    renders_by_model: DataLoader[str, list[Any]]
-    model_by_id: DataLoader[str, Any]
 
 
 @dataclass
@@ -42,18 +33,11 @@ class DxglContext:
     def __post_init__(self) -> None:
         # A websocket context lives as long as the connection: its loaders batch but do not cache,
         # so an event's nested fields are never served from an old read.
-        cache = not self.long_lived
-        self.loaders = Loaders(
-            renders_by_model=DataLoader(load_fn=lambda ids: loaders.renders_by_model(self, ids), cache=cache),
-            model_by_id=DataLoader(load_fn=lambda ids: loaders.models_by_id(self, ids), cache=cache),
-        )
+        self.loaders = make_loaders(self.caller, self.unit_of_work, cache=not self.long_lived)
 
     @property
     def events(self) -> EventBus:
-        bus = self.runtime.extras.get("events")
-        if bus is None:
-            raise DxglError(ErrorCode.SERVICE_UNAVAILABLE, "Render events are not configured on this server")
-        return bus
+        return self.runtime.events
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:

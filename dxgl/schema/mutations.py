@@ -29,12 +29,18 @@ class Mutation:
     )
     async def upload_model(self, info: Info, file: Upload, render_settings: JSON | None = None) -> UploadResult:
         ctx = info.context
+        rt = ctx.runtime
         caller = await ctx.caller()
-        caller.require("models:write")  # before reading the file, as REST does
-        uploaded = await receive_upload(ctx.runtime, file)
+        model_service.authorize_upload(caller)  # before reading the file, as REST does
+        uploaded = await receive_upload(rt.storage, file, limit=rt.settings.upload_limit_bytes)
         async with ctx.unit_of_work() as session:
             result = await model_service.upload_model(
-                session, ctx.runtime, caller, upload=uploaded, raw_settings=render_settings
+                session,
+                caller,
+                storage=rt.storage,
+                rules=model_service.UploadRules.from_settings(rt.settings),
+                upload=uploaded,
+                raw_settings=render_settings,
             )
             return UploadResult(
                 model=Model.from_row(result.model), render=Render.from_row(result.render), duplicate=result.duplicate
@@ -81,9 +87,7 @@ class Mutation:
     ) -> Render:
         async with info.context.unit_of_work() as session:
             caller = await info.context.caller()
-            row = await render_service.create_render(
-                session, info.context.runtime, caller, model_id=model_id, raw_settings=render_settings
-            )
+            row = await render_service.create_render(session, caller, model_id=model_id, raw_settings=render_settings)
             return Render.from_row(row)
 
     @strawberry.mutation(description="Create up to 100 renders at once: all are charged, or none.")
@@ -93,7 +97,7 @@ class Mutation:
         )
         async with info.context.unit_of_work() as session:
             caller = await info.context.caller()
-            rows = await render_service.create_batch(session, info.context.runtime, caller, items=items)
+            rows = await render_service.create_batch(session, caller, items=items)
             return [Render.from_row(r) for r in rows]
 
     @strawberry.mutation(description="Acknowledge a render in status error: it becomes failed.")
@@ -106,5 +110,5 @@ class Mutation:
     async def delete_render(self, info: Info, id: strawberry.ID) -> Deleted:
         async with info.context.unit_of_work() as session:
             caller = await info.context.caller()
-            row = await render_service.delete_render(session, info.context.runtime, caller, str(id))
+            row = await render_service.delete_render(session, caller, str(id), storage=info.context.runtime.storage)
             return Deleted(id=strawberry.ID(row.id), deleted=True)

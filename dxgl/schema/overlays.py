@@ -7,6 +7,7 @@ from strawberry.file_uploads import Upload
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from dxgl.contract import MAX_OVERLAY_BYTES
 from dxgl.schema.types import Deleted, Model, Render, UploadResult
 from dxgl.schema.uploads import receive_upload
 from dxgl.services import models as model_service
@@ -65,13 +66,13 @@ class OverlayMutation:
     ) -> Overlay:
         ctx = info.context
         caller = await ctx.caller()
-        caller.require("overlays:write")
-        uploaded = await receive_upload(ctx.runtime, file, limit=overlay_service.MAX_OVERLAY_BYTES)
+        overlay_service.authorize_upload(caller)  # before reading the file, as REST does
+        uploaded = await receive_upload(ctx.runtime.storage, file, limit=MAX_OVERLAY_BYTES)
         async with ctx.unit_of_work() as session:
             row = await overlay_service.upload_overlay(
                 session,
-                ctx.runtime,
                 caller,
+                storage=ctx.runtime.storage,
                 upload=uploaded,
                 layer=layer,
                 name=name,
@@ -84,7 +85,7 @@ class OverlayMutation:
     async def delete_overlay(self, info: Info, id: strawberry.ID) -> Deleted:
         caller = await info.context.caller()
         async with info.context.unit_of_work() as session:
-            row = await overlay_service.delete_overlay(session, info.context.runtime, caller, str(id))
+            row = await overlay_service.delete_overlay(session, caller, str(id), storage=info.context.runtime.storage)
             return Deleted(id=strawberry.ID(row.id), deleted=True)
 
     @strawberry.mutation(description="Download a GLB/glTF from a public http(s) URL and create its first render.")
@@ -92,9 +93,15 @@ class OverlayMutation:
         self, info: Info, url: str | None = None, render_settings: JSON | None = None
     ) -> UploadResult:
         caller = await info.context.caller()
+        rt = info.context.runtime
         async with info.context.unit_of_work() as session:
             result = await model_service.ingest_model(
-                session, info.context.runtime, caller, url=url, raw_settings=render_settings
+                session,
+                caller,
+                storage=rt.storage,
+                rules=model_service.UploadRules.from_settings(rt.settings),
+                url=url,
+                raw_settings=render_settings,
             )
             return UploadResult(
                 model=Model.from_row(result.model), render=Render.from_row(result.render), duplicate=result.duplicate

@@ -38,7 +38,7 @@ class Subscription:
     async def render_updated(self, info: Info, id: strawberry.ID) -> AsyncGenerator[Render, None]:
         ctx = info.context
         caller = await ctx.caller()
-        caller.require("renders:read")
+        render_service.authorize_watch(caller)
         sent = _Sent()
         async with ctx.events.subscribe(caller.account_id, str(id)) as events:
             async with ctx.unit_of_work() as session:
@@ -56,7 +56,7 @@ class Subscription:
     async def render_updates(self, info: Info, limit: int | None = None) -> AsyncGenerator[Render, None]:
         ctx = info.context
         caller = await ctx.caller()
-        caller.require("renders:read")
+        render_service.authorize_watch(caller)
         page = Page.parse(limit, 0)
         sent = _Sent()
         async with ctx.events.subscribe(caller.account_id) as events:

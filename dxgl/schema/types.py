@@ -10,6 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from dxgl.contract import RenderStatus
 from dxgl.events import render_event
 from dxgl.tables import Account as AccountRow
 from dxgl.tables import Model3D
@@ -40,9 +41,7 @@ class Account:
 class Render:
     id: strawberry.ID
     model_id: strawberry.ID
-    status: str = strawberry.field(
-        description="pending, poster-processing, poster-done, video-processing, done, error or failed."
-    )
+    status: str = strawberry.field(description=", ".join(list(RenderStatus)[:-1]) + f" or {list(RenderStatus)[-1]}.")
     render_settings: JSON = strawberry.field(description="The stored settings, every default filled in.")
     file_size: int | None
     error_message: str | None

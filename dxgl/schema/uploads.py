@@ -8,8 +8,8 @@ from typing import Any
 
 from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
-from dxgl.runtime import Runtime
 from dxgl.services.uploads import HashingWriter, UploadedFile
+from dxgl.storage import LocalStorage
 
 CHUNK_BYTES = 1024 * 1024
 
@@ -19,14 +19,14 @@ async def _read(file: Any, size: int) -> bytes:
     return await chunk if inspect.isawaitable(chunk) else chunk
 
 
-async def receive_upload(rt: Runtime, file: Any, *, limit: int | None = None) -> UploadedFile:
+async def receive_upload(storage: LocalStorage, file: Any, *, limit: int) -> UploadedFile:
     """``file`` is Starlette's UploadFile (anything with ``read(n)`` works). The caller owns the
-    returned temporary file (``services.models.upload_model`` consumes it)."""
+    returned temporary file (the upload services consume it, and refuse an empty one)."""
     if file is None or not hasattr(file, "read"):
         raise DxglError(
             ErrorCode.NO_FILE, "No file in upload request: send it as the 'file' variable (GraphQL multipart request)"
         )
-    writer = HashingWriter(rt.storage.temp_path(".upload"), limit or rt.settings.upload_limit_bytes)
+    writer = HashingWriter(storage.temp_path(".upload"), limit)
     try:
         while chunk := await _read(file, CHUNK_BYTES):
             writer.write(chunk)  # over the limit: file_too_large, partial file removed
@@ -41,8 +41,4 @@ async def receive_upload(rt: Runtime, file: Any, *, limit: int | None = None) ->
             result = close()
             if inspect.isawaitable(result):
                 await result
-    upload = writer.finish(getattr(file, "filename", None) or "model.glb")
-    if upload.size == 0:
-        upload.discard()
-        raise DxglError(ErrorCode.INVALID_FORMAT, "The uploaded file is empty")
-    return upload
+    return writer.finish(getattr(file, "filename", None) or "model.glb")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dxgl.contract import ErrorCode
+from dxgl.contract import ErrorCode, Scope
 from dxgl.errors import DxglError
 from dxgl.ids import new_id
 from dxgl.services.auth import Caller
@@ -43,7 +43,7 @@ async def get_by_email(session: AsyncSession, email: str) -> Account:
 
 
 async def get_account(session: AsyncSession, caller: Caller) -> Account:
-    caller.require("account:read")
+    caller.require(Scope.ACCOUNT_READ)
     return await session.get_one(Account, caller.account_id)
 
 

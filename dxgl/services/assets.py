@@ -1,4 +1,4 @@
-"""Render assets: which file answers which request, and where files live in storage."""
+"""Render assets: which stored file answers which download, and when it is available."""
 
 from __future__ import annotations
 
@@ -7,16 +7,21 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dxgl.contract import ErrorCode
+from dxgl.contract import (
+    ErrorCode,
+    OutputFile,
+    RenderStatus,
+    bundle_members,
+    main_video_file,
+    media_type_of,
+    render_key,
+)
 from dxgl.errors import DxglError
-from dxgl.runtime import Runtime
 from dxgl.services.auth import Caller
+from dxgl.services.render_settings import is_dataset
 from dxgl.services.renders import get_render
+from dxgl.storage import LocalStorage
 from dxgl.tables import Render
-
-
-def render_key(render_id: str, filename: str) -> str:
-    return f"renders/{render_id}/{filename}"
 
 
 @dataclass(frozen=True)
@@ -26,53 +31,52 @@ class Asset:
     filename: str
 
 
-def _main_video(render: Render) -> str:
-    return "video.mov" if render.settings.get("quality") == "pro" else "video.mp4"
+def _asset(storage: LocalStorage, render: Render, filename: str, missing: ErrorCode) -> Asset:
+    key = render_key(render.id, filename)
+    if filename not in render.assets or not storage.exists(key):
+        raise DxglError(missing)
+    return Asset(storage.path(key), media_type_of(filename), f"{render.id}-{filename}")
 
 
-def _asset(rt: Runtime, render: Render, filename: str, missing_code: str) -> Asset:
-    if filename not in render.assets or not rt.storage.exists(render_key(render.id, filename)):
-        raise DxglError(missing_code)
-    media = {".mp4": "video/mp4", ".mov": "video/quicktime", ".png": "image/png", ".zip": "application/zip"}[
-        Path(filename).suffix
-    ]
-    return Asset(rt.storage.path(render_key(render.id, filename)), media, f"{render.id}-{filename}")
+def _choice(quality: str | None, allowed: str) -> bool:
+    """Is the optional ``quality`` query parameter ``allowed`` (True) or absent (False)?"""
+    if quality not in (None, "", allowed):
+        raise DxglError(ErrorCode.INVALID_REQUEST, f'quality must be "{allowed}" or absent')
+    return quality == allowed
 
 
-async def video(session: AsyncSession, rt: Runtime, caller: Caller, render_id: str, *, quality: str | None) -> Asset:
+async def video(
+    session: AsyncSession, caller: Caller, render_id: str, *, storage: LocalStorage, quality: str | None
+) -> Asset:
     render = await get_render(session, caller, render_id)
-    if quality not in (None, "", "web"):
-        raise DxglError(ErrorCode.INVALID_REQUEST, 'quality must be "web" or absent')
-    return _asset(rt, render, "web.mp4" if quality == "web" else _main_video(render), "video_not_found")
+    web = _choice(quality, "web")
+    filename = OutputFile.WEB if web else main_video_file(render.settings["quality"])
+    return _asset(storage, render, filename, ErrorCode.VIDEO_NOT_FOUND)
 
 
-async def poster(session: AsyncSession, rt: Runtime, caller: Caller, render_id: str, *, quality: str | None) -> Asset:
+async def poster(
+    session: AsyncSession, caller: Caller, render_id: str, *, storage: LocalStorage, quality: str | None
+) -> Asset:
     """The small poster by default (from ``poster-done`` on); ``quality=full`` for native size."""
     render = await get_render(session, caller, render_id)
-    if quality not in (None, "", "full"):
-        raise DxglError(ErrorCode.INVALID_REQUEST, 'quality must be "full" or absent')
-    return _asset(rt, render, "poster.png" if quality == "full" else "poster_small.png", "poster_not_found")
+    filename = OutputFile.POSTER if _choice(quality, "full") else OutputFile.POSTER_SMALL
+    return _asset(storage, render, filename, ErrorCode.POSTER_NOT_FOUND)
 
 
-async def thumb(session: AsyncSession, rt: Runtime, caller: Caller, render_id: str) -> Asset:
+async def thumb(session: AsyncSession, caller: Caller, render_id: str, *, storage: LocalStorage) -> Asset:
     render = await get_render(session, caller, render_id)
-    return _asset(rt, render, "thumb.mp4", "thumb_not_found")
+    return _asset(storage, render, OutputFile.THUMB, ErrorCode.THUMB_NOT_FOUND)
 
 
-DATASET_ARCHIVE = "dataset.zip"
-
-
-async def bundle(session: AsyncSession, rt: Runtime, caller: Caller, render_id: str) -> Asset | list[tuple[str, Path]]:
+async def bundle(
+    session: AsyncSession, caller: Caller, render_id: str, *, storage: LocalStorage
+) -> Asset | list[tuple[str, Path]]:
     """A dataset's archive as it is, or the (member name, file) pairs of a video render's bundle.
     Either way the render must be done."""
     render = await get_render(session, caller, render_id)
-    if render.status != "done":
+    if render.status != RenderStatus.DONE:
         raise DxglError(ErrorCode.VIDEO_NOT_FOUND, "The render is not done yet; its bundle is not available")
-    if render.settings.get("effect") == "dataset":
-        return _asset(rt, render, DATASET_ARCHIVE, "video_not_found")
-    main = _main_video(render)
-    members = [(main, main), ("web.mp4", "web.mp4"), ("poster.png", "poster.png"), ("thumb.mp4", "thumb.mp4")]
-    out = []
-    for member, filename in members:
-        out.append((member, _asset(rt, render, filename, "video_not_found").path))
-    return out
+    if is_dataset(render.settings):
+        return _asset(storage, render, OutputFile.DATASET_ARCHIVE, ErrorCode.VIDEO_NOT_FOUND)
+    members = bundle_members(render.settings["quality"])
+    return [(str(name), _asset(storage, render, name, ErrorCode.VIDEO_NOT_FOUND).path) for name in members]

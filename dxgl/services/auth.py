@@ -15,8 +15,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from dxgl.contract import ErrorCode
+from dxgl.contract import ErrorCode, Scope
 from dxgl.errors import DxglError
 from dxgl.ids import BASE62, new_id, random_base62
 from dxgl.tables import Account, ApiToken
@@ -29,15 +30,7 @@ _TOKEN_RE = re.compile(rf"^{TOKEN_PREFIX}([0-9A-Za-z]{{{_RANDOM_LEN}}})([0-9A-Za
 # What `dxgl tokens revoke PREFIX` matches and what listings show: dxgl_sk_ + 8 characters.
 DISPLAY_PREFIX_LEN = len(TOKEN_PREFIX) + 8
 
-SCOPES = (
-    "models:read",
-    "models:write",
-    "renders:read",
-    "renders:write",
-    "overlays:read",
-    "overlays:write",
-    "account:read",
-)
+SCOPES: tuple[str, ...] = tuple(scope.value for scope in Scope)
 
 
 def _checksum(random_part: str) -> str:
@@ -74,7 +67,7 @@ class Caller:
     token_id: str
     scopes: frozenset[str]
 
-    def require(self, scope: str) -> None:
+    def require(self, scope: Scope) -> None:
         if scope not in self.scopes:
             raise DxglError(ErrorCode.INSUFFICIENT_SCOPE, f"This token lacks the {scope} scope")
 
@@ -112,7 +105,9 @@ async def revoke_tokens(session: AsyncSession, *, prefix: str) -> int:
     matched = (
         (
             await session.execute(
-                select(ApiToken).where(ApiToken.revoked_at.is_(None), ApiToken.prefix.startswith(key, autoescape=True))
+                select(ApiToken).where(
+                    col(ApiToken.revoked_at).is_(None), col(ApiToken.prefix).startswith(key, autoescape=True)
+                )
             )
         )
         .scalars()
@@ -147,8 +142,8 @@ async def authenticate(session: AsyncSession, header: str | None) -> Caller:
     row = (
         await session.execute(
             select(ApiToken, Account)
-            .join(Account, Account.id == ApiToken.account_id)
-            .where(ApiToken.token_hash == hash_token(raw))
+            .join(Account, col(Account.id) == col(ApiToken.account_id))
+            .where(col(ApiToken.token_hash) == hash_token(raw))
         )
     ).first()
     if row is None:

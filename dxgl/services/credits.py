@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
-from dxgl.services.render_settings import free_credits_may_pay, render_cost
+from dxgl.services.render_settings import free_credits_may_pay, is_dataset, render_cost
 from dxgl.tables import Account, LedgerEntry, Render
 
 _RETRIES = 8
@@ -76,7 +76,7 @@ async def charge(session: AsyncSession, *, account_id: str, renders: list[Render
         r.paid_credits_used = p
         r.free_credits_used = f
         # Free credits on a video mean a PREVIEW watermark; a free dataset has none (CLARIFICATIONS.md).
-        r.watermark = f > 0 and r.settings["effect"] != "dataset"
+        r.watermark = f > 0 and not is_dataset(r.settings)
         session.add(LedgerEntry(account_id=account_id, kind="charge", paid_delta=-p, free_delta=-f, render_id=r.id))
     await session.flush()
 

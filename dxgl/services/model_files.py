@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dxgl.ingest import prepare_model
-from dxgl.runtime import Runtime
 from dxgl.services.uploads import UploadedFile
+from dxgl.storage import LocalStorage
 
 
 @dataclass
@@ -22,13 +22,13 @@ class PreparedFile:
         self.glb_path.unlink(missing_ok=True)
 
 
-def prepare(rt: Runtime, upload: UploadedFile) -> PreparedFile:
+def prepare(storage: LocalStorage, upload: UploadedFile) -> PreparedFile:
     """Blocking (run it in a thread). Raises invalid_format / invalid_model with a clear message;
     nothing is left behind either way but the returned staged GLB."""
-    work_dir = rt.storage.temp_dir()
+    work_dir = storage.temp_dir()
     try:
         prepared = prepare_model(upload.path, work_dir / "work", original_name=upload.filename)
-        staged = rt.storage.temp_path(".glb")
+        staged = storage.temp_path(".glb")
         shutil.copyfile(prepared.glb_path, staged)
         return PreparedFile(staged, prepared.source_kind, list(prepared.warnings))
     finally:

@@ -14,24 +14,46 @@ from typing import Any
 from sqlalchemy import delete, exists, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from dxgl.contract import ErrorCode
+from dxgl.config import Settings
+from dxgl.contract import ErrorCode, Scope, model_key
 from dxgl.errors import DxglError
 from dxgl.ids import is_id, new_id
 from dxgl.ingest import fetch_url
-from dxgl.runtime import Runtime, on_rollback
-from dxgl.services import model_files, renders
+from dxgl.services import model_files, renders, scoped
 from dxgl.services.auth import Caller
 from dxgl.services.pagination import Page, fetch_page
 from dxgl.services.render_settings import validate_render_settings
-from dxgl.services.uploads import UploadedFile
+from dxgl.services.uploads import UploadedFile, require_content
+from dxgl.storage import LocalStorage
 from dxgl.tables import Account, Model3D, ModelTag, Render
 from dxgl.timeutil import utcnow
+from dxgl.uow import on_rollback
 
 MAX_TAGS = 20
 MAX_TAG_LEN = 64
 MAX_TEXT_LEN = 255
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+@dataclass(frozen=True)
+class UploadRules:
+    """The deployment's limits on new models (from ``DXGL_*`` settings)."""
+
+    free_upload_limit: int
+    limit_bytes: int
+    ingest_timeout_s: float
+    ingest_allow_private: bool
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> UploadRules:
+        return cls(
+            free_upload_limit=settings.free_upload_limit,
+            limit_bytes=settings.upload_limit_bytes,
+            ingest_timeout_s=settings.ingest_timeout_seconds,
+            ingest_allow_private=settings.ingest_allow_private,
+        )
 
 
 @dataclass
@@ -53,36 +75,32 @@ def parse_settings_field(raw: Any) -> Any:
     return raw
 
 
-async def _live_model(session: AsyncSession, caller: Caller, model_id: str) -> Model3D:
-    model = await session.get(Model3D, model_id) if is_id(model_id) else None
-    if model is None or model.account_id != caller.account_id or model.deleted_at is not None:
-        raise DxglError(ErrorCode.MODEL_NOT_FOUND)
-    return model
-
-
-async def _find_duplicate(session: AsyncSession, account_id: str, sha256: str) -> Model3D | None:
-    return (
-        await session.execute(
-            select(Model3D).where(
-                Model3D.account_id == account_id, Model3D.sha256 == sha256.lower(), Model3D.deleted_at.is_(None)
-            )
-        )
-    ).scalar_one_or_none()
-
-
-async def _check_upload_cap(session: AsyncSession, rt: Runtime, account: Account) -> None:
+async def _check_upload_cap(session: AsyncSession, account: Account, limit: int) -> None:
+    """Accounts that never had paid credits may upload ``limit`` models (deleted ones count)."""
     if account.ever_paid:
         return
-    count = (await session.execute(select(func.count()).where(Model3D.account_id == account.id))).scalar_one()
-    if count >= rt.settings.free_upload_limit:
+    count = (await session.execute(select(func.count()).where(col(Model3D.account_id) == account.id))).scalar_one()
+    if count >= limit:
         raise DxglError(
             ErrorCode.UPLOAD_LIMIT,
-            f"Accounts with only free credits may upload {rt.settings.free_upload_limit} models; add credits to upload more",
+            f"Accounts with only free credits may upload {limit} models; add credits to upload more",
         )
+
+
+def authorize_upload(caller: Caller) -> None:
+    """An upload or URL ingest needs models:write (its first render comes with it), checked before
+    the body is read."""
+    caller.require(Scope.MODELS_WRITE)
 
 
 async def upload_model(
-    session: AsyncSession, rt: Runtime, caller: Caller, *, upload: UploadedFile, raw_settings: Any = None
+    session: AsyncSession,
+    caller: Caller,
+    *,
+    storage: LocalStorage,
+    rules: UploadRules,
+    upload: UploadedFile,
+    raw_settings: Any = None,
 ) -> UploadResult:
     """Store an uploaded model and create its first render. A file this account already has (same
     SHA-256, not deleted) gets a new render on the existing model instead (``duplicate``).
@@ -92,16 +110,17 @@ async def upload_model(
     (on SQLite: no write lock) stays open while a child process parses it."""
     prepared: model_files.PreparedFile | None = None
     try:
-        caller.require("models:write")
+        authorize_upload(caller)
+        require_content(upload)
         settings_raw = parse_settings_field(raw_settings)
         # checked before the expensive parse; create_renders checks again with overlays resolved
         settings = validate_render_settings(settings_raw)
-        prepared = await asyncio.to_thread(model_files.prepare, rt, upload)
-        existing = await _find_duplicate(session, caller.account_id, upload.sha256)
+        prepared = await asyncio.to_thread(model_files.prepare, storage, upload)
+        existing = await scoped.live_model_by_hash(session, caller.account_id, upload.sha256)
         if existing is not None:
-            return await _duplicate(session, rt, caller, existing, settings_raw)
+            return await _duplicate(session, caller, existing, settings_raw)
         account = await session.get_one(Account, caller.account_id)
-        await _check_upload_cap(session, rt, account)
+        await _check_upload_cap(session, account, rules.free_upload_limit)
         await renders.ensure_affordable(session, caller, [settings])
         model = Model3D(
             id=new_id(),
@@ -113,20 +132,21 @@ async def upload_model(
             source_kind=prepared.source_kind,
             warnings=list(prepared.warnings),
         )
-        model.storage_key = f"models/{caller.account_id}/{model.id}.glb"
+        model.storage_key = model_key(caller.account_id, model.id)
         try:
             async with session.begin_nested():
                 session.add(model)
                 await session.flush()
         except IntegrityError:
             # A concurrent upload of the same file won the race: this one becomes its duplicate.
-            existing = await _find_duplicate(session, caller.account_id, upload.sha256)
+            existing = await scoped.live_model_by_hash(session, caller.account_id, upload.sha256)
             if existing is None:
                 raise
-            return await _duplicate(session, rt, caller, existing, settings_raw)
-        render = await renders.create_renders(session, rt, caller, items=[(model, settings_raw)])
-        rt.storage.publish(prepared.glb_path, model.storage_key)
-        on_rollback(session, lambda: rt.storage.delete(model.storage_key))
+            return await _duplicate(session, caller, existing, settings_raw)
+        render = await renders.create_renders(session, caller, items=[(model, settings_raw)])
+        storage.publish(prepared.glb_path, model.storage_key)
+        key = model.storage_key
+        on_rollback(session, lambda: storage.delete(key))
         return UploadResult(model, render[0], duplicate=False)
     finally:
         upload.discard()
@@ -134,35 +154,43 @@ async def upload_model(
             prepared.discard()
 
 
-async def _duplicate(session: AsyncSession, rt: Runtime, caller: Caller, model: Model3D, raw: Any) -> UploadResult:
-    render = await renders.create_renders(session, rt, caller, items=[(model, raw)])
+async def _duplicate(session: AsyncSession, caller: Caller, model: Model3D, raw: Any) -> UploadResult:
+    render = await renders.create_renders(session, caller, items=[(model, raw)])
     return UploadResult(model, render[0], duplicate=True)
 
 
 async def ingest_model(
-    session: AsyncSession, rt: Runtime, caller: Caller, *, url: Any, raw_settings: Any = None
+    session: AsyncSession,
+    caller: Caller,
+    *,
+    storage: LocalStorage,
+    rules: UploadRules,
+    url: Any,
+    raw_settings: Any = None,
 ) -> UploadResult:
     """Download a GLB/glTF from ``url`` (public addresses only unless the server allows private
     ones), then store it exactly like an upload. The download happens before any database work."""
-    caller.require("models:write")
+    authorize_upload(caller)
     if url is None or url == "":
         raise DxglError(ErrorCode.URL_REQUIRED, "Missing url field")
     if not isinstance(url, str) or len(url) > 2048:
         raise DxglError(ErrorCode.INVALID_URL, "url must be an http(s) URL of at most 2048 characters")
     validate_render_settings(parse_settings_field(raw_settings))  # fail before downloading
-    dest = rt.storage.temp_dir()
+    dest = storage.temp_dir()
     try:
         fetched = await fetch_url(
             url,
             dest,
-            limit_bytes=rt.settings.upload_limit_bytes,
-            timeout_s=rt.settings.ingest_timeout_seconds,
-            allow_private=rt.settings.ingest_allow_private,
+            limit_bytes=rules.limit_bytes,
+            timeout_s=rules.ingest_timeout_s,
+            allow_private=rules.ingest_allow_private,
         )
-        staged = rt.storage.temp_path(".upload")
+        staged = storage.temp_path(".upload")
         fetched.path.replace(staged)
         upload = UploadedFile(staged, fetched.size, fetched.sha256, fetched.filename or "model.glb")
-        return await upload_model(session, rt, caller, upload=upload, raw_settings=raw_settings)
+        return await upload_model(
+            session, caller, storage=storage, rules=rules, upload=upload, raw_settings=raw_settings
+        )
     finally:
         shutil.rmtree(dest, ignore_errors=True)
 
@@ -179,35 +207,31 @@ async def list_models(
     """The caller's live models, newest first. ``tags`` is an OR filter; ``archived=True`` lists
     only archived models (they are hidden from the default list). ``with_total=False`` skips the
     count query (GraphQL asks for it only when ``totalCount`` is selected)."""
-    caller.require("models:read")
-    where = [Model3D.account_id == caller.account_id, Model3D.deleted_at.is_(None)]
-    where.append(Model3D.archived_at.is_not(None) if archived else Model3D.archived_at.is_(None))
+    caller.require(Scope.MODELS_READ)
+    where = scoped.live_models(caller.account_id)
+    archived_at = col(Model3D.archived_at)
+    where.append(archived_at.is_not(None) if archived else archived_at.is_(None))
     if tags:
-        where.append(
-            exists().where(ModelTag.model_id == Model3D.id, ModelTag.tag.in_([normalise_tag(t) for t in tags]))
-        )
+        wanted = [normalise_tag(t) for t in tags]
+        where.append(exists().where(col(ModelTag.model_id) == col(Model3D.id), col(ModelTag.tag).in_(wanted)))
     return await fetch_page(session, Model3D, where, page, with_total=with_total)
 
 
 async def models_by_ids(session: AsyncSession, caller: Caller, ids: list[str]) -> dict[str, Model3D]:
     """The caller's live models among ``ids``, in one query (for dataloaders)."""
-    caller.require("models:read")
+    caller.require(Scope.MODELS_READ)
     ids = [i for i in ids if is_id(i)]
     if not ids:
         return {}
     rows = (
-        await session.execute(
-            select(Model3D).where(
-                Model3D.account_id == caller.account_id, Model3D.id.in_(ids), Model3D.deleted_at.is_(None)
-            )
-        )
+        await session.execute(select(Model3D).where(*scoped.live_models(caller.account_id), col(Model3D.id).in_(ids)))
     ).scalars()
     return {m.id: m for m in rows}
 
 
 async def get_model(session: AsyncSession, caller: Caller, model_id: str) -> Model3D:
-    caller.require("models:read")
-    return await _live_model(session, caller, model_id)
+    caller.require(Scope.MODELS_READ)
+    return await scoped.live_model(session, caller.account_id, model_id)
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -237,7 +261,7 @@ def _text_field(name: str, value: Any) -> str | None:
 
 async def update_model(session: AsyncSession, caller: Caller, model_id: str, *, changes: Any) -> Model3D:
     """Apply ``title``, ``sku`` and ``tags`` where given; only provided fields change."""
-    caller.require("models:write")
+    caller.require(Scope.MODELS_WRITE)
     if not isinstance(changes, dict):
         raise DxglError(ErrorCode.INVALID_REQUEST, "the body must be a JSON object")
     unknown = set(changes) - {"title", "sku", "tags"}
@@ -252,14 +276,14 @@ async def update_model(session: AsyncSession, caller: Caller, model_id: str, *, 
         tags = list(dict.fromkeys(normalise_tag(t) for t in changes["tags"]))
         if len(tags) > MAX_TAGS:
             raise DxglError(ErrorCode.INVALID_REQUEST, f"at most {MAX_TAGS} tags")
-    model = await _live_model(session, caller, model_id)
+    model = await scoped.live_model(session, caller.account_id, model_id)
     if "title" in changes:
         model.title = title
     if "sku" in changes:
         model.sku = sku
     if tags is not None:
         model.tags = tags
-        await session.execute(delete(ModelTag).where(ModelTag.model_id == model.id))
+        await session.execute(delete(ModelTag).where(col(ModelTag.model_id) == model.id))
         if tags:
             await session.execute(insert(ModelTag), [{"model_id": model.id, "tag": t} for t in tags])
     await session.flush()
@@ -267,8 +291,8 @@ async def update_model(session: AsyncSession, caller: Caller, model_id: str, *, 
 
 
 async def set_archived(session: AsyncSession, caller: Caller, model_id: str, *, archived: bool) -> Model3D:
-    caller.require("models:write")
-    model = await _live_model(session, caller, model_id)
+    caller.require(Scope.MODELS_WRITE)
+    model = await scoped.live_model(session, caller.account_id, model_id)
     if archived and model.archived_at is None:
         model.archived_at = utcnow()
     elif not archived:
@@ -279,42 +303,44 @@ async def set_archived(session: AsyncSession, caller: Caller, model_id: str, *, 
 
 async def delete_model(session: AsyncSession, caller: Caller, model_id: str) -> Model3D:
     """Soft delete: the model answers 404 afterwards; its renders stay reachable."""
-    caller.require("models:write")
-    model = await _live_model(session, caller, model_id)
+    caller.require(Scope.MODELS_WRITE)
+    model = await scoped.live_model(session, caller.account_id, model_id)
     model.deleted_at = utcnow()
     await session.flush()
     return model
 
 
-async def model_file(session: AsyncSession, rt: Runtime, caller: Caller, model_id: str) -> tuple[Model3D, Path]:
-    caller.require("models:read")
-    model = await _live_model(session, caller, model_id)
-    path = rt.storage.path(model.storage_key)
+async def model_file(
+    session: AsyncSession, caller: Caller, model_id: str, *, storage: LocalStorage
+) -> tuple[Model3D, Path]:
+    caller.require(Scope.MODELS_READ)
+    model = await scoped.live_model(session, caller.account_id, model_id)
+    path = storage.path(model.storage_key)
     if not path.is_file():
         raise DxglError(ErrorCode.FILE_NOT_FOUND)
     return model, path
 
 
 async def check_hash(session: AsyncSession, caller: Caller, sha256: Any) -> Model3D | None:
-    caller.require("models:read")
+    caller.require(Scope.MODELS_READ)
     if sha256 is None or sha256 == "":
         raise DxglError(ErrorCode.SHA256_REQUIRED)
     if not isinstance(sha256, str) or not _SHA256.match(sha256):
         raise DxglError(ErrorCode.INVALID_REQUEST, "sha256 must be 64 hexadecimal characters")
-    return await _find_duplicate(session, caller.account_id, sha256)
+    return await scoped.live_model_by_hash(session, caller.account_id, sha256)
 
 
 async def renders_of_models(session: AsyncSession, caller: Caller, model_ids: list[str]) -> dict[str, list[Render]]:
     """Every render of these models (one query), newest first, grouped by model id."""
-    caller.require("models:read")
+    caller.require(Scope.MODELS_READ)
     grouped: dict[str, list[Render]] = {mid: [] for mid in model_ids}
     if not model_ids:
         return grouped
     rows = (
         await session.execute(
             select(Render)
-            .where(Render.account_id == caller.account_id, Render.model_id.in_(model_ids))
-            .order_by(Render.created_at.desc(), Render.id)
+            .where(*scoped.account_renders(caller.account_id), col(Render.model_id).in_(model_ids))
+            .order_by(col(Render.created_at).desc(), col(Render.id))
         )
     ).scalars()
     for render in rows:

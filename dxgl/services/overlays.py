@@ -5,31 +5,41 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from PIL import Image
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from dxgl.contract import ErrorCode
+from dxgl.contract import (
+    DEFAULT_ALIGNMENT,
+    MAX_IMAGE_PIXELS,
+    MAX_OVERLAY_BYTES,
+    MAX_OVERLAY_DESCRIPTION,
+    MAX_OVERLAY_NAME,
+    OVERLAY_REFS,
+    Alignment,
+    ErrorCode,
+    OverlayLayer,
+    Scope,
+    overlay_key,
+)
 from dxgl.errors import DxglError
-from dxgl.ids import is_id, new_id
-from dxgl.runtime import Runtime, after_commit, on_rollback
+from dxgl.ids import new_id
+from dxgl.services import scoped
 from dxgl.services.auth import Caller
-from dxgl.services.render_settings import ALIGNMENTS
-from dxgl.services.uploads import UploadedFile
+from dxgl.services.uploads import UploadedFile, require_content
+from dxgl.storage import LocalStorage
 from dxgl.tables import Overlay
+from dxgl.uow import after_commit, on_rollback
 
-MAX_OVERLAY_BYTES = 10 * 1024 * 1024
-MAX_NAME = 100
-MAX_DESCRIPTION = 500
-MAX_PIXELS = 50_000_000
-LAYERS = ("background", "foreground")
 # Pillow format -> media type: PNG, JPEG and WebP, recognised by content.
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 SUFFIX = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
-# renderSettings image field -> (its alignment field, the overlay layer it must reference)
-SETTINGS_REFS = {"bgImageId": ("bgAlign", "background"), "fgImageId": ("fgAlign", "foreground")}
+# The JobSpec keyword argument that receives each referenced overlay's image file.
+_JOB_IMAGE_ARG = {"bgImageId": "bg_image", "fgImageId": "fg_image"}
 
 
 @dataclass(frozen=True)
@@ -48,8 +58,11 @@ def inspect_image(upload: UploadedFile) -> ImageInfo:
         raise DxglError(ErrorCode.INVALID_FORMAT, "The overlay must be a PNG, JPEG or WebP image") from None
     if fmt not in FORMATS:
         raise DxglError(ErrorCode.INVALID_FORMAT, f"The overlay must be a PNG, JPEG or WebP image (this is {fmt})")
-    if width * height > MAX_PIXELS:
-        raise DxglError(ErrorCode.INVALID_FORMAT, f"The overlay is {width}x{height}: at most 50 megapixels")
+    if width * height > MAX_IMAGE_PIXELS:
+        raise DxglError(
+            ErrorCode.INVALID_FORMAT,
+            f"The overlay is {width}x{height}: at most {MAX_IMAGE_PIXELS // 1_000_000} megapixels",
+        )
     return ImageInfo(FORMATS[fmt], width, height)
 
 
@@ -58,7 +71,11 @@ def _choice(name: str, value: Any, options: tuple[str, ...], default: str) -> st
         return default
     if value not in options:
         raise DxglError(ErrorCode.INVALID_REQUEST, f"{name} must be one of {', '.join(options)}")
-    return value
+    return str(value)
+
+
+def _layer(value: Any) -> str:
+    return _choice("layer", value, tuple(OverlayLayer), OverlayLayer.BACKGROUND.value)
 
 
 def _text(name: str, value: Any, limit: int) -> str:
@@ -69,27 +86,35 @@ def _text(name: str, value: Any, limit: int) -> str:
     return value.strip()
 
 
+def authorize_upload(caller: Caller | None) -> None:
+    """Uploading an overlay needs overlays:write, checked before the body is read. ``None`` is the
+    server's admin publishing a system overlay (the CLI)."""
+    if caller is not None:
+        caller.require(Scope.OVERLAYS_WRITE)
+
+
 async def upload_overlay(
     session: AsyncSession,
-    rt: Runtime,
     caller: Caller | None,
     *,
+    storage: LocalStorage,
     upload: UploadedFile,
     layer: Any = None,
     name: Any = None,
     description: Any = None,
     alignment: Any = None,
 ) -> Overlay:
-    """Store an overlay for the caller, or a published system overlay when ``caller`` is None (CLI)."""
+    """Store an overlay for the caller, or a published system overlay when ``caller`` is None (CLI).
+    The temporary upload is always consumed."""
     try:
-        if caller is not None:
-            caller.require("overlays:write")
-        layer = _choice("layer", layer, LAYERS, "background")
-        alignment = _choice("alignment", alignment, ALIGNMENTS, "top-left")
-        name = _text("name", name, MAX_NAME)
-        description = _text("description", description, MAX_DESCRIPTION)
+        authorize_upload(caller)
+        require_content(upload)
+        layer = _layer(layer)
+        alignment = _choice("alignment", alignment, tuple(Alignment), DEFAULT_ALIGNMENT.value)
+        name = _text("name", name, MAX_OVERLAY_NAME)
+        description = _text("description", description, MAX_OVERLAY_DESCRIPTION)
         if upload.size > MAX_OVERLAY_BYTES:
-            raise DxglError(ErrorCode.FILE_TOO_LARGE, "An overlay image is at most 10 MB")
+            raise DxglError(ErrorCode.FILE_TOO_LARGE, f"An overlay image is at most {MAX_OVERLAY_BYTES >> 20} MB")
         info = await asyncio.to_thread(inspect_image, upload)
         overlay = Overlay(
             id=new_id(),
@@ -104,70 +129,67 @@ async def upload_overlay(
             height=info.height,
             file_size=upload.size,
         )
-        overlay.storage_key = f"overlays/{overlay.id}{SUFFIX[info.media_type]}"
+        overlay.storage_key = key = overlay_key(overlay.id, SUFFIX[info.media_type])
         session.add(overlay)
         await session.flush()
-        rt.storage.publish(upload.path, overlay.storage_key)
-        on_rollback(session, lambda: rt.storage.delete(overlay.storage_key))
+        storage.publish(upload.path, key)
+        on_rollback(session, lambda: storage.delete(key))
         return overlay
     finally:
         upload.discard()
 
 
 async def list_overlays(session: AsyncSession, caller: Caller, *, layer: Any = None) -> list[Overlay]:
-    caller.require("overlays:read")
-    where = [or_(Overlay.account_id == caller.account_id, Overlay.account_id.is_(None))]
+    caller.require(Scope.OVERLAYS_READ)
+    where = scoped.visible_overlays(caller.account_id)
     if layer not in (None, ""):
-        where.append(Overlay.layer == _choice("layer", layer, LAYERS, "background"))
-    rows = await session.execute(select(Overlay).where(*where).order_by(Overlay.created_at.desc(), Overlay.id))
-    return list(rows.scalars())
+        where.append(col(Overlay.layer) == _layer(layer))
+    query = select(Overlay).where(*where).order_by(col(Overlay.created_at).desc(), col(Overlay.id))
+    return list((await session.execute(query)).scalars())
 
 
-async def _visible(session: AsyncSession, caller: Caller, overlay_id: Any) -> Overlay | None:
-    overlay = await session.get(Overlay, overlay_id) if is_id(overlay_id) else None
-    if overlay is None or overlay.account_id not in (None, caller.account_id):
-        return None
-    return overlay
-
-
-async def delete_overlay(session: AsyncSession, rt: Runtime, caller: Caller, overlay_id: str) -> Overlay:
+async def delete_overlay(session: AsyncSession, caller: Caller, overlay_id: str, *, storage: LocalStorage) -> Overlay:
     """Delete one of the caller's overlays and its image (system overlays are not theirs to delete)."""
-    caller.require("overlays:write")
-    overlay = await _visible(session, caller, overlay_id)
+    caller.require(Scope.OVERLAYS_WRITE)
+    overlay = await scoped.visible_overlay(session, caller.account_id, overlay_id)
     if overlay is None or overlay.account_id != caller.account_id:
         raise DxglError(ErrorCode.OVERLAY_NOT_FOUND)
     await session.delete(overlay)
     await session.flush()
     key = overlay.storage_key
-    after_commit(session, lambda: rt.storage.delete(key))
+    after_commit(session, lambda: storage.delete(key))
     return overlay
 
 
 async def resolve_settings_overlays(session: AsyncSession, caller: Caller, settings: dict[str, Any]) -> None:
     """Check ``bgImageId`` / ``fgImageId`` name overlays of the right layer that the caller may use,
     and fill in ``bgAlign`` / ``fgAlign`` from the overlay when the settings don't set them."""
-    for field, (align_field, layer) in SETTINGS_REFS.items():
-        if field not in settings:
+    for ref in OVERLAY_REFS:
+        if ref.image_field not in settings:
             continue
-        overlay = await _visible(session, caller, settings[field])
+        overlay = await scoped.visible_overlay(session, caller.account_id, settings[ref.image_field])
         if overlay is None:
             raise DxglError(
-                ErrorCode.INVALID_SETTINGS, f"renderSettings.{field} names no overlay of yours or of the system"
+                ErrorCode.INVALID_SETTINGS,
+                f"renderSettings.{ref.image_field} names no overlay of yours or of the system",
             )
-        if overlay.layer != layer:
-            raise DxglError(ErrorCode.INVALID_SETTINGS, f"renderSettings.{field} must name a {layer} overlay")
-        settings.setdefault(align_field, overlay.alignment)
+        if overlay.layer != ref.layer:
+            raise DxglError(
+                ErrorCode.INVALID_SETTINGS, f"renderSettings.{ref.image_field} must name a {ref.layer} overlay"
+            )
+        settings.setdefault(ref.align_field, overlay.alignment)
 
 
-async def overlay_paths(session: AsyncSession, rt: Runtime, settings: dict[str, Any]) -> dict[str, Any]:
+async def overlay_paths(session: AsyncSession, settings: dict[str, Any], *, storage: LocalStorage) -> dict[str, Path]:
     """For a job: the image files of the render's overlays, as JobSpec keyword arguments."""
-    found: dict[str, Any] = {}
-    for field, kwarg in (("bgImageId", "bg_image"), ("fgImageId", "fg_image")):
-        if field in settings:
-            overlay = await session.get(Overlay, settings[field])
-            if overlay is None or not rt.storage.exists(overlay.storage_key):
+    found: dict[str, Path] = {}
+    for ref in OVERLAY_REFS:
+        if ref.image_field in settings:
+            overlay = await session.get(Overlay, settings[ref.image_field])
+            if overlay is None or not storage.exists(overlay.storage_key):
                 raise DxglError(
-                    ErrorCode.OVERLAY_NOT_FOUND, f"The overlay {settings[field]} was deleted; choose another one"
+                    ErrorCode.OVERLAY_NOT_FOUND,
+                    f"The overlay {settings[ref.image_field]} was deleted; choose another one",
                 )
-            found[kwarg] = rt.storage.path(overlay.storage_key)
+            found[_JOB_IMAGE_ARG[ref.image_field]] = storage.path(overlay.storage_key)
     return found

@@ -8,11 +8,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dxgl.contract import DEFAULT_PAGE_LIMIT as DEFAULT_LIMIT
+from dxgl.contract import MAX_PAGE_LIMIT as MAX_LIMIT
 from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
-
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 100
 
 
 @dataclass(frozen=True)

@@ -1,48 +1,53 @@
 """Render state, as the workers move it: claim with a lease, advance through the documented
-statuses, complete, fail with a refund, and find renders that were lost.
+statuses, complete, fail with a refund, dismiss, and find renders that were lost.
 
-pending -> poster-processing -> poster-done -> video-processing -> done; any -> error;
-error -> failed (dismiss, in services.renders). Every change here is committed by the job
-boundary and then published as an event.
+The statuses and which may follow which are the contract's (``dxgl.contract.TRANSITIONS``); every
+conditional UPDATE here takes its allowed source statuses from there. Every change is committed by
+the job or request boundary and published as a status event after that commit.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
+from dxgl.contract import FINISHED, PROCESSING, TRANSITIONS, ErrorCode, RenderStatus, sources_of
+from dxgl.errors import DxglError
 from dxgl.services import credits
 from dxgl.tables import Render
 from dxgl.timeutil import utcnow
+from dxgl.uow import publish_after_commit
 
-PROCESSING = ("poster-processing", "poster-done", "video-processing")
-FINISHED = ("done", "error", "failed")
-ORDER = ("pending", "poster-processing", "poster-done", "video-processing", "done")
+
+def _in(statuses: frozenset[RenderStatus]) -> ColumnElement[bool]:
+    return col(Render.status).in_([s.value for s in statuses])
 
 
 async def claim(session: AsyncSession, render_id: str, *, lease_s: float, max_attempts: int) -> Render | None:
     """Take the render for this worker, or None when it is gone, finished, or held by a live lease.
-    Safe against two workers racing: the claim is one conditional UPDATE."""
+    Safe against two workers racing: the claim is one conditional UPDATE. A render given up after
+    too many attempts fails here (and that failure is published)."""
     now = utcnow()
+    target = RenderStatus.POSTER_PROCESSING
+    waiting = sources_of(target) - PROCESSING
+    lease_expired = or_(col(Render.lease_until).is_(None), col(Render.lease_until) < now)
     result = await session.execute(
         update(Render)
         .where(
-            Render.id == render_id,
-            or_(
-                Render.status == "pending",
-                Render.status.in_(PROCESSING) & (or_(Render.lease_until.is_(None), Render.lease_until < now)),
-            ),
+            col(Render.id) == render_id,
+            or_(_in(waiting), _in(sources_of(target) & PROCESSING) & lease_expired),
         )
         .values(
-            status="poster-processing",
-            attempts=Render.attempts + 1,
+            status=target.value,
+            attempts=col(Render.attempts) + 1,
             lease_until=now + timedelta(seconds=lease_s),
             updated_at=now,
         )
     )
-    if result.rowcount != 1:
+    if result.rowcount != 1:  # type: ignore[attr-defined]
         return None
     render = await session.get_one(Render, render_id, populate_existing=True)
     if render.attempts > max_attempts:
@@ -52,21 +57,22 @@ async def claim(session: AsyncSession, render_id: str, *, lease_s: float, max_at
             f"The render was interrupted {max_attempts} times and was given up; its credits were refunded",
         )
         return None
+    publish_after_commit(session, render)
     return render
 
 
-async def advance(session: AsyncSession, render: Render, status: str, *, lease_s: float) -> bool:
-    """Move a claimed render forward; False when it was deleted meanwhile."""
-    assert status in ORDER, status
+async def advance(session: AsyncSession, render: Render, status: RenderStatus, *, lease_s: float) -> bool:
+    """Move a claimed render forward (renewing its lease); False when it was deleted or moved on."""
     now = utcnow()
     result = await session.execute(
         update(Render)
-        .where(Render.id == render.id, Render.status.in_(PROCESSING))
-        .values(status=status, updated_at=now, lease_until=now + timedelta(seconds=lease_s))
+        .where(col(Render.id) == render.id, _in(sources_of(status) & PROCESSING))
+        .values(status=status.value, updated_at=now, lease_until=now + timedelta(seconds=lease_s))
     )
-    if result.rowcount != 1:
+    if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
     await session.refresh(render)
+    publish_after_commit(session, render)
     return True
 
 
@@ -78,7 +84,7 @@ async def add_assets(session: AsyncSession, render: Render, names: list[str]) ->
 async def heartbeat(session: AsyncSession, render_ids: list[str], *, lease_s: float) -> None:
     await session.execute(
         update(Render)
-        .where(Render.id.in_(render_ids), Render.status.in_(PROCESSING))
+        .where(col(Render.id).in_(render_ids), _in(PROCESSING))
         .values(lease_until=utcnow() + timedelta(seconds=lease_s))
     )
 
@@ -86,7 +92,7 @@ async def heartbeat(session: AsyncSession, render_ids: list[str], *, lease_s: fl
 async def complete(
     session: AsyncSession, render: Render, *, file_size: int, has_web_variant: bool, assets: list[str]
 ) -> bool:
-    if not await advance(session, render, "done", lease_s=0):
+    if not await advance(session, render, RenderStatus.DONE, lease_s=0):
         return False
     render.file_size = file_size
     render.has_web_variant = has_web_variant
@@ -97,14 +103,31 @@ async def complete(
     return True
 
 
-async def fail(session: AsyncSession, render: Render, message: str) -> None:
-    """``error`` with a message a user can act on, and the credits back (once, ever)."""
-    render.status = "error"
+async def fail(session: AsyncSession, render: Render, message: str) -> bool:
+    """``error`` with a message a user can act on, and the credits back (once, ever). False (and
+    nothing changed) when the render had already finished."""
+    if RenderStatus(render.status) not in sources_of(RenderStatus.ERROR):
+        return False
+    render.status = RenderStatus.ERROR.value
     render.error_message = message[:2000]
     render.lease_until = None
     render.updated_at = utcnow()
     await session.flush()
     await credits.refund(session, render=render, note="render failed")
+    publish_after_commit(session, render)
+    return True
+
+
+async def dismiss(session: AsyncSession, render: Render) -> None:
+    """``error`` -> ``failed`` (the user has seen it); any other status is 409 invalid_state."""
+    if RenderStatus.FAILED not in TRANSITIONS[RenderStatus(render.status)]:
+        raise DxglError(
+            ErrorCode.INVALID_STATE, f"Only renders in status error can be dismissed (this one is {render.status})"
+        )
+    render.status = RenderStatus.FAILED.value
+    render.updated_at = utcnow()
+    await session.flush()
+    publish_after_commit(session, render)
 
 
 async def lost_renders(session: AsyncSession, *, lease_s: float) -> list[Render]:
@@ -113,12 +136,13 @@ async def lost_renders(session: AsyncSession, *, lease_s: float) -> list[Render]
     leaves them alone for another lease."""
     now = utcnow()
     stale = now - timedelta(seconds=lease_s)
+    waiting = sources_of(RenderStatus.POSTER_PROCESSING) - PROCESSING
     rows = (
         (
             await session.execute(
                 select(Render).where(
-                    Render.updated_at < stale,
-                    or_(Render.status == "pending", Render.status.in_(PROCESSING) & (Render.lease_until < now)),
+                    col(Render.updated_at) < stale,
+                    or_(_in(waiting), _in(PROCESSING) & (col(Render.lease_until) < now)),
                 )
             )
         )
@@ -133,12 +157,12 @@ async def lost_renders(session: AsyncSession, *, lease_s: float) -> list[Render]
 
 async def unfinished(session: AsyncSession) -> list[list[str]]:
     """Ids of every render not finished, grouped by model (for the embedded runner's restart)."""
-    rows = (
-        await session.execute(
-            select(Render.id, Render.model_id).where(Render.status.not_in(FINISHED)).order_by(Render.created_at)
-        )
-    ).all()
+    query = (
+        select(col(Render.id), col(Render.model_id))
+        .where(col(Render.status).not_in([s.value for s in FINISHED]))
+        .order_by(col(Render.created_at))
+    )
     groups: dict[str, list[str]] = {}
-    for render_id, model_id in rows:
+    for render_id, model_id in (await session.execute(query)).all():
         groups.setdefault(model_id, []).append(render_id)
     return list(groups.values())

@@ -7,20 +7,18 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from dxgl.contract import ErrorCode
+from dxgl.contract import MAX_BATCH, ErrorCode, RenderStatus, Scope, render_prefix
 from dxgl.errors import DxglError
 from dxgl.ids import is_id, new_id
-from dxgl.runtime import Runtime, after_commit, enqueue_after_commit, publish_after_commit
-from dxgl.services import credits, overlays
+from dxgl.services import credits, overlays, render_state, scoped
 from dxgl.services.auth import Caller
 from dxgl.services.pagination import Page, fetch_page
 from dxgl.services.render_settings import free_credits_may_pay, render_cost, validate_render_settings
+from dxgl.storage import LocalStorage
 from dxgl.tables import Account, Model3D, Render
-from dxgl.timeutil import utcnow
-
-MAX_BATCH = 100
-STATUSES = ("pending", "poster-processing", "poster-done", "video-processing", "done", "error", "failed")
+from dxgl.uow import after_commit, enqueue_after_commit, publish_after_commit
 
 
 async def ensure_affordable(session: AsyncSession, caller: Caller, settings: list[dict[str, Any]]) -> None:
@@ -33,7 +31,7 @@ async def ensure_affordable(session: AsyncSession, caller: Caller, settings: lis
 
 
 async def create_renders(
-    session: AsyncSession, rt: Runtime, caller: Caller, *, items: list[tuple[Model3D, Any]], batch: bool = False
+    session: AsyncSession, caller: Caller, *, items: list[tuple[Model3D, Any]], batch: bool = False
 ) -> list[Render]:
     """Create one render per (model, raw settings), charge them all or none, queue them after commit.
     Renders of one model in a batch are queued together so the worker can share their frames.
@@ -67,18 +65,16 @@ async def create_renders(
     return created
 
 
-async def create_render(
-    session: AsyncSession, rt: Runtime, caller: Caller, *, model_id: Any, raw_settings: Any
-) -> Render:
-    caller.require("renders:write")
+async def create_render(session: AsyncSession, caller: Caller, *, model_id: Any, raw_settings: Any) -> Render:
+    caller.require(Scope.RENDERS_WRITE)
     if model_id is None or model_id == "":
         raise DxglError(ErrorCode.MODEL_ID_REQUIRED)
-    model = await _caller_model(session, caller, model_id)
-    return (await create_renders(session, rt, caller, items=[(model, raw_settings)]))[0]
+    model = await scoped.live_model(session, caller.account_id, model_id)
+    return (await create_renders(session, caller, items=[(model, raw_settings)]))[0]
 
 
-async def create_batch(session: AsyncSession, rt: Runtime, caller: Caller, *, items: Any) -> list[Render]:
-    caller.require("renders:write")
+async def create_batch(session: AsyncSession, caller: Caller, *, items: Any) -> list[Render]:
+    caller.require(Scope.RENDERS_WRITE)
     if not isinstance(items, list) or not items:
         raise DxglError(ErrorCode.RENDERS_REQUIRED)
     if len(items) > MAX_BATCH:
@@ -89,28 +85,27 @@ async def create_batch(session: AsyncSession, rt: Runtime, caller: Caller, *, it
             raise DxglError(ErrorCode.INVALID_REQUEST, f"renders[{index}] must be an object")
         if not item.get("modelId"):
             raise DxglError(ErrorCode.MODEL_ID_REQUIRED, f"renders[{index}].modelId is missing")
-        model = await _caller_model(session, caller, item["modelId"])
+        model = await scoped.live_model(session, caller.account_id, item["modelId"])
         resolved.append((model, item.get("renderSettings")))
-    return await create_renders(session, rt, caller, items=resolved, batch=True)
+    return await create_renders(session, caller, items=resolved, batch=True)
 
 
-async def _caller_model(session: AsyncSession, caller: Caller, model_id: Any) -> Model3D:
-    model = await session.get(Model3D, model_id) if is_id(model_id) else None
-    if model is None or model.account_id != caller.account_id or model.deleted_at is not None:
-        raise DxglError(ErrorCode.MODEL_NOT_FOUND)
-    return model
+def authorize_watch(caller: Caller) -> None:
+    """Watching render status (subscriptions) needs renders:read, checked before anything is read."""
+    caller.require(Scope.RENDERS_READ)
 
 
-async def get_render(session: AsyncSession, caller: Caller, render_id: str) -> Render:
-    caller.require("renders:read")
-    return await _caller_render(session, caller, render_id)
+async def get_render(session: AsyncSession, caller: Caller, render_id: Any) -> Render:
+    caller.require(Scope.RENDERS_READ)
+    return await scoped.account_render(session, caller.account_id, render_id)
 
 
-async def _caller_render(session: AsyncSession, caller: Caller, render_id: Any) -> Render:
-    render = await session.get(Render, render_id) if is_id(render_id) else None
-    if render is None or render.account_id != caller.account_id:
-        raise DxglError(ErrorCode.RENDER_NOT_FOUND)
-    return render
+def _status_filter(status: str) -> RenderStatus:
+    try:
+        return RenderStatus(status)
+    except ValueError:
+        known = ", ".join(RenderStatus)
+        raise DxglError(ErrorCode.INVALID_REQUEST, f"status must be one of {known}") from None
 
 
 async def list_renders(
@@ -122,39 +117,31 @@ async def list_renders(
     status: str | None = None,
     with_total: bool = True,
 ) -> tuple[list[Render], int | None]:
-    caller.require("renders:read")
-    where = [Render.account_id == caller.account_id]
+    caller.require(Scope.RENDERS_READ)
+    where = scoped.account_renders(caller.account_id)
     if model_id:
         if not is_id(model_id):
             return [], 0 if with_total else None
-        where.append(Render.model_id == model_id)
+        where.append(col(Render.model_id) == model_id)
     if status:
-        if status not in STATUSES:
-            raise DxglError(ErrorCode.INVALID_REQUEST, f"status must be one of {', '.join(STATUSES)}")
-        where.append(Render.status == status)
+        where.append(col(Render.status) == _status_filter(status))
     return await fetch_page(session, Render, where, page, with_total=with_total)
 
 
 async def dismiss_render(session: AsyncSession, caller: Caller, render_id: str) -> Render:
     """``error`` -> ``failed``; any other status is left alone and answered 409 invalid_state."""
-    caller.require("renders:write")
-    render = await _caller_render(session, caller, render_id)
-    if render.status != "error":
-        raise DxglError(
-            ErrorCode.INVALID_STATE, f"Only renders in status error can be dismissed (this one is {render.status})"
-        )
-    render.status = "failed"
-    render.updated_at = utcnow()
-    await session.flush()
-    publish_after_commit(session, render)
+    caller.require(Scope.RENDERS_WRITE)
+    render = await scoped.account_render(session, caller.account_id, render_id)
+    await render_state.dismiss(session, render)
     return render
 
 
-async def delete_render(session: AsyncSession, rt: Runtime, caller: Caller, render_id: str) -> Render:
-    """Delete the render and its files (video, poster, thumbnail, ...)."""
-    caller.require("renders:write")
-    render = await _caller_render(session, caller, render_id)
+async def delete_render(session: AsyncSession, caller: Caller, render_id: str, *, storage: LocalStorage) -> Render:
+    """Delete the render and its files (video, poster, thumbnail, ...) once the deletion commits."""
+    caller.require(Scope.RENDERS_WRITE)
+    render = await scoped.account_render(session, caller.account_id, render_id)
     await session.delete(render)
     await session.flush()
-    after_commit(session, lambda: rt.storage.delete_prefix(f"renders/{render.id}"))
+    prefix = render_prefix(render.id)
+    after_commit(session, lambda: storage.delete_prefix(prefix))
     return render

@@ -10,6 +10,8 @@ from pathlib import Path
 from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 
+MIB = 1024 * 1024
+
 
 @dataclass
 class UploadedFile:
@@ -20,6 +22,13 @@ class UploadedFile:
 
     def discard(self) -> None:
         self.path.unlink(missing_ok=True)
+
+
+def require_content(upload: UploadedFile) -> None:
+    """An empty file is not a model or an image: invalid_format (and the temporary file is removed)."""
+    if upload.size == 0:
+        upload.discard()
+        raise DxglError(ErrorCode.INVALID_FORMAT, "The uploaded file is empty")
 
 
 class HashingWriter:
@@ -37,7 +46,7 @@ class HashingWriter:
         self.size += len(chunk)
         if self.size > self.limit:
             self.abort()
-            raise DxglError(ErrorCode.FILE_TOO_LARGE, f"File exceeds the {self.limit // (1024 * 1024)} MB limit")
+            raise DxglError(ErrorCode.FILE_TOO_LARGE, f"File exceeds the {self.limit // MIB} MB limit")
         self._hash.update(chunk)
         self._file.write(chunk)
 

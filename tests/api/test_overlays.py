@@ -76,7 +76,9 @@ async def test_tenancy_and_system_overlays(service):
     writer.write(image_bytes())
     async with service.runtime.unit_of_work() as s:
         system = (
-            await overlays.upload_overlay(s, service.runtime, None, upload=writer.finish("s.png"), name="Studio")
+            await overlays.upload_overlay(
+                s, None, storage=service.runtime.storage, upload=writer.finish("s.png"), name="Studio"
+            )
         ).id
     seen_by_b = {o["id"] for o in (await b.request("GET", "/v1/overlays")).json()["data"]}
     assert system in seen_by_b and mine not in seen_by_b and await own(b) == []

@@ -53,7 +53,7 @@ async def publisher(live: LiveServer, settings: Settings) -> AsyncIterator[Event
         yield bus
         await bus.close()
     else:
-        yield live.runtime.extras["events"]
+        yield live.runtime.events
 
 
 async def _render_of_new_model(acct, path: Path) -> dict[str, Any]:

@@ -1,0 +1,200 @@
+"""The render job: turn queued renders into assets.
+
+One job takes the renders queued together (one model's renders of a request or batch). Renders
+whose frames would be identical (differing only in background colour, overlays or watermark) are
+drawn once and encoded per variant (``render_variants``). Files are written to a temporary folder
+and published atomically, so a job that runs twice (at-least-once delivery) leaves one set. Every
+state change goes through ``services.render_state`` and is published after its commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from dxgl.contract import POSTER_FILES, RenderStatus, render_key, render_prefix
+from dxgl.errors import DxglError
+from dxgl.render import (
+    DatasetOutputs,
+    DatasetSpec,
+    JobSpec,
+    RenderError,
+    RenderOutputs,
+    render_dataset,
+    render_variants,
+)
+from dxgl.runtime import Runtime
+from dxgl.services import overlays, render_state
+from dxgl.services.render_settings import is_dataset
+from dxgl.tables import Model3D, Render
+
+log = logging.getLogger(__name__)
+
+Spec = JobSpec | DatasetSpec
+Outputs = RenderOutputs | DatasetOutputs
+
+
+async def run_renders(ctx: dict[str, Any], render_ids: list[str]) -> None:
+    """arq entry point (also called by the embedded runner with ``{"runtime": rt}``)."""
+    rt: Runtime = ctx["runtime"]
+    claimed: list[Render] = []
+    for render_id in render_ids:
+        async with rt.unit_of_work() as session:
+            render = await render_state.claim(
+                session,
+                render_id,
+                lease_s=rt.settings.job_lease_seconds,
+                max_attempts=rt.settings.max_render_attempts,
+            )
+        if render is not None:
+            claimed.append(render)
+    groups: dict[tuple[Any, ...], list[tuple[Render, Spec]]] = {}
+    for render in claimed:
+        try:
+            spec = await job_spec(rt, render)
+        except (RenderError, DxglError) as err:
+            await fail(rt, render, err.message if isinstance(err, DxglError) else str(err))
+            continue
+        key = ("dataset", render.id) if isinstance(spec, DatasetSpec) else (render.model_id, spec.draw_key())
+        groups.setdefault(key, []).append((render, spec))
+    for group in groups.values():
+        await _render_group(rt, group)
+
+
+async def job_spec(rt: Runtime, render: Render) -> Spec:
+    """The render library's spec for this render: a DatasetSpec or a (video) JobSpec."""
+    if is_dataset(render.settings):
+        return DatasetSpec.from_settings(
+            render.settings, max_size=rt.settings.render_max_size, max_views=rt.settings.render_max_views
+        )
+    async with rt.unit_of_work() as session:
+        images = await overlays.overlay_paths(session, render.settings, storage=rt.storage)
+    return JobSpec.from_settings(
+        render.settings,
+        watermark=render.watermark,
+        max_size=rt.settings.render_max_size,
+        max_length=rt.settings.render_max_length,
+        **images,
+    )
+
+
+async def _render_group(rt: Runtime, group: list[tuple[Render, Spec]]) -> None:
+    renders = [r for r, _ in group]
+    async with rt.unit_of_work() as session:
+        model = await session.get(Model3D, renders[0].model_id)
+    model_path = rt.storage.path(model.storage_key) if model else None
+    if model_path is None or not model_path.is_file():
+        for render in renders:
+            await fail(rt, render, "The model file is missing from storage; upload the model again")
+        return
+    work = rt.storage.temp_dir()
+    jobs = [(spec, work / render.id) for render, spec in group]
+    loop = asyncio.get_running_loop()
+    events: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+
+    def on_event(name: str, payload: dict[str, Any]) -> None:  # called on the render thread
+        loop.call_soon_threadsafe(events.put_nowait, (name, payload))
+
+    timeout = rt.settings.job_timeout_seconds
+    first = jobs[0][0]
+    if isinstance(first, DatasetSpec):
+        call = partial(_one_dataset, model_path, first, jobs[0][1], on_event, timeout)
+    else:
+        video_jobs = [(s, o) for s, o in jobs if isinstance(s, JobSpec)]
+        call = partial(render_variants, model_path, video_jobs, on_event=on_event, timeout_s=timeout)
+    task: asyncio.Future[list[Any]] = asyncio.ensure_future(asyncio.to_thread(call))
+    heartbeat = asyncio.create_task(_heartbeat(rt, [r.id for r in renders]))
+    try:
+        while not task.done():
+            getter = asyncio.ensure_future(events.get())
+            await asyncio.wait({task, getter}, return_when=asyncio.FIRST_COMPLETED)
+            if getter.done():
+                await _on_event(rt, renders, jobs, *getter.result())
+            else:
+                getter.cancel()
+        while not events.empty():
+            await _on_event(rt, renders, jobs, *events.get_nowait())
+        outputs = task.result()
+    except RenderError as err:
+        for render in renders:
+            await fail(rt, render, str(err))
+        return
+    except Exception:
+        log.exception("render group %s crashed", [r.id for r in renders])
+        for render in renders:
+            await fail(
+                rt, render, "The render failed unexpectedly; the credits were refunded. Try again or contact support"
+            )
+        return
+    finally:
+        heartbeat.cancel()
+        if not task.done():
+            task.cancel()
+    try:
+        for render, out in zip(renders, outputs):
+            await _finish(rt, render, out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _one_dataset(
+    model_path: Path, spec: DatasetSpec, out_dir: Path, on_event: Any, timeout_s: float
+) -> list[DatasetOutputs]:
+    return [render_dataset(model_path, spec, out_dir, on_event=on_event, timeout_s=timeout_s)]
+
+
+async def _heartbeat(rt: Runtime, render_ids: list[str]) -> None:
+    while True:
+        await asyncio.sleep(max(0.5, rt.settings.job_lease_seconds / 3))
+        async with rt.unit_of_work() as session:
+            await render_state.heartbeat(session, render_ids, lease_s=rt.settings.job_lease_seconds)
+
+
+async def _on_event(
+    rt: Runtime, renders: list[Render], jobs: list[tuple[Spec, Path]], name: str, payload: dict[str, Any]
+) -> None:
+    """The poster is ready: publish it, then the render is poster-done and video-processing."""
+    if name != "poster":
+        return
+    index = int(payload.get("job", 0))
+    render, (_, out_dir) = renders[index], jobs[index]
+    for filename in POSTER_FILES:
+        rt.storage.publish(out_dir / filename, render_key(render.id, filename))
+    for status in (RenderStatus.POSTER_DONE, RenderStatus.VIDEO_PROCESSING):
+        async with rt.unit_of_work() as session:
+            current = await session.get(Render, render.id)
+            lease = rt.settings.job_lease_seconds
+            if current is None or not await render_state.advance(session, current, status, lease_s=lease):
+                return
+            if status == RenderStatus.POSTER_DONE:
+                await render_state.add_assets(session, current, [str(f) for f in POSTER_FILES])
+        renders[index] = current
+
+
+async def _finish(rt: Runtime, render: Render, out: Outputs) -> None:
+    files = out.files()
+    for path in files:
+        rt.storage.publish(path, render_key(render.id, path.name))
+    async with rt.unit_of_work() as session:
+        current = await session.get(Render, render.id)
+        done = current is not None and await render_state.complete(
+            session,
+            current,
+            file_size=rt.storage.size(render_key(render.id, out.main.name)),
+            has_web_variant=isinstance(out, RenderOutputs),
+            assets=[p.name for p in files],
+        )
+    if not done:  # deleted while rendering: drop the files it no longer owns
+        rt.storage.delete_prefix(render_prefix(render.id))
+
+
+async def fail(rt: Runtime, render: Render, message: str) -> None:
+    """The render ends in ``error`` (refunded once), unless it already finished or was deleted."""
+    async with rt.unit_of_work() as session:
+        current = await session.get(Render, render.id)
+        if current is not None:
+            await render_state.fail(session, current, message)
