@@ -198,10 +198,17 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    import logging.config
+
     from arq import run_worker
+    from arq.logs import default_log_config
 
     from worker import WorkerSettings
 
+    # As `arq worker.WorkerSettings` does: one line per job started and finished, and dxgl's own log.
+    logging.config.dictConfig(default_log_config(verbose=False))
+    logging.getLogger("dxgl").setLevel(get_settings().log_level.upper())
+    logging.getLogger("dxgl").addHandler(logging.getLogger("arq").handlers[0])
     run_worker(WorkerSettings)  # type: ignore[arg-type]
     return 0
 

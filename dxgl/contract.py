@@ -395,6 +395,14 @@ class ErrorCode(StrEnum):
         member.default_message = message
         return member
 
+    @classmethod
+    def of(cls, value: str) -> ErrorCode:
+        """The code named ``value``; ValueError for a code the contract does not have."""
+        for code in cls:
+            if code.value == value:
+                return code
+        raise ValueError(f"unknown error code {value!r}")
+
     UNAUTHORIZED = ("unauthorized", 401, "Missing, invalid, or revoked token")
     TOKEN_EXPIRED = ("token_expired", 401, "Token has expired")
     FORBIDDEN = ("forbidden", 403, "Account suspended")

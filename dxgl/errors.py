@@ -13,8 +13,8 @@ class DxglError(Exception):
     """A documented error code, its HTTP status and a message meant for the client."""
 
     def __init__(self, code: ErrorCode | str, message: str | None = None, *, headers: dict[str, str] | None = None):
-        # ErrorCode(...) refuses an unknown code: every code a client can see is in the contract.
-        self.code = ErrorCode(code)
+        # An unknown code is refused: every code a client can see is in the contract.
+        self.code = code if isinstance(code, ErrorCode) else ErrorCode.of(code)
         self.status = self.code.status
         self.message = message or self.code.default_message
         self.headers = headers or {}

@@ -15,22 +15,18 @@ Every render status event goes through ``publish_after_commit``; nothing publish
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 log = logging.getLogger(__name__)
 
 
-class Enqueue(Protocol):
-    async def __call__(self, render_ids: Sequence[str]) -> None: ...
-
-
-class Publish(Protocol):
-    async def __call__(self, account_id: str, event: dict[str, Any]) -> None: ...
+Enqueue = Callable[[Sequence[str]], Awaitable[None]]  # render ids -> the queue
+Publish = Callable[[str, dict[str, Any]], Awaitable[None]]  # (account id, event) -> the bus
 
 
 @dataclass

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,8 @@ async def job_spec(rt: Runtime, render: Render) -> Spec:
         watermark=render.watermark,
         max_size=rt.settings.render_max_size,
         max_length=rt.settings.render_max_length,
-        **images,
+        bg_image=images.get("bg_image"),
+        fg_image=images.get("fg_image"),
     )
 
 
@@ -101,6 +103,7 @@ async def _render_group(rt: Runtime, group: list[tuple[Render, Spec]]) -> None:
 
     timeout = rt.settings.job_timeout_seconds
     first = jobs[0][0]
+    call: Callable[[], list[Any]]
     if isinstance(first, DatasetSpec):
         call = partial(_one_dataset, model_path, first, jobs[0][1], on_event, timeout)
     else:
@@ -111,7 +114,8 @@ async def _render_group(rt: Runtime, group: list[tuple[Render, Spec]]) -> None:
     try:
         while not task.done():
             getter = asyncio.ensure_future(events.get())
-            await asyncio.wait({task, getter}, return_when=asyncio.FIRST_COMPLETED)
+            waiting: set[asyncio.Future[Any]] = {task, getter}
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
             if getter.done():
                 await _on_event(rt, renders, jobs, *getter.result())
             else:

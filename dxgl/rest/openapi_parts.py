@@ -216,7 +216,7 @@ def error_responses(codes: tuple[str, ...]) -> dict[str, Schema]:
     """One response per status, each pinning ``code`` to the codes of this operation with that status."""
     by_status: dict[int, list[str]] = {}
     for code in dict.fromkeys(codes):
-        by_status.setdefault(ErrorCode(code).status, []).append(code)
+        by_status.setdefault(ErrorCode.of(code).status, []).append(code)
     responses = {}
     for status, status_codes in sorted(by_status.items()):
         schema = obj(
@@ -230,7 +230,7 @@ def error_responses(codes: tuple[str, ...]) -> dict[str, Schema]:
                 )
             }
         )
-        described = "; ".join(f"`{c}`: {ErrorCode(c).default_message}" for c in status_codes)
+        described = "; ".join(f"`{c}`: {ErrorCode.of(c).default_message}" for c in status_codes)
         response: Schema = {"description": described, "content": {JSON: {"schema": schema}}}
         if status == 416:
             response["headers"] = {

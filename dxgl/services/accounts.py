@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from dxgl.contract import ErrorCode, Scope
 from dxgl.errors import DxglError
@@ -23,7 +26,7 @@ async def create_account(session: AsyncSession, *, email: str, paid_credits: int
     email = _normalise_email(email)
     if paid_credits < 0 or free_credits < 0:
         raise DxglError(ErrorCode.INVALID_REQUEST, "credits cannot be negative")
-    if (await session.execute(select(Account.id).where(Account.email == email))).first():
+    if (await session.execute(select(col(Account.id)).where(col(Account.email) == email))).first():
         raise DxglError(ErrorCode.INVALID_REQUEST, f"an account with email {email} already exists")
     account = Account(id=new_id(), email=email, ever_paid=paid_credits > 0)
     session.add(account)
@@ -35,7 +38,7 @@ async def create_account(session: AsyncSession, *, email: str, paid_credits: int
 
 async def get_by_email(session: AsyncSession, email: str) -> Account:
     account = (
-        await session.execute(select(Account).where(Account.email == _normalise_email(email)))
+        await session.execute(select(Account).where(col(Account.email) == _normalise_email(email)))
     ).scalar_one_or_none()
     if account is None:
         raise DxglError(ErrorCode.NOT_FOUND, f"no account with email {email}")
@@ -60,10 +63,13 @@ async def grant_credits(
     """Add credits with a ledger row, as one atomic increment (safe beside concurrent charges)."""
     if paid < 0 or free < 0 or (paid == 0 and free == 0):
         raise DxglError(ErrorCode.INVALID_REQUEST, "grant a positive number of credits")
-    values: dict = {"paid_credits": Account.paid_credits + paid, "free_credits": Account.free_credits + free}
+    values: dict[str, Any] = {
+        "paid_credits": col(Account.paid_credits) + paid,
+        "free_credits": col(Account.free_credits) + free,
+    }
     if paid > 0:
         values["ever_paid"] = True
-    await session.execute(update(Account).where(Account.id == account.id).values(**values))
+    await session.execute(update(Account).where(col(Account.id) == account.id).values(**values))
     session.add(LedgerEntry(account_id=account.id, kind="grant", paid_delta=paid, free_delta=free, note=note))
     await session.flush()
     await session.refresh(account)

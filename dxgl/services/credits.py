@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
@@ -51,7 +52,9 @@ async def charge(session: AsyncSession, *, account_id: str, renders: list[Render
         r.cost = render_cost(r.settings)
     for _ in range(_RETRIES):
         balance = (
-            await session.execute(select(Account.paid_credits, Account.free_credits).where(Account.id == account_id))
+            await session.execute(
+                select(col(Account.paid_credits), col(Account.free_credits)).where(col(Account.id) == account_id)
+            )
         ).one()
         split = _allocate(balance.paid_credits, balance.free_credits, renders)
         if split is None:
@@ -65,10 +68,10 @@ async def charge(session: AsyncSession, *, account_id: str, renders: list[Render
         free = sum(f for _, f in split)
         result = await session.execute(
             update(Account)
-            .where(Account.id == account_id, Account.paid_credits >= paid, Account.free_credits >= free)
-            .values(paid_credits=Account.paid_credits - paid, free_credits=Account.free_credits - free)
+            .where(col(Account.id) == account_id, col(Account.paid_credits) >= paid, col(Account.free_credits) >= free)
+            .values(paid_credits=col(Account.paid_credits) - paid, free_credits=col(Account.free_credits) - free)
         )
-        if result.rowcount == 1:
+        if result.rowcount == 1:  # type: ignore[attr-defined]
             break
     else:
         raise DxglError(ErrorCode.NO_CREDITS, "Not enough credits (the balance changed while charging; try again)")
@@ -101,10 +104,10 @@ async def refund(session: AsyncSession, *, render: Render, note: str = "") -> bo
         return False
     await session.execute(
         update(Account)
-        .where(Account.id == render.account_id)
+        .where(col(Account.id) == render.account_id)
         .values(
-            paid_credits=Account.paid_credits + render.paid_credits_used,
-            free_credits=Account.free_credits + render.free_credits_used,
+            paid_credits=col(Account.paid_credits) + render.paid_credits_used,
+            free_credits=col(Account.free_credits) + render.free_credits_used,
         )
     )
     await session.flush()

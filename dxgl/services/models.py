@@ -242,10 +242,10 @@ def normalise_tag(tag: Any) -> str:
         raise DxglError(ErrorCode.INVALID_REQUEST, "tags must be non-empty strings")
     if _CONTROL.search(tag):
         raise DxglError(ErrorCode.INVALID_REQUEST, "tags cannot hold control characters")
-    tag = tag.strip().lower()
-    if len(tag) > MAX_TAG_LEN:
+    normalised = tag.strip().lower()
+    if len(normalised) > MAX_TAG_LEN:
         raise DxglError(ErrorCode.INVALID_REQUEST, f"a tag is at most {MAX_TAG_LEN} characters")
-    return tag
+    return normalised
 
 
 def _text_field(name: str, value: Any) -> str | None:
