@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from dxgl.contract import DEFAULT_ALIGNMENT, RenderStatus
 from dxgl.timeutil import utcnow
 
 
@@ -89,7 +90,7 @@ class Render(SQLModel, table=True):
     account_id: str = Field(foreign_key="accounts.id", index=True, max_length=32)
     model_id: str = Field(foreign_key="models.id", index=True, max_length=32)
     batch_id: str | None = Field(default=None, index=True, max_length=32)
-    status: str = Field(default="pending", max_length=32, index=True)
+    status: str = Field(default=RenderStatus.PENDING.value, max_length=32, index=True)
     settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     cost: int = 0
     paid_credits_used: int = 0
@@ -135,7 +136,7 @@ class Overlay(SQLModel, table=True):
     layer: str = Field(max_length=16)  # background | foreground
     name: str = Field(default="", max_length=100)
     description: str = Field(default="", max_length=500)
-    alignment: str = Field(default="top-left", max_length=16)
+    alignment: str = Field(default=DEFAULT_ALIGNMENT.value, max_length=16)
     storage_key: str = Field(max_length=255)
     media_type: str = Field(max_length=32)
     width: int = 0
