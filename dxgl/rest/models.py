@@ -37,8 +37,7 @@ async def upload_model(request: Request) -> Response:
         result = await models.upload_model(
             session,
             caller,
-            storage=rt.storage,
-            rules=models.UploadRules.from_settings(rt.settings),
+            intake=models.ModelIntake.of(rt.storage, rt.settings),
             upload=form.file,
             raw_settings=form.fields.get("renderSettings"),
         )
@@ -54,8 +53,7 @@ async def ingest_model(request: Request) -> Response:
         result = await models.ingest_model(
             session,
             caller,
-            storage=rt.storage,
-            rules=models.UploadRules.from_settings(rt.settings),
+            intake=models.ModelIntake.of(rt.storage, rt.settings),
             url=body.get("url"),
             raw_settings=body.get("renderSettings"),
         )

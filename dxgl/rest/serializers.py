@@ -22,21 +22,16 @@ def model_json(model: Model3D) -> dict[str, Any]:
     }
 
 
+# The fields of a render inside a model's detail (a subset of the render JSON).
+RENDER_SUMMARY_FIELDS = ("id", "status", "renderSettings", "createdAt", "updatedAt")
+
+
 def model_detail_json(model: Model3D, renders: list[Render]) -> dict[str, Any]:
     return {
         **model_json(model),
         # Beyond the document: what a scan conversion could not do (e.g. a missing texture).
         "warnings": list(model.warnings),
-        "renders": [
-            {
-                "id": r.id,
-                "status": r.status,
-                "renderSettings": r.settings,
-                "createdAt": iso(r.created_at),
-                "updatedAt": iso(r.updated_at),
-            }
-            for r in renders
-        ],
+        "renders": [{k: v for k, v in render_event(r).items() if k in RENDER_SUMMARY_FIELDS} for r in renders],
     }
 
 

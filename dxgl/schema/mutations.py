@@ -37,8 +37,7 @@ class Mutation:
             result = await model_service.upload_model(
                 session,
                 caller,
-                storage=rt.storage,
-                rules=model_service.UploadRules.from_settings(rt.settings),
+                intake=model_service.ModelIntake.of(rt.storage, rt.settings),
                 upload=uploaded,
                 raw_settings=render_settings,
             )

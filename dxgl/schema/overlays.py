@@ -98,8 +98,7 @@ class OverlayMutation:
             result = await model_service.ingest_model(
                 session,
                 caller,
-                storage=rt.storage,
-                rules=model_service.UploadRules.from_settings(rt.settings),
+                intake=model_service.ModelIntake.of(rt.storage, rt.settings),
                 url=url,
                 raw_settings=render_settings,
             )

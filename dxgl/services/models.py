@@ -38,17 +38,19 @@ _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
 @dataclass(frozen=True)
-class UploadRules:
-    """The deployment's limits on new models (from ``DXGL_*`` settings)."""
+class ModelIntake:
+    """Where new model files go, and the deployment's limits on them (``DXGL_*`` settings)."""
 
+    storage: LocalStorage
     free_upload_limit: int
     limit_bytes: int
     ingest_timeout_s: float
     ingest_allow_private: bool
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> UploadRules:
+    def of(cls, storage: LocalStorage, settings: Settings) -> ModelIntake:
         return cls(
+            storage=storage,
             free_upload_limit=settings.free_upload_limit,
             limit_bytes=settings.upload_limit_bytes,
             ingest_timeout_s=settings.ingest_timeout_seconds,
@@ -97,8 +99,7 @@ async def upload_model(
     session: AsyncSession,
     caller: Caller,
     *,
-    storage: LocalStorage,
-    rules: UploadRules,
+    intake: ModelIntake,
     upload: UploadedFile,
     raw_settings: Any = None,
 ) -> UploadResult:
@@ -115,12 +116,12 @@ async def upload_model(
         settings_raw = parse_settings_field(raw_settings)
         # checked before the expensive parse; create_renders checks again with overlays resolved
         settings = validate_render_settings(settings_raw)
-        prepared = await asyncio.to_thread(model_files.prepare, storage, upload)
+        prepared = await asyncio.to_thread(model_files.prepare, intake.storage, upload)
         existing = await scoped.live_model_by_hash(session, caller.account_id, upload.sha256)
         if existing is not None:
             return await _duplicate(session, caller, existing, settings_raw)
         account = await session.get_one(Account, caller.account_id)
-        await _check_upload_cap(session, account, rules.free_upload_limit)
+        await _check_upload_cap(session, account, intake.free_upload_limit)
         await renders.ensure_affordable(session, caller, [settings])
         model = Model3D(
             id=new_id(),
@@ -144,9 +145,9 @@ async def upload_model(
                 raise
             return await _duplicate(session, caller, existing, settings_raw)
         render = await renders.create_renders(session, caller, items=[(model, settings_raw)])
-        storage.publish(prepared.glb_path, model.storage_key)
+        intake.storage.publish(prepared.glb_path, model.storage_key)
         key = model.storage_key
-        on_rollback(session, lambda: storage.delete(key))
+        on_rollback(session, lambda: intake.storage.delete(key))
         return UploadResult(model, render[0], duplicate=False)
     finally:
         upload.discard()
@@ -163,8 +164,7 @@ async def ingest_model(
     session: AsyncSession,
     caller: Caller,
     *,
-    storage: LocalStorage,
-    rules: UploadRules,
+    intake: ModelIntake,
     url: Any,
     raw_settings: Any = None,
 ) -> UploadResult:
@@ -176,21 +176,19 @@ async def ingest_model(
     if not isinstance(url, str) or len(url) > 2048:
         raise DxglError(ErrorCode.INVALID_URL, "url must be an http(s) URL of at most 2048 characters")
     validate_render_settings(parse_settings_field(raw_settings))  # fail before downloading
-    dest = storage.temp_dir()
+    dest = intake.storage.temp_dir()
     try:
         fetched = await fetch_url(
             url,
             dest,
-            limit_bytes=rules.limit_bytes,
-            timeout_s=rules.ingest_timeout_s,
-            allow_private=rules.ingest_allow_private,
+            limit_bytes=intake.limit_bytes,
+            timeout_s=intake.ingest_timeout_s,
+            allow_private=intake.ingest_allow_private,
         )
-        staged = storage.temp_path(".upload")
+        staged = intake.storage.temp_path(".upload")
         fetched.path.replace(staged)
         upload = UploadedFile(staged, fetched.size, fetched.sha256, fetched.filename or "model.glb")
-        return await upload_model(
-            session, caller, storage=storage, rules=rules, upload=upload, raw_settings=raw_settings
-        )
+        return await upload_model(session, caller, intake=intake, upload=upload, raw_settings=raw_settings)
     finally:
         shutil.rmtree(dest, ignore_errors=True)
 
