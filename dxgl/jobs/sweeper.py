@@ -32,9 +32,10 @@ async def sweep(rt: Runtime) -> list[str]:
     return [r.id for r in lost]
 
 
-async def sweep_job(ctx: dict[str, Any]) -> int:
-    """arq cron entry point: one sweep; returns how many renders it queued again."""
-    return len(await sweep(ctx["runtime"]))
+async def sweep_job(ctx: dict[str, Any]) -> dict[str, Any]:
+    """arq cron entry point: one sweep. Returns (and arq logs) which tick it was, by its job id,
+    and how many renders it queued again."""
+    return {"tick": ctx.get("job_id"), "requeued": len(await sweep(ctx["runtime"]))}
 
 
 def cron_seconds(interval_s: float) -> set[int]:
