@@ -14,11 +14,11 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
+from dxgl.contract import Effect
 from dxgl.errors import DxglError
-from dxgl.render.engine import render_job
-from dxgl.render.spec import JobSpec
-from dxgl.render.types import RenderError
+from dxgl.render import JobSpec, RenderError, render_job
 from dxgl.services.render_settings import validate_render_settings
 
 _SIZE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
@@ -48,12 +48,12 @@ def render_command(model: str, out_dir: str, settings_json: str | None, size: st
             settings = validate_render_settings(raw)
         except DxglError as exc:
             raise RenderError(str(exc)) from None
-        if settings["effect"] == "dataset":
+        if settings["effect"] == Effect.DATASET:
             raise RenderError("dataset renders are not supported by this command; choose a video effect")
         spec = JobSpec.from_settings(settings, size=parse_size(size) if size else None)
         bar = tqdm(total=spec.frame_count, unit="frame", desc="rendering", file=sys.stderr)
 
-        def on_event(name: str, payload: dict) -> None:
+        def on_event(name: str, payload: dict[str, Any]) -> None:
             if name == "frames":
                 bar.update(payload["done"] - bar.n)
             elif name == "encoding":
@@ -68,8 +68,8 @@ def render_command(model: str, out_dir: str, settings_json: str | None, size: st
     except RenderError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    for name in ("video", "web", "thumb", "poster_full", "poster_small"):
-        print(getattr(outputs, name))
+    for path in outputs.files():
+        print(path)
     return 0
 
 

@@ -1,21 +1,25 @@
-"""Pure rendering library: scene loading, camera paths, GL renderer, compositing, encoding.
+"""Pure rendering library: scene loading, camera paths, GL renderer, compositing, encoding, datasets.
 
 Importing this package never creates a GL context and never imports vispy: GL work runs in a
-spawned child process. No HTTP, database or Redis here.
+spawned child process (``dxgl.proc``). No HTTP, database or Redis here. Sizes, file names, effects,
+tiers and every other value of the public contract come from ``dxgl.contract``.
+
+Layout: ``spec`` (JobSpec), ``types`` (RenderError, RenderOutputs), ``video`` (render_job,
+render_variants) and ``video_child`` (the video child process), ``child`` (running a render child,
+errors for the user), ``scene``, ``camera``, ``gl_platform``, ``renderer``, ``shaders``, ``shadow``,
+``composite``, ``encode``, and the ``dataset`` subpackage (render_dataset).
 """
 
-from dxgl.render.dataset import DATASET_TIERS, DatasetOutputs, DatasetSpec, render_dataset
-from dxgl.render.engine import render_job, render_variants
+from dxgl.render.dataset import DatasetOutputs, DatasetSpec, render_dataset
 from dxgl.render.scene import load_scene
-from dxgl.render.spec import OUTPUT_SIZES, JobSpec
+from dxgl.render.spec import JobSpec
 from dxgl.render.types import RenderError, RenderOutputs
+from dxgl.render.video import render_job, render_variants
 
 __all__ = [
-    "DATASET_TIERS",
     "DatasetOutputs",
     "DatasetSpec",
     "JobSpec",
-    "OUTPUT_SIZES",
     "RenderError",
     "RenderOutputs",
     "load_scene",

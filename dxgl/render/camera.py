@@ -13,34 +13,38 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
+from dxgl.contract import Effect
 from dxgl.render.spec import JobSpec
+
+Mat4 = NDArray[np.float64]  # (4, 4), column-vector convention (p' = M @ p)
 
 VERTICAL_FOV_DEG = 30.0
 ELEVATION_DEG = 12.0
 FRAME_MARGIN = 0.08  # fraction of each half-extent of the picture kept free around the model
 REVEAL_GROW_FRACTION = 0.4  # reveal: share of the move during which the model grows to full size
 
-LOOPING_EFFECTS = ("turntable", "showcase", "zoom-orbit")
-
 
 @dataclass(frozen=True)
 class FramePose:
     """One frame's transforms. All matrices (4, 4) float32, column-vector convention (p' = M @ p)."""
 
-    model: np.ndarray  # model space -> world
-    view: np.ndarray  # world -> camera
-    proj: np.ndarray  # camera -> clip
-    eye: np.ndarray  # (3,) float32 camera position in world
+    model: NDArray[np.float32]  # model space -> world
+    view: NDArray[np.float32]  # world -> camera
+    proj: NDArray[np.float32]  # camera -> clip
+    eye: NDArray[np.float32]  # (3,) float32 camera position in world
     spin_deg: float  # rotation about Y (shadow bake can reuse one bake when tilt = 0)
     scale: float  # model scale (reveal)
 
 
 def ease_in_out(t: float) -> float:
+    """Cosine ease from 0 to 1 over ``t`` in [0, 1] (clamped): zero speed at both ends."""
     return 0.5 - 0.5 * math.cos(math.pi * min(max(t, 0.0), 1.0))
 
 
 def ease_out_cubic(t: float) -> float:
+    """Cubic ease-out from 0 to 1 over ``t`` in [0, 1] (clamped): full speed at 0, at rest at 1."""
     t = min(max(t, 0.0), 1.0)
     return 1.0 - (1.0 - t) ** 3
 
@@ -56,25 +60,29 @@ def hero_progress(t: float, ease_out_ratio: float) -> float:
     return speed * (1.0 - r) + speed * u - speed * u * u / (2.0 * r)
 
 
-def _rot_y(deg: float) -> np.ndarray:
+def _rot_y(deg: float) -> Mat4:
+    """(4, 4) float64 rotation by ``deg`` about +Y."""
     a = math.radians(deg)
     c, s = math.cos(a), math.sin(a)
     return np.array([[c, 0, s, 0], [0, 1, 0, 0], [-s, 0, c, 0], [0, 0, 0, 1]], dtype=np.float64)
 
 
-def _rot_x(deg: float) -> np.ndarray:
+def _rot_x(deg: float) -> Mat4:
+    """(4, 4) float64 rotation by ``deg`` about +X."""
     a = math.radians(deg)
     c, s = math.cos(a), math.sin(a)
     return np.array([[1, 0, 0, 0], [0, c, -s, 0], [0, s, c, 0], [0, 0, 0, 1]], dtype=np.float64)
 
 
-def _translate(v) -> np.ndarray:
+def _translate(v: ArrayLike) -> Mat4:
+    """(4, 4) float64 translation by ``v`` (3,)."""
     m = np.eye(4)
     m[:3, 3] = v
     return m
 
 
-def perspective(vfov_deg: float, aspect: float, near: float, far: float) -> np.ndarray:
+def perspective(vfov_deg: float, aspect: float, near: float, far: float) -> Mat4:
+    """(4, 4) float64 OpenGL projection: camera space (looking down -Z) -> clip space."""
     f = 1.0 / math.tan(math.radians(vfov_deg) / 2.0)
     return np.array(
         [
@@ -87,7 +95,11 @@ def perspective(vfov_deg: float, aspect: float, near: float, far: float) -> np.n
     )
 
 
-def look_at(eye: np.ndarray, target: np.ndarray, up=(0.0, 1.0, 0.0)) -> np.ndarray:
+def look_at(
+    eye: NDArray[np.float64], target: NDArray[np.float64], up: tuple[float, float, float] = (0.0, 1.0, 0.0)
+) -> Mat4:
+    """(4, 4) float64 world -> camera matrix for a camera at ``eye`` (3,) looking at ``target`` (3,):
+    rows of the rotation part are right, up and back (the camera looks down its -Z)."""
     back = eye - target
     back /= np.linalg.norm(back)
     right = np.cross(up, back)
@@ -102,26 +114,26 @@ def look_at(eye: np.ndarray, target: np.ndarray, up=(0.0, 1.0, 0.0)) -> np.ndarr
 def _timeline(spec: JobSpec) -> list[tuple[float, float, float]]:
     """(spin degrees, model scale, zoom multiplier) per frame."""
     n, p = spec.frame_count, spec.params
-    out = []
+    out: list[tuple[float, float, float]] = []
     for i in range(n):
         t_loop = i / n  # looping moves: frame n would equal frame 0
         t_once = i / (n - 1) if n > 1 else 1.0
         spin, scale, zoom = spec.rotate_y, 1.0, 1.0
-        if spec.effect == "turntable":
+        if spec.effect == Effect.TURNTABLE:
             spin += 360.0 * (ease_in_out(t_loop) if spec.easing else t_loop)
-        elif spec.effect == "hero-spin":
-            sweep = p.get("sweepAngle", 540.0)
-            spin += sweep * (hero_progress(t_once, p.get("easeOutRatio", 0.6)) - 1.0)  # ends facing front
-        elif spec.effect == "showcase":
-            spin += 0.5 * p.get("amplitude", 60.0) * math.sin(2.0 * math.pi * t_loop)
-        elif spec.effect == "zoom-orbit":
+        elif spec.effect == Effect.HERO_SPIN:
+            sweep = p["sweepAngle"]
+            spin += sweep * (hero_progress(t_once, p["easeOutRatio"]) - 1.0)  # ends facing front
+        elif spec.effect == Effect.SHOWCASE:
+            spin += 0.5 * p["amplitude"] * math.sin(2.0 * math.pi * t_loop)
+        elif spec.effect == Effect.ZOOM_ORBIT:
             spin += 360.0 * (ease_in_out(t_loop) if spec.easing else t_loop)
-            z0, z1 = p.get("zoomStart", 1.0), p.get("zoomEnd", 0.7)
+            z0, z1 = p["zoomStart"], p["zoomEnd"]
             zoom = z0 + (z1 - z0) * (ease_in_out(t_once) if spec.easing else t_once)
-        elif spec.effect == "reveal":
-            sweep = p.get("sweepAngle", 180.0)
+        elif spec.effect == Effect.REVEAL:
+            sweep = p["sweepAngle"]
             spin += sweep * (ease_out_cubic(t_once) - 1.0)
-            s0 = p.get("scaleFrom", 0.0)
+            s0 = p["scaleFrom"]
             scale = s0 + (1.0 - s0) * ease_out_cubic(t_once / REVEAL_GROW_FRACTION)
         else:
             raise ValueError(f"unknown effect {spec.effect!r}")
@@ -131,7 +143,7 @@ def _timeline(spec: JobSpec) -> list[tuple[float, float, float]]:
 
 def poster_frame_index(spec: JobSpec) -> int:
     """Frame 0, except for reveal: the first frame where the model is fully scaled."""
-    if spec.effect != "reveal":
+    if spec.effect != Effect.REVEAL:
         return 0
     for i, (_, scale, _) in enumerate(_timeline(spec)):
         if scale >= 1.0:
@@ -139,16 +151,18 @@ def poster_frame_index(spec: JobSpec) -> int:
     return spec.frame_count - 1
 
 
-def model_matrix(spin_deg: float, scale: float, tilt_deg: float, center_y: float) -> np.ndarray:
+def model_matrix(spin_deg: float, scale: float, tilt_deg: float, center_y: float) -> Mat4:
     """Scale about the ground point (the model grows from the floor), spin about Y, tilt about the
     horizontal axis through the model's centre. (4, 4) float64."""
     s = np.diag([scale, scale, scale, 1.0])
     tilt = _translate((0, center_y, 0)) @ _rot_x(tilt_deg) @ _translate((0, -center_y, 0))
-    return tilt @ _rot_y(spin_deg) @ s
+    matrix: Mat4 = tilt @ _rot_y(spin_deg) @ s
+    return matrix
 
 
-def camera_path(spec: JobSpec, frame_points: np.ndarray, bounds: np.ndarray) -> list[FramePose]:
-    """Poses for every frame of ``spec``. ``frame_points`` (K, 3): the model's hull vertices."""
+def camera_path(spec: JobSpec, frame_points: NDArray[np.float32], bounds: NDArray[np.float32]) -> list[FramePose]:
+    """Poses for every frame of ``spec``. ``frame_points`` (K, 3) float32: the model's hull vertices;
+    ``bounds`` (2, 3) float32: its min and max corners."""
     aspect = spec.width / spec.height
     center_y = float(bounds[0, 1] + bounds[1, 1]) / 2.0
     target = np.array([0.0, center_y, 0.0])
@@ -174,7 +188,7 @@ def camera_path(spec: JobSpec, frame_points: np.ndarray, bounds: np.ndarray) -> 
         distance = max(distance, float(need.max()))
     radius = float(np.linalg.norm(frame_points - target.astype(np.float32), axis=1).max())
 
-    poses = []
+    poses: list[FramePose] = []
     for (spin, scale, zoom), m in zip(timeline, models):
         d = distance * zoom
         eye = target + back * d

@@ -27,22 +27,15 @@ import math
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
+from dxgl.contract import DEFAULT_ALIGNMENT, MAX_IMAGE_PIXELS, Alignment
+from dxgl.render.spec import DEFAULT_BG_COLOR
 from dxgl.render.types import RenderError
 
-MAX_IMAGE_PIXELS = 50_000_000
-ALIGNMENTS = (
-    "top-left",
-    "top-center",
-    "top-right",
-    "center-left",
-    "center",
-    "center-right",
-    "bottom-left",
-    "bottom-center",
-    "bottom-right",
-)
+RGBA8 = NDArray[np.uint8]  # (H, W, 4) uint8 straight RGBA
+RGB8 = NDArray[np.uint8]  # (H, W, 3) uint8 RGB
 WATERMARK_TEXT = "PREVIEW"
 WATERMARK_OPACITY = 0.45  # visible on light and dark backgrounds, model still readable through it
 _INV255 = np.float32(1.0 / 255.0)
@@ -50,10 +43,10 @@ _INV255 = np.float32(1.0 / 255.0)
 
 def anchor_fractions(align: str) -> tuple[float, float]:
     """(fx, fy) in [0, 1]: where the anchor sits horizontally and vertically ("top-left" -> (0, 0))."""
-    if align not in ALIGNMENTS:
-        raise RenderError(f"unknown alignment {align!r}; expected one of {', '.join(ALIGNMENTS)}")
+    if align not in tuple(Alignment):
+        raise RenderError(f"unknown alignment {align!r}; expected one of {', '.join(Alignment)}")
     vertical, _, horizontal = align.partition("-")
-    if align == "center":
+    if align == Alignment.CENTER:
         vertical, horizontal = "center", "center"
     fx = {"left": 0.0, "center": 0.5, "right": 1.0}[horizontal]
     fy = {"top": 0.0, "center": 0.5, "bottom": 1.0}[vertical]
@@ -72,15 +65,15 @@ def load_rgba_image(path: Path) -> Image.Image:
                     f"image {Path(path).name} is {width}x{height}: over the "
                     f"{MAX_IMAGE_PIXELS // 1_000_000} megapixel limit"
                 )
-            img = ImageOps.exif_transpose(img)
-            return img.convert("RGBA")
+            upright = ImageOps.exif_transpose(img)
+            return upright.convert("RGBA")
     except Image.DecompressionBombError as exc:
         raise RenderError(f"image {Path(path).name} is over the pixel limit") from exc
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise RenderError(f"could not read image {Path(path).name}: {exc}") from exc
 
 
-def cover_crop(img: Image.Image, width: int, height: int, align: str) -> np.ndarray:
+def cover_crop(img: Image.Image, width: int, height: int, align: str) -> RGBA8:
     """Scale ``img`` (preserving aspect) to cover width x height and crop it from the ``align`` anchor.
 
     Returns (height, width, 4) uint8 straight RGBA. The crop box is taken in source pixels and
@@ -95,7 +88,7 @@ def cover_crop(img: Image.Image, width: int, height: int, align: str) -> np.ndar
     return np.asarray(resized, dtype=np.uint8).copy()
 
 
-def watermark_layer(width: int, height: int) -> np.ndarray:
+def watermark_layer(width: int, height: int) -> RGBA8:
     """ "PREVIEW" along the frame's diagonal (rising left to right), ~60% of the diagonal long: white
     letters with a dark outline, so it shows on any background, at ``WATERMARK_OPACITY``. Along the
     diagonal it stays large on portrait (9:16) frames too. Returns (height, width, 4) uint8 straight RGBA.
@@ -108,7 +101,7 @@ def watermark_layer(width: int, height: int) -> np.ndarray:
     font = ImageFont.load_default(size=size)
     stroke = max(1, size // 14)
     left, top, right, bottom = font.getbbox(WATERMARK_TEXT, stroke_width=stroke)
-    text = Image.new("RGBA", (right - left + 2, bottom - top + 2), (0, 0, 0, 0))
+    text = Image.new("RGBA", (int(right - left) + 2, int(bottom - top) + 2), (0, 0, 0, 0))
     ImageDraw.Draw(text).text(
         (1 - left, 1 - top),
         WATERMARK_TEXT,
@@ -127,7 +120,7 @@ def watermark_layer(width: int, height: int) -> np.ndarray:
     return rgba
 
 
-def _over(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
+def _over(top: RGBA8, bottom: RGBA8) -> RGBA8:
     """Straight RGBA ``top`` over straight RGBA ``bottom``, both (H, W, 4) uint8 -> (H, W, 4) uint8."""
     ta = top[..., 3:4].astype(np.float32) * _INV255
     ba = bottom[..., 3:4].astype(np.float32) * _INV255
@@ -140,7 +133,7 @@ def _over(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
     return out
 
 
-def _alpha_bbox(alpha: np.ndarray) -> tuple[slice, slice] | None:
+def _alpha_bbox(alpha: NDArray[np.uint8]) -> tuple[slice, slice] | None:
     """Row and column slices of the smallest box holding every non-zero pixel of (H, W) ``alpha``."""
     rows = np.flatnonzero(alpha.any(axis=1))
     if rows.size == 0:
@@ -156,11 +149,11 @@ class Compositor:
         self,
         width: int,
         height: int,
-        bg_color: tuple[int, int, int] = (255, 255, 255),
+        bg_color: tuple[int, int, int] = DEFAULT_BG_COLOR,
         bg_image: Path | None = None,
-        bg_align: str = "top-left",
+        bg_align: str = DEFAULT_ALIGNMENT,
         fg_image: Path | None = None,
-        fg_align: str = "top-left",
+        fg_align: str = DEFAULT_ALIGNMENT,
         watermark: bool = False,
     ) -> None:
         self.width, self.height = width, height
@@ -193,21 +186,23 @@ class Compositor:
             base = self._bg
         self._base = (base + 0.5).astype(np.uint8)  # (H, W, 3): a frame with nothing rendered
 
-    def _check(self, rgba: np.ndarray) -> None:
+    def _check(self, rgba: RGBA8) -> None:
+        """Refuse anything but an (H, W, 4) uint8 frame of this compositor's size."""
         if rgba.shape != (self.height, self.width, 4) or rgba.dtype != np.uint8:
             raise RenderError(f"frame must be ({self.height}, {self.width}, 4) uint8, got {rgba.shape} {rgba.dtype}")
 
-    def over_background(self, rgba: np.ndarray) -> np.ndarray:
+    def over_background(self, rgba: RGBA8) -> RGB8:
         """(H, W, 4) uint8 straight RGBA render -> (H, W, 3) uint8 RGB with every layer applied."""
         self._check(rgba)
         return self._flatten(rgba, with_overlay=True)
 
-    def flatten(self, rgba: np.ndarray) -> np.ndarray:
+    def flatten(self, rgba: RGBA8) -> RGB8:
         """(H, W, 4) uint8 output of ``keep_alpha`` -> (H, W, 3) uint8 RGB over the background only."""
         self._check(rgba)
         return self._flatten(rgba, with_overlay=False)
 
-    def _flatten(self, rgba: np.ndarray, with_overlay: bool) -> np.ndarray:
+    def _flatten(self, rgba: RGBA8, with_overlay: bool) -> RGB8:
+        """(H, W, 4) uint8 straight RGBA over the background (and the overlay) -> (H, W, 3) uint8."""
         use_overlay = with_overlay and self._overlay is not None
         out = (self._base if use_overlay else self._bg_rgb).copy()
         box = _alpha_bbox(rgba[..., 3])
@@ -225,7 +220,7 @@ class Compositor:
         np.copyto(out[box], mixed, casting="unsafe")
         return out
 
-    def keep_alpha(self, rgba: np.ndarray) -> np.ndarray:
+    def keep_alpha(self, rgba: RGBA8) -> RGBA8:
         """(H, W, 4) uint8 straight RGBA render -> (H, W, 4) uint8 straight RGBA with the foreground
         and watermark over it; no background. Without those layers it is a plain copy."""
         self._check(rgba)

@@ -38,20 +38,21 @@ from typing import IO
 
 import imageio_ffmpeg
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image
 
+from dxgl.contract import DEFAULT_ALIGNMENT, FPS, POSTER_SMALL_LONG_SIDE, QUALITY_TIERS, Codec, Quality
 from dxgl.render.composite import Compositor
+from dxgl.render.spec import DEFAULT_BG_COLOR
 from dxgl.render.types import RenderError, RenderOutputs
 
-QUALITIES = ("standard", "4k", "pro")
-WEB_MAX_LONG_SIDE = {"standard": 1280, "4k": 1920, "pro": 1920}
-POSTER_SMALL_LONG_SIDE = 480
+WEB_MAX_LONG_SIDE = {Quality.STANDARD: 1280, Quality.UHD_4K: 1920, Quality.PRO: 1920}
 QUEUE_FRAMES = 3  # frames in flight between write() and ffmpeg: enough to smooth, bounded memory
 
 # Main H.264: visually lossless for product shots (CRF 18). On 2 CPU cores the encoder competes with
 # the renderer for CPU, so presets are "fast" (main) and "veryfast" (web, thumb): measured 26 -> 34
 # frames/s for the three 1080p outputs together, files within a few percent of "medium".
-MAIN_H264 = {"standard": ("fast", 18), "4k": ("fast", 18)}
+MAIN_H264 = {Quality.STANDARD: ("fast", 18), Quality.UHD_4K: ("fast", 18)}
 WEB_H264 = ("veryfast", 23)
 THUMB_H264 = ("veryfast", 24)
 PRORES_ENCODER = "prores_aw"  # ~4x faster than prores_ks at 4K here; both keep alpha (bench/encode.py)
@@ -80,15 +81,20 @@ class EncodePlan:
     width: int
     height: int
     frame_count: int
-    fps: int = 30
-    quality: str = "standard"  # "standard" | "4k" | "pro"
-    bg_color: tuple[int, int, int] = (255, 255, 255)
+    fps: int = FPS
+    quality: str = Quality.STANDARD  # a contract.Quality value
+    bg_color: tuple[int, int, int] = DEFAULT_BG_COLOR
     watermark: bool = False
     bg_image: Path | None = None
-    bg_align: str = "top-left"
+    bg_align: str = DEFAULT_ALIGNMENT
     fg_image: Path | None = None
-    fg_align: str = "top-left"
+    fg_align: str = DEFAULT_ALIGNMENT
     poster_frame: int = 0
+
+    @property
+    def codec(self) -> Codec:
+        """The main video's codec (the quality tier's)."""
+        return QUALITY_TIERS[Quality(self.quality)].codec
 
 
 def _even(value: float) -> int:
@@ -98,7 +104,7 @@ def _even(value: float) -> int:
 
 def web_size(width: int, height: int, quality: str) -> tuple[int, int]:
     """Size of web.mp4: the frame shrunk so its long side is at most the tier's cap, never enlarged."""
-    scale = min(1.0, WEB_MAX_LONG_SIDE[quality] / max(width, height))
+    scale = min(1.0, WEB_MAX_LONG_SIDE[Quality(quality)] / max(width, height))
     return _even(width * scale), _even(height * scale)
 
 
@@ -108,14 +114,14 @@ def thumb_size(width: int, height: int) -> tuple[int, int]:
 
 
 def poster_small_size(width: int, height: int) -> tuple[int, int]:
-    """Size of poster_small.png: 480 px on the long side, aspect kept."""
+    """Size of poster_small.png: ``POSTER_SMALL_LONG_SIDE`` (480) px on the long side, aspect kept."""
     scale = POSTER_SMALL_LONG_SIDE / max(width, height)
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def validate_plan(plan: EncodePlan) -> None:
     """Raise RenderError for a plan no encoder run could satisfy."""
-    if plan.quality not in QUALITIES:
+    if plan.quality not in tuple(Quality):
         raise RenderError(f"unknown quality {plan.quality!r}")
     if plan.width < 2 or plan.height < 2 or plan.width % 2 or plan.height % 2:
         raise RenderError(f"video size must be even on both sides, got {plan.width}x{plan.height}")
@@ -224,9 +230,10 @@ class _Ffmpeg:
             self._stderr.close()
             raise RenderError(f"could not start ffmpeg: {exc}") from exc
 
-    def feed(self, frame: np.ndarray) -> None:
+    def feed(self, frame: NDArray[np.uint8]) -> None:
+        """Write one C-contiguous (H, W, 3) or (H, W, 4) uint8 frame's bytes to ffmpeg's stdin."""
         assert self.proc.stdin is not None
-        self.proc.stdin.write(memoryview(frame).cast("B"))
+        self.proc.stdin.write(frame.data.cast("B"))
 
     def finish(self) -> int:
         """Close stdin and wait; returns the exit status."""
@@ -238,16 +245,19 @@ class _Ffmpeg:
         return self.proc.wait()
 
     def kill(self) -> None:
+        """Kill ffmpeg if it still runs, and reap it."""
         if self.proc.poll() is None:
             self.proc.kill()
         self.finish()
 
     def stderr_tail(self, limit: int = 1500) -> str:
+        """The last ``limit`` characters ffmpeg wrote to stderr."""
         self._stderr.seek(0)
         text = self._stderr.read().decode("utf-8", "replace").strip()
         return text[-limit:] if text else "(no message)"
 
     def close(self) -> None:
+        """Drop the stderr file."""
         self._stderr.close()
 
 
@@ -263,20 +273,15 @@ class JobEncoder:
         validate_plan(plan)
         self.plan = plan
         self._on_poster = on_poster
-        self._pro = plan.quality == "pro"
+        self._pro = plan.codec is Codec.PRORES_4444  # transparent .mov: no background in the main video
         out = Path(plan.out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        self.outputs = RenderOutputs(
-            video=out / ("video.mov" if self._pro else "video.mp4"),
-            web=out / "web.mp4",
-            thumb=out / "thumb.mp4",
-            poster_full=out / "poster.png",
-            poster_small=out / "poster_small.png",
-        )
+        self.outputs = RenderOutputs.in_folder(out, plan.quality)
+        r, g, b = plan.bg_color
         self._compositor = Compositor(
             plan.width,
             plan.height,
-            tuple(int(c) for c in plan.bg_color),
+            (int(r), int(g), int(b)),
             plan.bg_image,
             plan.bg_align,
             plan.fg_image,
@@ -287,7 +292,7 @@ class JobEncoder:
         self._finished = False  # closed or aborted
         self._write_error: BaseException | None = None
         self._broken: _Ffmpeg | None = None  # the ffmpeg whose stdin failed
-        self._queue: queue.Queue[tuple[np.ndarray, ...] | None] = queue.Queue(QUEUE_FRAMES)
+        self._queue: queue.Queue[tuple[NDArray[np.uint8], ...] | None] = queue.Queue(QUEUE_FRAMES)
         self._procs: list[_Ffmpeg] = []
         try:
             self._start_processes()
@@ -306,7 +311,7 @@ class JobEncoder:
         if self._pro:
             self._procs.append(_Ffmpeg(prores_command(plan, outs.video)))
         else:
-            h264.insert(0, (outs.video, (plan.width, plan.height), MAIN_H264[plan.quality]))
+            h264.insert(0, (outs.video, (plan.width, plan.height), MAIN_H264[Quality(plan.quality)]))
         self._procs.append(_Ffmpeg(h264_command(plan, h264)))
 
     # -- frames in -------------------------------------------------------------------------------
@@ -320,7 +325,7 @@ class JobEncoder:
         elif not self._finished:
             self.close()
 
-    def write(self, rgba: np.ndarray) -> None:
+    def write(self, rgba: NDArray[np.uint8]) -> None:
         """Add the next frame: (H, W, 4) uint8 straight RGBA, rows top to bottom. The array is not
         kept (the caller may reuse its buffer)."""
         if self._finished:
@@ -331,7 +336,7 @@ class JobEncoder:
             if self._pro:
                 alpha_frame = self._compositor.keep_alpha(rgba)  # a copy: safe to queue
                 rgb = self._compositor.flatten(alpha_frame)
-                item: tuple[np.ndarray, ...] = (alpha_frame, rgb)
+                item: tuple[NDArray[np.uint8], ...] = (alpha_frame, rgb)
             else:
                 rgb = self._compositor.over_background(rgba)
                 item = (rgb,)
@@ -342,7 +347,7 @@ class JobEncoder:
         self._put(item)
         self._written += 1
 
-    def _write_posters(self, rgb: np.ndarray) -> None:
+    def _write_posters(self, rgb: NDArray[np.uint8]) -> None:
         """rgb: (H, W, 3) uint8. Writes both PNGs, then tells the caller."""
         try:
             poster = Image.fromarray(rgb)
@@ -354,7 +359,8 @@ class JobEncoder:
         if self._on_poster is not None:
             self._on_poster()
 
-    def _put(self, item: tuple[np.ndarray, ...]) -> None:
+    def _put(self, item: tuple[NDArray[np.uint8], ...]) -> None:
+        """Queue one frame per ffmpeg process (each (H, W, C) uint8) for the writer thread."""
         while True:
             self._raise_if_writer_failed()
             try:
@@ -430,8 +436,7 @@ class JobEncoder:
                 return
 
     def _output_paths(self) -> list[Path]:
-        o = self.outputs
-        return [o.video, o.web, o.thumb, o.poster_full, o.poster_small]
+        return self.outputs.files()
 
     def _fail(self, reason: str, ffmpeg_exiting: bool = False) -> None:
         """Abort, then raise RenderError with ffmpeg's own words when it said anything.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+from typing import Any
 
 log = logging.getLogger("dxgl.render")
 
@@ -20,6 +21,7 @@ _NVIDIA_EGL_VENDOR_FILES = ("/usr/share/glvnd/egl_vendor.d/10_nvidia.json", "/et
 
 
 def nvidia_present() -> bool:
+    """An NVIDIA GPU with NVIDIA's EGL is there (then the EGL device platform is used)."""
     return os.path.exists("/dev/nvidia0") and (
         any(os.path.exists(p) for p in _NVIDIA_EGL_VENDOR_FILES)
         or bool(glob.glob("/usr/lib*/**/libEGL_nvidia.so*", recursive=True))
@@ -42,9 +44,10 @@ def choose_platform() -> str:
     return platform
 
 
-def create_canvas():
+def create_canvas() -> tuple[Any, str]:
     """Create the offscreen vispy canvas (and so the GL context) on the calling thread.
-    Returns (canvas, description) where description names the platform and the GL renderer."""
+    Returns (canvas, description) where description names the platform and the GL renderer; the
+    canvas is a ``vispy.app.Canvas`` (vispy is untyped)."""
     platform = choose_platform()
     from vispy import app
 
@@ -59,6 +62,7 @@ def create_canvas():
 
 
 def gl_string(name: int) -> str:
+    """``glGetString(name)`` of the current context, "?" when GL gives nothing."""
     import ctypes
 
     from vispy.gloo.gl import gl2

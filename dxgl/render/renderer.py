@@ -7,9 +7,11 @@ black frames and no error). Only the render child process imports this module.
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from vispy import gloo
 from vispy.gloo.gl import gl2
 
@@ -43,8 +45,13 @@ _TEXTURE_UNIFORMS = (
 _QUAD = np.array([[-1, -1], [1, -1], [-1, 1], [1, 1]], dtype=np.float32)
 
 
-def _read_pixels_fn():
-    fn = gl2._lib.glReadPixels
+ReadPixels = Callable[[int, int, int, int, int, int, int], None]  # glReadPixels(x, y, w, h, format, type, address)
+
+
+def _read_pixels_fn() -> ReadPixels:
+    """``glReadPixels`` straight from the GL library, into memory the caller owns (vispy's
+    ``read_pixels`` allocates and copies: 40 ms against 2.4 ms at 4K, RENDERING-NOTES.md)."""
+    fn = gl2._lib.glReadPixels  # a ctypes function (vispy is untyped)
     fn.restype = None
     fn.argtypes = [
         ctypes.c_int,
@@ -55,13 +62,14 @@ def _read_pixels_fn():
         ctypes.c_uint,
         ctypes.c_void_p,
     ]
-    return fn
+    read_pixels: ReadPixels = fn
+    return read_pixels
 
 
 class _GpuPrimitive:
     """A primitive's buffers and textures on the GPU, plus its compiled-variant key."""
 
-    def __init__(self, prim: Primitive, textures: dict[int, gloo.Texture2D]):
+    def __init__(self, prim: Primitive, textures: dict[int, Any]) -> None:
         self.material = prim.material
         self.features = prim.material.features(prim.uvs is not None, prim.colors is not None)
         if any(f.endswith("_TEX") for f in self.features):
@@ -71,7 +79,7 @@ class _GpuPrimitive:
         self.uvs = gloo.VertexBuffer(prim.uvs) if "HAS_UV" in self.features else None
         self.colors = gloo.VertexBuffer(prim.colors) if "VERTEX_COLOR" in self.features else None
         self.indices = gloo.IndexBuffer(prim.indices)
-        self.textures = {}
+        self.textures: dict[str, Any] = {}  # uniform name -> gloo.Texture2D
         for feature, uniform, attr in _TEXTURE_UNIFORMS:
             image = getattr(prim.material, attr)
             if feature in self.features:
@@ -91,7 +99,7 @@ class Renderer:
     ``draw`` returns a (height, width, 4) uint8 straight-alpha RGBA array, top row first, with a
     transparent background (alpha 0 where there is neither model, shadow nor reflection)."""
 
-    def __init__(self, scene: Scene, width: int, height: int):
+    def __init__(self, scene: Scene, width: int, height: int) -> None:
         self.canvas, self.description = create_canvas()
         self.scene = scene
         self.width, self.height = width, height
@@ -102,9 +110,9 @@ class Renderer:
         self._read_pixels = _read_pixels_fn()
         self._frame = np.empty((height, width, 4), dtype=np.uint8)
 
-        textures: dict[int, gloo.Texture2D] = {}
+        textures: dict[int, Any] = {}  # id(image) -> gloo.Texture2D
         self._prims = [_GpuPrimitive(p, textures) for p in scene.primitives]
-        self._programs: dict[frozenset[str], gloo.Program] = {}
+        self._programs: dict[frozenset[str], Any] = {}  # feature set -> gloo.Program
         quad = gloo.VertexBuffer(_QUAD)
         self._resolve = gloo.Program(RESOLVE_VERT, RESOLVE_FRAG)
         self._resolve["a_position"] = quad
@@ -129,19 +137,20 @@ class Renderer:
         self._bake["u_extent"] = SHADOW_EXTENT
         self._bake["u_falloff"] = SHADOW_FALLOFF
         self._bake_pixels = np.empty((SHADOW_SIZE, SHADOW_SIZE, 4), dtype=np.uint8)
-        self._baked_key: tuple | None = None
+        self._baked_key: tuple[str, float] | None = None
         self._center_y = float(scene.bounds[:, 1].mean())
-        self._geometry: tuple | None = None  # dataset geometry pass (FBO, program, readback), made on first use
+        # Dataset geometry pass (FBO, program, (H, W, 4) float32 readback), made on first use.
+        self._geometry: tuple[Any, Any, NDArray[np.float32]] | None = None
 
     # -- programs -------------------------------------------------------------------------------
-    def _program(self, features: frozenset[str]) -> gloo.Program:
+    def _program(self, features: frozenset[str]) -> Any:
         prog = self._programs.get(features)
         if prog is None:
             prog = gloo.Program(with_defines(MESH_VERT, features), with_defines(MESH_FRAG, features))
             self._programs[features] = prog
         return prog
 
-    def _bind(self, gp: _GpuPrimitive, features: frozenset[str]) -> gloo.Program:
+    def _bind(self, gp: _GpuPrimitive, features: frozenset[str]) -> Any:
         prog = self._program(features)
         prog["a_position"] = gp.positions
         prog["a_normal"] = gp.normals
@@ -161,8 +170,9 @@ class Renderer:
         return prog
 
     # -- shadow -----------------------------------------------------------------------------------
-    def _bake_shadow(self, model: np.ndarray) -> None:
-        """Render the model from below into the bake target, blur it and upload it as the shadow."""
+    def _bake_shadow(self, model: NDArray[np.float32]) -> None:
+        """Render the model from below into the bake target, blur it and upload it as the shadow.
+        ``model`` (4, 4) float32: the model matrix to bake with."""
         with self._bake_fbo:
             gloo.set_viewport(0, 0, SHADOW_SIZE, SHADOW_SIZE)
             gloo.set_state(blend=False, depth_test=True, cull_face=False, depth_mask=True)
@@ -178,9 +188,9 @@ class Renderer:
             )
         self._shadow_tex.set_data(blur_shadow(self._bake_pixels[:, :, 0])[:, :, None])
 
-    def _ensure_shadow(self, pose: FramePose, tilt_x: float) -> np.ndarray:
-        """Return the ground quad's model matrix, baking the shadow when needed. Without tilt one bake
-        serves every spin angle: the baked quad simply turns with the model."""
+    def _ensure_shadow(self, pose: FramePose, tilt_x: float) -> NDArray[np.float32]:
+        """Return the ground quad's (4, 4) float32 model matrix, baking the shadow when needed.
+        Without tilt one bake serves every spin angle: the baked quad simply turns with the model."""
         if tilt_x == 0.0:
             key = ("spin", round(pose.scale, 6))
             if key != self._baked_key:
@@ -192,10 +202,14 @@ class Renderer:
         return np.eye(4, dtype=np.float32)
 
     # -- frames -----------------------------------------------------------------------------------
-    def _draw_meshes(self, pose: FramePose, model: np.ndarray, viewproj: np.ndarray, reflection: bool) -> None:
+    def _draw_meshes(
+        self, pose: FramePose, model: NDArray[np.float32], viewproj: NDArray[np.float32], reflection: bool
+    ) -> None:
+        """Draw every primitive, opaque first, then blended back to front. ``model`` and
+        ``viewproj`` (4, 4) float32; ``reflection``: the mirrored pass (front faces flip)."""
         normal_matrix = np.linalg.inv(model[:3, :3].astype(np.float64)).T.astype(np.float32)
 
-        def eye_dist(gp: Any) -> float:
+        def eye_dist(gp: _GpuPrimitive) -> float:
             return -float(np.linalg.norm((model[:3, :3] @ gp.centroid + model[:3, 3]) - pose.eye))
 
         opaque = [gp for gp in self._prims if not gp.blend]
@@ -214,8 +228,9 @@ class Renderer:
                 prog.draw("triangles", gp.indices)
         gloo.set_front_face("ccw")
 
-    def draw(self, pose: FramePose, *, shadows: bool, reflector: bool, tilt_x: float = 0.0) -> np.ndarray:
-        """Render one frame. Returns the renderer's own (H, W, 4) uint8 buffer: copy it to keep it."""
+    def draw(self, pose: FramePose, *, shadows: bool, reflector: bool, tilt_x: float = 0.0) -> NDArray[np.uint8]:
+        """Render one frame. Returns the renderer's own (H, W, 4) uint8 straight-RGBA buffer, top
+        row first: copy it to keep it."""
         ground_model = self._ensure_shadow(pose, tilt_x) if shadows else None
         viewproj = (pose.proj.astype(np.float64) @ pose.view.astype(np.float64)).astype(np.float32)
         iw, ih = self.width * SSAA, self.height * SSAA
@@ -244,7 +259,7 @@ class Renderer:
             self._read_pixels(0, 0, self.width, self.height, gl2.GL_RGBA, gl2.GL_UNSIGNED_BYTE, self._frame.ctypes.data)
         return self._frame
 
-    def draw_geometry(self, pose: FramePose) -> np.ndarray:
+    def draw_geometry(self, pose: FramePose) -> NDArray[np.float32]:
         """Dataset pass: one sample at each output pixel centre (no supersampling, so depth never mixes
         a surface with the background), every triangle drawn whatever its material (no culling,
         alpha ignored). Returns the renderer's own (H, W, 4) float32 buffer, top row first:
@@ -277,9 +292,11 @@ class Renderer:
                 prog.draw("triangles", gp.indices)
             self.canvas.context.flush_commands()
             self._read_pixels(0, 0, self.width, self.height, gl2.GL_RGBA, gl2.GL_FLOAT, pixels.ctypes.data)
-        return pixels[::-1]
+        flipped: NDArray[np.float32] = pixels[::-1]
+        return flipped
 
     def close(self) -> None:
+        """Close the canvas and so the GL context."""
         try:
             self.canvas.close()
         except Exception:  # tearing down a context must never mask the job's real outcome

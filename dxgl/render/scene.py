@@ -11,14 +11,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from dxgl.render.types import RenderError
 
 CANONICAL_SIZE = 2.0
 MAX_TEXTURE_SIDE = 4096
 SUPPORTED_SUFFIXES = (".glb", ".gltf", ".obj")
+
+Texture = NDArray[np.uint8]  # (H, W, 4) uint8 RGBA, bottom row first
 
 
 @dataclass
@@ -27,14 +31,14 @@ class Material:
     bottom row first. Colour textures (base colour, emissive) hold sRGB-encoded values."""
 
     base_color: tuple[float, float, float, float] = (0.8, 0.8, 0.8, 1.0)
-    base_color_texture: np.ndarray | None = None
+    base_color_texture: Texture | None = None
     metallic: float = 1.0
     roughness: float = 1.0
-    metallic_roughness_texture: np.ndarray | None = None  # G = roughness, B = metallic
-    normal_texture: np.ndarray | None = None
-    occlusion_texture: np.ndarray | None = None  # R = occlusion
+    metallic_roughness_texture: Texture | None = None  # G = roughness, B = metallic
+    normal_texture: Texture | None = None
+    occlusion_texture: Texture | None = None  # R = occlusion
     emissive: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    emissive_texture: np.ndarray | None = None
+    emissive_texture: Texture | None = None
     alpha_mode: str = "OPAQUE"  # OPAQUE | MASK | BLEND
     alpha_cutoff: float = 0.5
     double_sided: bool = False
@@ -66,11 +70,11 @@ class Primitive:
     positions (N, 3) float32, normals (N, 3) float32 unit, uvs (N, 2) float32 or None,
     colors (N, 4) float32 linear RGBA or None, indices (M, 3) uint32 counter-clockwise."""
 
-    positions: np.ndarray
-    normals: np.ndarray
-    uvs: np.ndarray | None
-    colors: np.ndarray | None
-    indices: np.ndarray
+    positions: NDArray[np.float32]
+    normals: NDArray[np.float32]
+    uvs: NDArray[np.float32] | None
+    colors: NDArray[np.float32] | None
+    indices: NDArray[np.uint32]
     material: Material
 
 
@@ -79,16 +83,17 @@ class Scene:
     """A whole model. ``frame_points`` (K, 3) float32 are its convex-hull vertices, used for framing."""
 
     primitives: list[Primitive]
-    bounds: np.ndarray  # (2, 3) float32: min and max corners after normalisation
-    frame_points: np.ndarray = field(repr=False)
+    bounds: NDArray[np.float32]  # (2, 3) float32: min and max corners after normalisation
+    frame_points: NDArray[np.float32] = field(repr=False)
     source_scale: float = 1.0  # factor applied to the file's units
 
     @property
     def triangle_count(self) -> int:
+        """Triangles over every primitive."""
         return int(sum(len(p.indices) for p in self.primitives))
 
 
-def _texture(image) -> np.ndarray | None:
+def _texture(image: Any) -> NDArray[np.uint8] | None:
     """PIL image (palette, greyscale, RGB, ...) -> (H, W, 4) uint8 RGBA, bottom row first."""
     if image is None:
         return None
@@ -96,41 +101,38 @@ def _texture(image) -> np.ndarray | None:
 
     if max(image.size) > MAX_TEXTURE_SIDE:
         scale = MAX_TEXTURE_SIDE / max(image.size)
-        image = image.resize((max(1, int(image.size[0] * scale)), max(1, int(image.size[1] * scale))), Image.LANCZOS)
+        image = image.resize(
+            (max(1, int(image.size[0] * scale)), max(1, int(image.size[1] * scale))), Image.Resampling.LANCZOS
+        )
     rgba = np.asarray(image.convert("RGBA"), dtype=np.uint8)
     return np.ascontiguousarray(rgba[::-1])
 
 
-def _factor(value, default, size):
-    if value is None:
-        return default
-    arr = np.asarray(value, dtype=np.float64).reshape(-1)
-    if arr.dtype.kind in "iu" or arr.max(initial=0) > 1.0:  # trimesh keeps colour factors as 8-bit
-        arr = arr / 255.0
-    return tuple(float(x) for x in arr[:size]) if size > 1 else float(arr[0])
-
-
-def _material(visual) -> Material:
+def _material(visual: Any) -> Material:
     from trimesh.visual.material import PBRMaterial, SimpleMaterial
 
-    mat = getattr(visual, "material", None)
+    mat: Any = getattr(visual, "material", None)
     if isinstance(mat, SimpleMaterial):
-        mat = mat.to_pbr()
+        mat = mat.to_pbr()  # type: ignore[no-untyped-call]  # trimesh is untyped
     if not isinstance(mat, PBRMaterial):
         return Material(metallic=0.0, roughness=0.5)
-    base = mat.baseColorFactor
-    base = (1.0, 1.0, 1.0, 1.0) if base is None else np.asarray(base, dtype=np.float64) / 255.0
+    factor = mat.baseColorFactor
+    base: Any = (1.0, 1.0, 1.0, 1.0) if factor is None else np.asarray(factor, dtype=np.float64) / 255.0
     if len(base) == 3:
         base = (*base, 1.0)
+    r, g, b, a = (float(x) for x in base[:4])
     # glTF: a missing metallic or roughness factor means 1.0.
     metallic = 1.0 if mat.metallicFactor is None else float(mat.metallicFactor)
     roughness = 1.0 if mat.roughnessFactor is None else float(mat.roughnessFactor)
-    emissive = mat.emissiveFactor
-    emissive = (0.0, 0.0, 0.0) if emissive is None else tuple(float(x) for x in np.asarray(emissive)[:3])
+    emissive_factor = mat.emissiveFactor
+    emissive: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    if emissive_factor is not None:
+        er, eg, eb = (float(x) for x in np.asarray(emissive_factor)[:3])
+        emissive = (er, eg, eb)
     if mat.emissiveTexture is not None and not any(emissive):
         emissive = (1.0, 1.0, 1.0)
     return Material(
-        base_color=tuple(float(x) for x in base[:4]),
+        base_color=(r, g, b, a),
         base_color_texture=_texture(mat.baseColorTexture),
         metallic=metallic,
         roughness=roughness,
@@ -145,7 +147,8 @@ def _material(visual) -> Material:
     )
 
 
-def _vertex_colors(mesh) -> np.ndarray | None:
+def _vertex_colors(mesh: Any) -> NDArray[np.float32] | None:
+    """(N, 4) float32 linear RGBA vertex colours of ``mesh``, or None when it has none."""
     visual = mesh.visual
     colors = None
     if getattr(visual, "kind", None) == "vertex":
@@ -160,13 +163,14 @@ def _vertex_colors(mesh) -> np.ndarray | None:
     colors = colors / 255.0
     # sRGB-encoded 8-bit colours -> linear, matching glTF's linear COLOR_0.
     colors[:, :3] = np.where(colors[:, :3] <= 0.04045, colors[:, :3] / 12.92, ((colors[:, :3] + 0.055) / 1.055) ** 2.4)
-    return colors
+    return colors.astype(np.float32, copy=False)  # float32 already: no copy
 
 
-def _load_trimesh_scene(path: Path):
+def _load_trimesh_scene(path: Path) -> Any:
+    """The file as a trimesh.Scene (untyped)."""
     import trimesh
 
-    if int(trimesh.__version__.split(".")[0]) < 5:
+    if int(str(trimesh.__version__).split(".")[0]) < 5:
         raise RenderError("trimesh >= 5 is required (older versions follow glTF URIs outside the folder)")
     try:
         return trimesh.load(str(path), force="scene", process=False)
@@ -190,7 +194,16 @@ def load_scene(path: Path) -> Scene:
         raise RenderError(f"The model file {path.name} is empty")
     loaded = _load_trimesh_scene(path)
 
-    raw: list[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray, Material]] = []
+    raw: list[
+        tuple[
+            NDArray[np.float64],
+            NDArray[np.float64],
+            NDArray[np.float32] | None,
+            NDArray[np.float32] | None,
+            NDArray[np.uint32],
+            Material,
+        ]
+    ] = []
     materials: dict[int, Material] = {}
     for node in loaded.graph.nodes_geometry:
         transform, geom_name = loaded.graph[node]
@@ -245,11 +258,13 @@ def load_scene(path: Path) -> Scene:
     )
 
 
-def _hull_points(points: np.ndarray) -> np.ndarray:
-    """Convex-hull vertices (K, 3) float32: every projection of the model fits iff these fit."""
+def _hull_points(points: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Convex-hull vertices (K, 3) float32 of ``points`` (N, 3) float32: every projection of the
+    model fits iff these fit."""
     try:
         from scipy.spatial import ConvexHull
 
-        return points[ConvexHull(points.astype(np.float64)).vertices].astype(np.float32)
+        hull: NDArray[np.float32] = points[ConvexHull(points.astype(np.float64)).vertices].astype(np.float32)
+        return hull
     except Exception:  # flat or degenerate models: all points are still a correct (slower) answer
         return np.unique(points, axis=0).astype(np.float32)

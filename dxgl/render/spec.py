@@ -1,6 +1,7 @@
 """What one video job renders: effect, size, timing and look, as a frozen value (``JobSpec``).
 
-The output-size table lives here and only here.
+Sizes, the frame rate, the effects' parameters and their defaults are the contract's
+(``dxgl.contract``); this module only turns validated settings into a spec.
 """
 
 from __future__ import annotations
@@ -9,38 +10,41 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-# (quality, aspect) -> (width, height). 1:1 and 9:16 keep the tier's short side (CLARIFICATIONS.md).
-OUTPUT_SIZES: dict[tuple[str, str], tuple[int, int]] = {
-    ("standard", "16:9"): (1920, 1080),
-    ("standard", "1:1"): (1080, 1080),
-    ("standard", "9:16"): (1080, 1920),
-    ("4k", "16:9"): (3840, 2160),
-    ("4k", "1:1"): (2160, 2160),
-    ("4k", "9:16"): (2160, 3840),
-    ("pro", "16:9"): (3840, 2160),
-    ("pro", "1:1"): (2160, 2160),
-    ("pro", "9:16"): (2160, 3840),
-}
-
-FPS = 30
-EFFECT_PARAM_NAMES = ("sweepAngle", "easeOutRatio", "amplitude", "zoomStart", "zoomEnd", "scaleFrom")
+from dxgl.contract import (
+    BASE_DEFAULTS,
+    DEFAULT_ALIGNMENT,
+    EFFECT_PARAM_NAMES,
+    FPS,
+    Effect,
+    effect_defaults,
+    output_size,
+)
 
 # Fields that only change what happens after drawing (compositing / encoding); jobs that differ only
 # in these can share one pass of drawn frames (render_variants).
 POST_DRAW_FIELDS = frozenset({"bg_color", "bg_image", "bg_align", "fg_image", "fg_align", "watermark"})
+
+DrawKey = tuple[tuple[str, Any], ...]
 
 
 def _even(value: float) -> int:
     return max(2, int(round(value / 2.0)) * 2)
 
 
-def _hex_to_rgb(value: str) -> tuple[int, int, int]:
+def hex_to_rgb(value: str) -> tuple[int, int, int]:
+    """``"#rrggbb"`` -> (r, g, b), each 0..255."""
     value = value.lstrip("#")
     return (int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16))
 
 
+DEFAULT_BG_COLOR = hex_to_rgb(str(BASE_DEFAULTS["bgColor"]))
+
+
 @dataclass(frozen=True)
 class JobSpec:
+    """One video job: what is drawn (effect, size, timing, camera, look) and what is composited
+    over and under it (post-draw fields). Build it with ``from_settings``."""
+
     effect: str
     aspect: str
     quality: str
@@ -54,12 +58,13 @@ class JobSpec:
     easing: bool
     rotate_y: float
     tilt_x: float
-    params: dict = field(default_factory=dict, hash=False)
+    # Every parameter of ``effect`` (contract.EFFECT_PARAMS), camelCase name -> value.
+    params: dict[str, float] = field(default_factory=dict, hash=False)
     watermark: bool = False
     bg_image: Path | None = None
-    bg_align: str = "top-left"
+    bg_align: str = DEFAULT_ALIGNMENT
     fg_image: Path | None = None
-    fg_align: str = "top-left"
+    fg_align: str = DEFAULT_ALIGNMENT
 
     @classmethod
     def from_settings(
@@ -75,18 +80,20 @@ class JobSpec:
     ) -> JobSpec:
         """Build from validated settings (camelCase keys, defaults filled by
         ``validate_render_settings``). ``size`` overrides the tier's size; ``max_size`` caps the long
-        side keeping the aspect (even numbers); ``max_length`` caps seconds; 0 means no cap."""
+        side keeping the aspect (even numbers); ``max_length`` caps seconds; 0 means no cap. Every
+        parameter of the effect the settings lack gets the contract's default."""
         quality, aspect = settings["quality"], settings["aspect"]
-        if settings.get("effect") == "dataset":
+        if settings.get("effect") == Effect.DATASET:
             raise ValueError("dataset renders are not video jobs")
-        width, height = size if size is not None else OUTPUT_SIZES[(quality, aspect)]
+        width, height = size if size is not None else output_size(quality, aspect)
         if max_size and max(width, height) > max_size:
             scale = max_size / max(width, height)
             width, height = _even(width * scale), _even(height * scale)
         length = int(settings["length"])
         if max_length:
             length = min(length, max_length)
-        params = {k: float(settings[k]) for k in EFFECT_PARAM_NAMES if k in settings}
+        params = effect_defaults(settings["effect"])
+        params.update({k: float(settings[k]) for k in EFFECT_PARAM_NAMES if k in settings})
         return cls(
             effect=settings["effect"],
             aspect=aspect,
@@ -95,7 +102,7 @@ class JobSpec:
             height=int(height),
             fps=FPS,
             length=length,
-            bg_color=_hex_to_rgb(settings["bgColor"]),
+            bg_color=hex_to_rgb(settings["bgColor"]),
             shadows=bool(settings["shadows"]),
             reflector=bool(settings["reflector"]),
             easing=bool(settings["easing"]),
@@ -104,16 +111,17 @@ class JobSpec:
             params=params,
             watermark=watermark,
             bg_image=bg_image,
-            bg_align=settings.get("bgAlign", "top-left"),
+            bg_align=settings.get("bgAlign", DEFAULT_ALIGNMENT),
             fg_image=fg_image,
-            fg_align=settings.get("fgAlign", "top-left"),
+            fg_align=settings.get("fgAlign", DEFAULT_ALIGNMENT),
         )
 
     @property
     def frame_count(self) -> int:
+        """fps x length seconds, at least 1."""
         return max(1, int(round(self.fps * self.length)))
 
-    def draw_key(self) -> tuple:
+    def draw_key(self) -> DrawKey:
         """Everything that decides the drawn frames (not post-draw compositing)."""
         return tuple(
             (f.name, tuple(sorted(getattr(self, f.name).items())) if f.name == "params" else getattr(self, f.name))

@@ -6,9 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from dxgl.render_cli import render_command
 from tests.render.conftest import MODELS
 from tests.render.ffprobe import probe
+
+pytestmark = pytest.mark.render
 
 
 def test_module_cli_renders_with_size_override(tmp_path: Path):

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dxgl.render.composite import ALIGNMENTS, Compositor, anchor_fractions, load_rgba_image
+from dxgl.contract import Alignment
+from dxgl.render.composite import Compositor, anchor_fractions, load_rgba_image
 from dxgl.render.types import RenderError
 
 W, H = 160, 90
@@ -43,7 +44,7 @@ def test_model_over_colour_opaque_and_half_transparent() -> None:
     assert (out[80, 150] == (200, 100, 50)).all()
 
 
-@pytest.mark.parametrize("align", ALIGNMENTS)
+@pytest.mark.parametrize("align", [a.value for a in Alignment])
 @pytest.mark.parametrize(
     "out_size, image_size",
     [((160, 90), (300, 300)), ((90, 160), (300, 300)), ((90, 90), (600, 300)), ((90, 90), (300, 600))],

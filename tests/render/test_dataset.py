@@ -9,9 +9,10 @@ import sys
 import numpy as np
 import pytest
 
-from dxgl.render import DATASET_TIERS, DatasetSpec
-from dxgl.render.dataset_files import ContactSheet, depth_levels, metric_depth, normal_rgb, rgb_on_white, split_indices
-from dxgl.render.dataset_views import fibonacci_directions, make_cameras
+from dxgl.contract import DATASET_TIERS, DatasetQuality
+from dxgl.render import DatasetSpec
+from dxgl.render.dataset.files import ContactSheet, depth_levels, metric_depth, normal_rgb, rgb_on_white, split_indices
+from dxgl.render.dataset.views import fibonacci_directions, make_cameras
 from dxgl.services.render_settings import validate_render_settings
 
 
@@ -21,7 +22,8 @@ def test_spec_from_validated_settings_follows_the_tier_and_caps():
     default = DatasetSpec.from_settings(validate_render_settings({"output": "dataset"}))
     assert default == DatasetSpec(views=100, size=800, coverage="hemisphere")
     assert DatasetSpec.from_settings(settings, max_size=96, max_views=12) == DatasetSpec(12, 96, "sphere")
-    assert DATASET_TIERS["400x2048"] == (400, 2048)
+    tier = DATASET_TIERS[DatasetQuality("400x2048")]
+    assert (tier.views, tier.size) == (400, 2048)
     with pytest.raises(ValueError):
         DatasetSpec(views=4, size=64, coverage="cylinder")
 

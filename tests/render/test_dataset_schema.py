@@ -145,11 +145,20 @@ def test_the_checks_accept_a_minimal_valid_file(tmp_path):
     check_instant_ngp(path)
 
 
-@pytest.mark.parametrize(
-    "breakage",
-    ["no_focal", "float_w", "bad_model", "mask_on_some", "matrix_3x4", "missing_image", "aabb_3", "scaled_rotation"],
-)
-def test_the_checks_reject_broken_files(tmp_path, breakage):
+# Each breakage and the loaders whose checks must reject it (a field only one loader reads breaks only that one).
+BREAKAGES = {
+    "no_focal": ("nerfstudio", "instant_ngp"),
+    "float_w": ("nerfstudio", "instant_ngp"),
+    "bad_model": ("nerfstudio",),
+    "mask_on_some": ("nerfstudio",),
+    "matrix_3x4": ("nerfstudio", "instant_ngp"),
+    "missing_image": ("nerfstudio", "instant_ngp"),
+    "aabb_3": ("instant_ngp",),
+    "scaled_rotation": ("nerfstudio", "instant_ngp"),
+}
+
+
+def _broken(tmp_path: Path, breakage: str) -> Path:
     path = _valid(tmp_path)
     meta = json.loads(path.read_text())
     frame = meta["frames"][0]
@@ -172,6 +181,18 @@ def test_the_checks_reject_broken_files(tmp_path, breakage):
     elif breakage == "scaled_rotation":
         frame["transform_matrix"] = (np.eye(4) * [2, 2, 2, 1]).tolist()
     path.write_text(json.dumps(meta))
+    return path
+
+
+@pytest.mark.parametrize("breakage", [b for b, loaders in BREAKAGES.items() if "nerfstudio" in loaders])
+def test_the_nerfstudio_check_rejects_broken_files(tmp_path, breakage):
+    path = _broken(tmp_path, breakage)
     with pytest.raises((AssertionError, KeyError, FileNotFoundError)):
         check_nerfstudio(path)
+
+
+@pytest.mark.parametrize("breakage", [b for b, loaders in BREAKAGES.items() if "instant_ngp" in loaders])
+def test_the_instant_ngp_check_rejects_broken_files(tmp_path, breakage):
+    path = _broken(tmp_path, breakage)
+    with pytest.raises((AssertionError, KeyError, FileNotFoundError)):
         check_instant_ngp(path)

@@ -20,6 +20,8 @@ from dxgl.render.encode import (
 from dxgl.render.types import RenderError
 from tests.render.ffprobe import decode_frames, probe, top_level_atoms
 
+pytestmark = pytest.mark.render
+
 W, H, N = 160, 96, 12
 DISC = (0, 200, 60)  # saturated green: read back with the wrong matrix it is off by ~30 levels
 BG = (255, 136, 0)

@@ -10,6 +10,8 @@ from dxgl.render.scene import load_scene
 from tests.render.conftest import MODELS, small_spec
 from tests.render.gl_child import draw_frames
 
+pytestmark = pytest.mark.render
+
 WIDTH, HEIGHT = 160, 90
 
 
@@ -35,7 +37,10 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float((a & b).sum() / max((a | b).sum(), 1))
 
 
-@pytest.mark.parametrize("name", ["Duck", "CesiumMilkTruck", "monkey", "BoxTextured"])
+# The truck's ray cast alone takes 5-10 s on these machines: it runs with the slow tests.
+@pytest.mark.parametrize(
+    "name", ["Duck", pytest.param("CesiumMilkTruck", marks=pytest.mark.slow), "monkey", "BoxTextured"]
+)
 def test_silhouette_matches_ray_cast(name):
     spec = small_spec({"effect": "turntable", "shadows": False, "rotateY": 20}, size=(WIDTH, HEIGHT), fps=2)
     frames, poses = draw_frames(MODELS[name], spec, indices=[0, 2])

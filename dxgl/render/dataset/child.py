@@ -1,31 +1,41 @@
-"""The body of the dataset render child: load, place the cameras, draw every view once, stream the ZIP.
+"""The dataset child process: load the model, place the cameras, draw every view once, stream the ZIP.
 
-Runs only inside the process ``dataset.render_dataset`` spawns. Messages to the parent follow
-``engine.run_in_child``: ("event", 0, name, payload), then ("done", DatasetOutputs) or ("error", message).
+Runs only inside the process ``dataset.render_dataset`` spawns (through
+``dxgl.render.child.run_render_child``). It sends ("started", {}), ("poster", {"path": ...}),
+("frames", {...}) and ("encoding", {}) events as job 0 and returns the DatasetOutputs; a failure is
+reported to the parent by ``dxgl.proc``.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dxgl.render.worker import report_child_outcome
+from dxgl.proc import Emit
+from dxgl.render.child import job_events, start_child_logging
+from dxgl.render.dataset.spec import DatasetOutputs, DatasetSpec
+
+if TYPE_CHECKING:
+    from dxgl.render.renderer import Renderer
 
 log = logging.getLogger("dxgl.render")
 
 
-def _render(model_path: Path, spec, out_dir: Path, send) -> object:
+def _render(model_path: Path, spec: DatasetSpec, out_dir: Path, emit: Emit) -> DatasetOutputs:
     # Imports here: the GL stack loads only in this process, after the platform is chosen.
     from dxgl.render.camera import FramePose
-    from dxgl.render.dataset_archive import DatasetArchive
-    from dxgl.render.dataset_points import sample_surface
-    from dxgl.render.dataset_views import dataset_offset, make_cameras
+    from dxgl.render.dataset.archive import DatasetArchive
+    from dxgl.render.dataset.points import sample_surface
+    from dxgl.render.dataset.views import dataset_offset, make_cameras
     from dxgl.render.scene import load_scene
 
-    def event(name: str, payload: dict) -> None:
-        send(("event", 0, name, payload))
+    send = job_events(emit)
+
+    def event(name: str, payload: dict[str, Any]) -> None:
+        send(0, name, payload)
 
     scene = load_scene(model_path)
     offset = dataset_offset(scene.bounds)
@@ -34,7 +44,7 @@ def _render(model_path: Path, spec, out_dir: Path, send) -> object:
     model = np.eye(4, dtype=np.float32)
     model[:3, 3] = offset
     archive = DatasetArchive(out_dir, cams, event)  # its writer thread starts before the GL context: no fork follows
-    renderer = None
+    renderer: Renderer | None = None
     try:
         from dxgl.render.renderer import Renderer
 
@@ -71,12 +81,8 @@ def _render(model_path: Path, spec, out_dir: Path, send) -> object:
             renderer.close()
 
 
-def dataset_child_main(model_path: str, work: tuple, messages) -> None:
-    """Entry point of the spawned process. ``work``: (DatasetSpec, out_dir); ``messages``: a
-    multiprocessing queue to the parent."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s dxgl.render[%(process)d] %(message)s")
+def dataset_child_main(model_path: str, work: tuple[DatasetSpec, str], emit: Emit) -> DatasetOutputs:
+    """Entry point of the spawned process (``dxgl.proc`` target). ``work``: (DatasetSpec, out_dir)."""
+    start_child_logging()
     spec, out_dir = work
-    send = messages.put
-    report_child_outcome(
-        send, lambda: _render(Path(model_path), spec, Path(out_dir), send), "dataset render", "a smaller dataset tier"
-    )
+    return _render(Path(model_path), spec, Path(out_dir), emit)

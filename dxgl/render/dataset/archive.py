@@ -16,12 +16,14 @@ import threading
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image
 
-from dxgl.render.dataset import DatasetOutputs
-from dxgl.render.dataset_files import (
+from dxgl.contract import POSTER_SMALL_LONG_SIDE
+from dxgl.render.dataset.files import (
     ContactSheet,
     depth_levels,
     mask_grey,
@@ -33,17 +35,20 @@ from dxgl.render.dataset_files import (
     transforms,
     view_name,
 )
-from dxgl.render.dataset_points import ply_bytes
-from dxgl.render.dataset_views import DatasetCameras
+from dxgl.render.dataset.points import ply_bytes
+from dxgl.render.dataset.spec import DatasetOutputs
+from dxgl.render.dataset.views import DatasetCameras
 from dxgl.render.types import RenderError
 
 QUEUE_VIEWS = 3
-POSTER_SMALL_SIDE = 480
 FRAME_EVENTS = 20  # how many ("frames", ...) progress events a dataset sends at most
-_STOP = object()
+
+EventCallback = Callable[[str, dict[str, Any]], None]
+_View = tuple[int, NDArray[np.uint8], NDArray[np.float32]]
 
 
-def _write_png_atomically(path: Path, array: np.ndarray) -> None:
+def _write_png_atomically(path: Path, array: NDArray[np.uint8]) -> None:
+    """(H, W, 3) uint8 RGB -> a PNG at ``path``, written beside it first and moved into place."""
     tmp = path.with_name(path.name + ".part")
     Image.fromarray(array).save(tmp, format="PNG")
     os.replace(tmp, path)
@@ -53,28 +58,24 @@ class DatasetArchive:
     """Writes out_dir/dataset.zip, poster.png and poster_small.png. ``on_event(name, payload)`` is
     called from the writer thread (the child's message queue is thread-safe)."""
 
-    def __init__(self, out_dir: Path, cams: DatasetCameras, on_event: Callable[[str, dict], None]):
+    def __init__(self, out_dir: Path, cams: DatasetCameras, on_event: EventCallback) -> None:
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.cams = cams
         self.count = len(cams.c2w)
         self.on_event = on_event
-        self.outputs = DatasetOutputs(
-            archive=self.out_dir / "dataset.zip",
-            poster_full=self.out_dir / "poster.png",
-            poster_small=self.out_dir / "poster_small.png",
-        )
-        self._part = self.out_dir / "dataset.zip.part"
+        self.outputs = DatasetOutputs.in_folder(self.out_dir)
+        self._part = self.outputs.archive.with_name(self.outputs.archive.name + ".part")
         self._zip = zipfile.ZipFile(self._part, "w", allowZip64=True)
         self._sheet = ContactSheet(self.count, cams.size)
-        self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_VIEWS)
+        self._queue: queue.Queue[_View | None] = queue.Queue(maxsize=QUEUE_VIEWS)  # None: stop
         self._error: BaseException | None = None
         self._written = 0
         self._thread = threading.Thread(target=self._run, name="dxgl-dataset-writer", daemon=True)
         self._thread.start()
 
     # -- GL thread side ---------------------------------------------------------------------------
-    def add_view(self, index: int, rgba: np.ndarray, geometry: np.ndarray) -> None:
+    def add_view(self, index: int, rgba: NDArray[np.uint8], geometry: NDArray[np.float32]) -> None:
         """Queue view ``index``: ``rgba`` (S, S, 4) uint8 straight-alpha render, ``geometry`` (S, S, 4)
         float32 (normal xyz, z-depth; 0 where no surface). Both must be the caller's own copies."""
         self._raise_if_failed()
@@ -85,9 +86,10 @@ class DatasetArchive:
             except queue.Full:
                 self._raise_if_failed()
 
-    def finish(self, points: np.ndarray) -> DatasetOutputs:
-        """Wait for every view, add the dataset-wide files, close and move the archive into place."""
-        self._queue.put(_STOP)
+    def finish(self, points: NDArray[np.void]) -> DatasetOutputs:
+        """Wait for every view, add the dataset-wide files, close and move the archive into place.
+        ``points``: the (N,) structured array of ``points.sample_surface``."""
+        self._queue.put(None)
         self._thread.join()
         self._raise_if_failed()
         if self._written != self.count:
@@ -109,7 +111,7 @@ class DatasetArchive:
     def abort(self) -> None:
         """Stop the writer and remove the partial archive (posters already written stay)."""
         try:
-            self._queue.put_nowait(_STOP)
+            self._queue.put_nowait(None)
         except queue.Full:
             pass
         self._error = self._error or RenderError("aborted")
@@ -130,7 +132,7 @@ class DatasetArchive:
         try:
             while True:
                 item = self._queue.get()
-                if item is _STOP or self._error is not None:
+                if item is None or self._error is not None:
                     return
                 self._write_view(*item)
                 self._written += 1
@@ -139,7 +141,8 @@ class DatasetArchive:
         except BaseException as exc:  # handed to the GL thread, which raises it
             self._error = exc
 
-    def _write_view(self, index: int, rgba: np.ndarray, geometry: np.ndarray) -> None:
+    def _write_view(self, index: int, rgba: NDArray[np.uint8], geometry: NDArray[np.float32]) -> None:
+        """Encode and store one view (arrays as in ``add_view``); view 0 also writes the posters."""
         cams = self.cams
         depth, mask = geometry[..., 3], geometry[..., 3] > 0.0
         rgb = rgb_on_white(rgba, mask)
@@ -159,7 +162,7 @@ class DatasetArchive:
         self._sheet.add(index, rgb, depth8, normals, mask8)
         if index == 0:
             _write_png_atomically(self.outputs.poster_full, rgb)
-            side = min(POSTER_SMALL_SIDE, cams.size)
-            small = np.asarray(Image.fromarray(rgb).resize((side, side), Image.LANCZOS))
+            side = min(POSTER_SMALL_LONG_SIDE, cams.size)  # square: never enlarged
+            small = np.asarray(Image.fromarray(rgb).resize((side, side), Image.Resampling.LANCZOS))
             _write_png_atomically(self.outputs.poster_small, small)
             self.on_event("poster", {"path": str(self.outputs.poster_full)})

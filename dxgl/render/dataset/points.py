@@ -9,6 +9,7 @@ Pure numpy: no GL.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 
 from dxgl.render.scene import Material, Scene
 
@@ -30,26 +31,33 @@ _PLY_DTYPE = np.dtype(
 )
 
 
-def _srgb_to_linear(c: np.ndarray) -> np.ndarray:
-    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+def _srgb_to_linear(c: NDArray[np.float64]) -> NDArray[np.float64]:
+    """sRGB-encoded values in [0, 1] -> linear, any shape."""
+    linear: NDArray[np.float64] = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return linear
 
 
-def _linear_to_srgb(c: np.ndarray) -> np.ndarray:
+def _linear_to_srgb(c: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Linear values (clipped to [0, 1]) -> sRGB-encoded, any shape."""
     c = np.clip(c, 0.0, 1.0)
-    return np.where(c <= 0.0031308, c * 12.92, 1.055 * c ** (1.0 / 2.4) - 0.055)
+    encoded: NDArray[np.float64] = np.where(c <= 0.0031308, c * 12.92, 1.055 * c ** (1.0 / 2.4) - 0.055)
+    return encoded
 
 
-def _texel(texture: np.ndarray, uv: np.ndarray) -> np.ndarray:
+def _texel(texture: NDArray[np.uint8], uv: NDArray[np.float64]) -> NDArray[np.float64]:
     """Nearest texel with repeat wrapping. ``texture`` (H, W, 4) uint8 bottom row first, ``uv`` (N, 2).
     Returns (N, 4) float64 in [0, 1]."""
     h, w = texture.shape[:2]
     col = np.floor(uv[:, 0] * w).astype(np.int64) % w
     row = np.floor(uv[:, 1] * h).astype(np.int64) % h  # t = 0 is the bottom row, stored first
-    return texture[row, col].astype(np.float64) / 255.0
+    texels: NDArray[np.float64] = texture[row, col].astype(np.float64) / 255.0
+    return texels
 
 
-def _colors(material: Material, uv: np.ndarray | None, vertex_color: np.ndarray | None, n: int) -> np.ndarray:
-    """(n, 3) linear base colour at the sampled points."""
+def _colors(
+    material: Material, uv: NDArray[np.float64] | None, vertex_color: NDArray[np.float64] | None, n: int
+) -> NDArray[np.float64]:
+    """(n, 3) float64 linear base colour at the sampled points; ``uv`` (n, 2), ``vertex_color`` (n, 4)."""
     color = np.tile(np.asarray(material.base_color[:3], dtype=np.float64), (n, 1))
     if material.base_color_texture is not None and uv is not None:
         color *= _srgb_to_linear(_texel(material.base_color_texture, uv)[:, :3])
@@ -58,7 +66,7 @@ def _colors(material: Material, uv: np.ndarray | None, vertex_color: np.ndarray 
     return color
 
 
-def sample_surface(scene: Scene, offset: np.ndarray, count: int = POINT_COUNT) -> np.ndarray:
+def sample_surface(scene: Scene, offset: NDArray[np.float64], count: int = POINT_COUNT) -> NDArray[np.void]:
     """``count`` points on the surface of ``scene``, translated by ``offset`` (3,) into dataset space.
     Returns a structured array of ``_PLY_DTYPE`` (count,)."""
     rng = np.random.default_rng(_SEED)
@@ -79,8 +87,12 @@ def sample_surface(scene: Scene, offset: np.ndarray, count: int = POINT_COUNT) -
         r1, r2 = np.sqrt(rng.random(n)), rng.random(n)
         bary = np.stack([1.0 - r1, r1 * (1.0 - r2), r1 * r2], axis=1)  # uniform over each triangle
 
-        def interp(attr: np.ndarray, bary: np.ndarray = bary, faces: np.ndarray = faces) -> np.ndarray:
-            return np.einsum("nk,nkc->nc", bary, attr[faces].astype(np.float64))
+        def interp(
+            attr: NDArray[np.float32], bary: NDArray[np.float64] = bary, faces: NDArray[np.uint32] = faces
+        ) -> NDArray[np.float64]:
+            """Per-vertex ``attr`` (V, C) -> (n, C) float64 at the sampled points."""
+            values: NDArray[np.float64] = np.einsum("nk,nkc->nc", bary, attr[faces].astype(np.float64))
+            return values
 
         points = interp(prim.positions) + offset
         normals = interp(prim.normals)
@@ -96,14 +108,13 @@ def sample_surface(scene: Scene, offset: np.ndarray, count: int = POINT_COUNT) -
     return out
 
 
-def ply_bytes(points: np.ndarray) -> bytes:
-    """Binary little-endian PLY of a ``_PLY_DTYPE`` array."""
+def ply_bytes(points: NDArray[np.void]) -> bytes:
+    """Binary little-endian PLY of a (N,) ``_PLY_DTYPE`` structured array."""
+    names = points.dtype.names or ()
     header = (
         "ply\nformat binary_little_endian 1.0\ncomment dxgl dataset: surface samples in dataset space\n"
         f"element vertex {len(points)}\n"
-        + "".join(
-            f"property {'float' if points.dtype[name].kind == 'f' else 'uchar'} {name}\n" for name in points.dtype.names
-        )
+        + "".join(f"property {'float' if points.dtype[name].kind == 'f' else 'uchar'} {name}\n" for name in names)
         + "end_header\n"
     )
     return header.encode("ascii") + points.astype(_PLY_DTYPE).tobytes()

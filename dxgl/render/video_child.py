@@ -1,26 +1,29 @@
-"""The body of the render child process: load, draw every frame once, feed every job's encoder.
+"""The video child process: load the model, draw every frame once, feed every job's encoder.
 
-Runs only inside the process ``engine`` spawns. Messages to the parent go through ``send``:
-("event", job_index, name, payload), then exactly one of ("done", [RenderOutputs, ...]) or
-("error", user_message).
+Runs only inside the process ``video.render_job`` / ``video.render_variants`` spawn (through
+``dxgl.render.child.run_render_child``). It sends ("started", {}), ("poster", {"path": ...}),
+("frames", {"done": i, "total": n}) and ("encoding", {}) events per job and returns one
+RenderOutputs per job; a failure is reported to the parent by ``dxgl.proc``.
 """
 
 from __future__ import annotations
 
 import logging
-import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from dxgl.render.types import RenderError
+from dxgl.contract import OutputFile
+from dxgl.proc import Emit
+from dxgl.render.child import SendEvent, job_events, start_child_logging
+from dxgl.render.spec import JobSpec
+from dxgl.render.types import RenderOutputs
 
 log = logging.getLogger("dxgl.render")
 
 FRAME_EVENTS_PER_JOB = 20  # how many ("frames", ...) progress events one job sends at most
 
 
-def _draw_all(model_path: Path, jobs: list[tuple[Any, Path]], send: Callable[[tuple], None]) -> list:
+def _draw_all(model_path: Path, jobs: list[tuple[JobSpec, Path]], send: SendEvent) -> list[RenderOutputs]:
     # Imports here: the GL stack loads only in this process, after the platform is chosen.
     from dxgl.render.camera import camera_path, poster_frame_index
     from dxgl.render.encode import EncodePlan, JobEncoder
@@ -51,10 +54,7 @@ def _draw_all(model_path: Path, jobs: list[tuple[Any, Path]], send: Callable[[tu
                 fg_align=job_spec.fg_align,
                 poster_frame=poster,
             )
-            poster_path = str(Path(out_dir) / "poster.png")
-            encoders.append(
-                JobEncoder(plan, on_poster=lambda i=index, p=poster_path: send(("event", i, "poster", {"path": p})))
-            )
+            encoders.append(JobEncoder(plan, on_poster=_poster_event(send, index, Path(out_dir) / OutputFile.POSTER)))
         from dxgl.render.renderer import Renderer
 
         renderer = Renderer(scene, spec.width, spec.height)
@@ -67,7 +67,7 @@ def _draw_all(model_path: Path, jobs: list[tuple[Any, Path]], send: Callable[[tu
             renderer.description,
         )
         for index in range(len(jobs)):
-            send(("event", index, "started", {}))
+            send(index, "started", {})
         step = max(1, total // FRAME_EVENTS_PER_JOB)
         for i, pose in enumerate(poses):
             frame = renderer.draw(pose, shadows=spec.shadows, reflector=spec.reflector, tilt_x=spec.tilt_x)
@@ -75,9 +75,9 @@ def _draw_all(model_path: Path, jobs: list[tuple[Any, Path]], send: Callable[[tu
                 encoder.write(frame)
             if (i + 1) % step == 0 or i + 1 == total:
                 for index in range(len(jobs)):
-                    send(("event", index, "frames", {"done": i + 1, "total": total}))
+                    send(index, "frames", {"done": i + 1, "total": total})
         for index in range(len(jobs)):
-            send(("event", index, "encoding", {}))
+            send(index, "encoding", {})
         return [encoder.close() for encoder in encoders]
     except BaseException:
         for encoder in encoders:
@@ -88,27 +88,13 @@ def _draw_all(model_path: Path, jobs: list[tuple[Any, Path]], send: Callable[[tu
             renderer.close()
 
 
-def report_child_outcome(send: Callable[[tuple], None], work: Callable[[], Any], what: str, smaller: str) -> None:
-    """Run a child process's ``work`` and send its result or a user-facing error to the parent.
-    ``what`` names the job in messages ("render"), ``smaller`` the advice when memory runs out."""
-    try:
-        send(("done", work()))
-    except RenderError as exc:
-        send(("error", str(exc)))
-    except MemoryError:
-        send(("error", f"The {what} ran out of memory: try {smaller} or a lighter model"))
-    except Exception as exc:  # anything else is our bug: tell the user plainly, log the details
-        log.error("%s failed:\n%s", what, traceback.format_exc())
-        send(("error", f"The {what} failed unexpectedly ({type(exc).__name__}: {exc})"))
+def _poster_event(send: SendEvent, index: int, poster: Path) -> Callable[[], None]:
+    """The encoder's ``on_poster`` for job ``index``: tell the parent where the poster is."""
+    return lambda: send(index, "poster", {"path": str(poster)})
 
 
-def child_main(model_path: str, jobs: list[tuple[Any, str]], messages) -> None:
-    """Entry point of the spawned process. ``messages``: a multiprocessing queue to the parent."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s dxgl.render[%(process)d] %(message)s")
-    send = messages.put
-    report_child_outcome(
-        send,
-        lambda: _draw_all(Path(model_path), [(s, Path(o)) for s, o in jobs], send),
-        "render",
-        "a smaller quality tier",
-    )
+def video_child_main(model_path: str, jobs: list[tuple[JobSpec, str]], emit: Emit) -> list[RenderOutputs]:
+    """Entry point of the spawned process (``dxgl.proc`` target): ``jobs`` are (spec, out_dir)
+    pairs that differ only in post-draw fields; returns one RenderOutputs per job."""
+    start_child_logging()
+    return _draw_all(Path(model_path), [(s, Path(o)) for s, o in jobs], job_events(emit))

@@ -13,7 +13,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
+from dxgl.contract import Coverage
 from dxgl.render.camera import look_at, perspective
 
 FOV_DEG = 40.0  # both axes (square images); close to the NeRF synthetic scenes' 39.6 degrees
@@ -26,9 +28,9 @@ _GOLDEN_ANGLE = math.pi * (3.0 - math.sqrt(5.0))
 class DatasetCameras:
     """All views of one dataset. Matrices are float64, column-vector convention (p' = M @ p)."""
 
-    c2w: np.ndarray  # (N, 4, 4) camera -> dataset space (OpenGL: camera looks down -Z, +Y up)
-    view: np.ndarray  # (N, 4, 4) dataset space -> camera (inverse of c2w)
-    proj: np.ndarray  # (4, 4) camera -> clip, shared by every view
+    c2w: NDArray[np.float64]  # (N, 4, 4) camera -> dataset space (OpenGL: camera looks down -Z, +Y up)
+    view: NDArray[np.float64]  # (N, 4, 4) dataset space -> camera (inverse of c2w)
+    proj: NDArray[np.float64]  # (4, 4) camera -> clip, shared by every view
     size: int  # image side in pixels (square)
     focal: float  # pixels, fl_x = fl_y
     distance: float  # camera distance to the origin, dataset units
@@ -37,15 +39,16 @@ class DatasetCameras:
 
     @property
     def fov_rad(self) -> float:
+        """The field of view of both axes, radians."""
         return math.radians(FOV_DEG)
 
     @property
-    def eyes(self) -> np.ndarray:
+    def eyes(self) -> NDArray[np.float64]:
         """(N, 3) float64 camera positions."""
         return self.c2w[:, :3, 3]
 
 
-def fibonacci_directions(count: int, coverage: str) -> np.ndarray:
+def fibonacci_directions(count: int, coverage: str) -> NDArray[np.float64]:
     """(count, 3) float64 unit vectors from the origin toward each camera, evenly spread by area.
 
     ``hemisphere``: elevations strictly above the horizontal plane through the model's centre (so
@@ -54,26 +57,27 @@ def fibonacci_directions(count: int, coverage: str) -> np.ndarray:
     (+Z); the order is otherwise the lattice's own (cyclically shifted)."""
     if count < 1:
         raise ValueError("a dataset needs at least one view")
-    if coverage not in ("hemisphere", "sphere"):
+    if coverage not in tuple(Coverage):
         raise ValueError(f"unknown coverage {coverage!r}")
     i = np.arange(count, dtype=np.float64)
     # Equal-area rings: y uniform in (0, 1) or (-1, 1), never exactly at the poles.
-    y = (i + 0.5) / count if coverage == "hemisphere" else 1.0 - (2.0 * i + 1.0) / count
+    y = (i + 0.5) / count if coverage == Coverage.HEMISPHERE else 1.0 - (2.0 * i + 1.0) / count
     ring = np.sqrt(np.maximum(0.0, 1.0 - y * y))
     phi = i * _GOLDEN_ANGLE
     first = int(np.argmin(np.abs(y - math.sin(math.radians(POSTER_ELEVATION_DEG)))))
     phi = phi - phi[first]
     dirs = np.stack([ring * np.sin(phi), y, ring * np.cos(phi)], axis=1)
-    return np.roll(dirs, -first, axis=0)
+    rolled: NDArray[np.float64] = np.roll(dirs, -first, axis=0)
+    return rolled
 
 
-def _rotation_towards(direction: np.ndarray) -> np.ndarray:
+def _rotation_towards(direction: NDArray[np.float64]) -> NDArray[np.float64]:
     """(3, 3) rows right, up, back for a camera placed along ``direction`` looking at the origin."""
     up = (0.0, 1.0, 0.0) if abs(direction[1]) < 0.9999 else (0.0, 0.0, -1.0)
     return look_at(direction.copy(), np.zeros(3), up)[:3, :3]
 
 
-def make_cameras(hull_points: np.ndarray, count: int, coverage: str, size: int) -> DatasetCameras:
+def make_cameras(hull_points: ArrayLike, count: int, coverage: str, size: int) -> DatasetCameras:
     """Cameras for ``count`` views at ``size`` x ``size`` pixels. ``hull_points`` (K, 3): the model's
     convex-hull vertices in dataset space (every projection fits iff these fit; depth extremes are
     attained at them, so near/far are exact bounds of the model)."""
@@ -113,7 +117,8 @@ def make_cameras(hull_points: np.ndarray, count: int, coverage: str, size: int) 
     )
 
 
-def dataset_offset(bounds: np.ndarray) -> np.ndarray:
+def dataset_offset(bounds: ArrayLike) -> NDArray[np.float64]:
     """(3,) float64 translation from the render's canonical space to dataset space: the bounding-box
     centre goes to the origin. ``bounds`` (2, 3): min and max corners in canonical space."""
-    return -(np.asarray(bounds, dtype=np.float64).sum(axis=0) / 2.0)
+    offset: NDArray[np.float64] = -(np.asarray(bounds, dtype=np.float64).sum(axis=0) / 2.0)
+    return offset

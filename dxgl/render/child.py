@@ -1,0 +1,109 @@
+"""Render work in a spawned child process: the render library's side of ``dxgl.proc``.
+
+The video child (``video_child``) and the dataset child (``dataset.child``) both run through
+:func:`run_render_child`, which adds what is the render library's own to ``dxgl.proc``'s mechanics:
+
+* the child's events are ``(job_index, name, payload)`` triples; the caller's ``on_event`` gets
+  ``(name, {**payload, "job": job_index})`` on its own thread;
+* every failure becomes a :class:`RenderError` whose message is meant for the user: a timeout, a
+  child that died (crash, out of memory), or an exception in the child (:func:`describe_failure`,
+  which runs in the child).
+
+This module imports no vispy: the caller's process never holds a GL context.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+from dxgl.proc import ChildDied, ChildFailed, ChildTimedOut, Emit, run_in_child
+from dxgl.render.types import RenderError
+
+log = logging.getLogger("dxgl.render")
+
+T = TypeVar("T")
+
+PROCESS_NAME = "dxgl-render"
+EXIT_GRACE_S = 5.0  # after its outcome, how long the child may take to exit before it is killed
+
+# The caller's view of events: (name, payload); payloads of render_variants carry "job".
+EventCallback = Callable[[str, dict[str, Any]], None]
+# The child's view: send_event(job_index, name, payload).
+SendEvent = Callable[[int, str, dict[str, Any]], None]
+
+
+def job_events(emit: Emit) -> SendEvent:
+    """In the child: the ``send_event(job_index, name, payload)`` that goes through ``emit``."""
+
+    def send_event(index: int, name: str, payload: dict[str, Any]) -> None:
+        emit((index, name, payload))
+
+    return send_event
+
+
+def start_child_logging() -> None:
+    """In the child: log to stderr with the process id (the parent's logging is not inherited)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s dxgl.render[%(process)d] %(message)s")
+
+
+def describe_failure(what: str, smaller: str, exc: BaseException) -> str:
+    """In the child: the user's message for ``exc``. ``what`` names the job in messages
+    ("render"), ``smaller`` the advice when memory runs out ("a smaller quality tier")."""
+    if isinstance(exc, RenderError):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return f"The {what} ran out of memory: try {smaller} or a lighter model"
+    # Anything else is our bug: tell the user plainly, log the details.
+    log.error("%s failed:\n%s", what, traceback.format_exc())
+    return f"The {what} failed unexpectedly ({type(exc).__name__}: {exc})"
+
+
+def run_render_child(
+    target: Callable[..., T],
+    model_path: Path,
+    work: Any,
+    *,
+    on_event: EventCallback | None,
+    timeout_s: float | None,
+    what: str,
+    smaller: str,
+) -> T:
+    """Run ``target(str(model_path), work, emit)`` in a spawned child and return its result.
+
+    ``target`` is a module-level function of a module that imports no GL at import time. Raises
+    RenderError for a missing model file, past ``timeout_s`` (the child is killed), when the child
+    dies, and with the child's own message when the work fails there."""
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise RenderError(f"The model file {model_path.name} does not exist")
+    forward: Callable[[Any], None] | None = None
+    if on_event is not None:
+        callback = on_event
+
+        def forward(event: Any) -> None:
+            index, name, payload = event
+            callback(name, {**payload, "job": index})
+
+    try:
+        return run_in_child(
+            target,
+            (str(model_path), work),
+            name=PROCESS_NAME,
+            timeout_s=timeout_s,
+            on_event=forward,
+            describe_error=partial(describe_failure, what, smaller),
+            exit_grace_s=EXIT_GRACE_S,
+        )
+    except ChildTimedOut as exc:
+        raise RenderError(f"The render took longer than {exc.timeout_s:g} s and was stopped") from None
+    except ChildDied as exc:
+        raise RenderError(
+            f"The render process stopped unexpectedly (exit code {exc.exitcode}); the model may be too large or damaged"
+        ) from None
+    except ChildFailed as exc:
+        raise RenderError(str(exc.payload)) from None

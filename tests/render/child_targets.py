@@ -1,0 +1,35 @@
+"""Child-process targets for test_child.py (module-level: spawn pickles them by name). Each is called
+as ``target(model_path, work, emit)`` like the real render children."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from dxgl.render.types import RenderError
+
+
+def echo(model_path: str, work: Any, emit: Any) -> Any:
+    """Sends each (job, name, payload) of ``work`` as an event, then returns ``work``'s length."""
+    for event in work:
+        emit(event)
+    return len(work)
+
+
+def fail(model_path: str, work: str, emit: Any) -> None:
+    if work == "render":
+        raise RenderError("the model has no triangles")
+    if work == "memory":
+        raise MemoryError
+    raise ValueError("a bug")
+
+
+def die(model_path: str, work: Any, emit: Any) -> None:
+    os._exit(3)
+
+
+def emit_then_hang(model_path: str, work: Any, emit: Any) -> None:
+    emit((0, "started", {}))
+    while True:
+        time.sleep(0.05)
