@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import dxgl.render as render_library  # looked up at call time (tests count its calls)
 from dxgl.contract import POSTER_FILES, RenderStatus, render_key, render_prefix
 from dxgl.errors import DxglError
 from dxgl.render import (
@@ -25,8 +26,6 @@ from dxgl.render import (
     JobSpec,
     RenderError,
     RenderOutputs,
-    render_dataset,
-    render_variants,
 )
 from dxgl.runtime import Runtime
 from dxgl.services import overlays, render_state
@@ -108,7 +107,7 @@ async def _render_group(rt: Runtime, group: list[tuple[Render, Spec]]) -> None:
         call = partial(_one_dataset, model_path, first, jobs[0][1], on_event, timeout)
     else:
         video_jobs = [(s, o) for s, o in jobs if isinstance(s, JobSpec)]
-        call = partial(render_variants, model_path, video_jobs, on_event=on_event, timeout_s=timeout)
+        call = partial(render_library.render_variants, model_path, video_jobs, on_event=on_event, timeout_s=timeout)
     task: asyncio.Future[list[Any]] = asyncio.ensure_future(asyncio.to_thread(call))
     heartbeat = asyncio.create_task(_heartbeat(rt, [r.id for r in renders]))
     try:
@@ -148,7 +147,7 @@ async def _render_group(rt: Runtime, group: list[tuple[Render, Spec]]) -> None:
 def _one_dataset(
     model_path: Path, spec: DatasetSpec, out_dir: Path, on_event: Any, timeout_s: float
 ) -> list[DatasetOutputs]:
-    return [render_dataset(model_path, spec, out_dir, on_event=on_event, timeout_s=timeout_s)]
+    return [render_library.render_dataset(model_path, spec, out_dir, on_event=on_event, timeout_s=timeout_s)]
 
 
 async def _heartbeat(rt: Runtime, render_ids: list[str]) -> None:
