@@ -157,7 +157,14 @@ def _h264_output(label: str, size: tuple[int, int], preset: str, crf: int, path:
 
 
 def _raw_input(width: int, height: int, fps: int, pix_fmt: str) -> list[str]:
+    """The start of every ffmpeg command here: quiet, overwrite, raw frames of ``pix_fmt`` on stdin."""
     return [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-hide_banner",
+        "-nostats",
+        "-loglevel",
+        "error",
+        "-y",
         "-f",
         "rawvideo",
         "-pix_fmt",
@@ -181,12 +188,6 @@ def h264_command(plan: EncodePlan, outputs: list[tuple[Path, tuple[int, int], tu
         out_args += args
     graph = f"[0:v]split={len(labels)}" + "".join(f"[{label}]" for label in labels) + ";" + ";".join(chains)
     return [
-        imageio_ffmpeg.get_ffmpeg_exe(),
-        "-hide_banner",
-        "-nostats",
-        "-loglevel",
-        "error",
-        "-y",
         *_raw_input(plan.width, plan.height, plan.fps, "rgb24"),
         "-filter_complex",
         graph,
@@ -197,12 +198,6 @@ def h264_command(plan: EncodePlan, outputs: list[tuple[Path, tuple[int, int], tu
 def prores_command(plan: EncodePlan, path: Path, encoder: str = PRORES_ENCODER) -> list[str]:
     """One ffmpeg reading straight RGBA frames on stdin and writing ProRes 4444 with alpha."""
     return [
-        imageio_ffmpeg.get_ffmpeg_exe(),
-        "-hide_banner",
-        "-nostats",
-        "-loglevel",
-        "error",
-        "-y",
         *_raw_input(plan.width, plan.height, plan.fps, "rgba"),
         "-vf",
         f"scale={_BT709_FILTER},format=yuva444p10le,{_BT709_PARAMS}",

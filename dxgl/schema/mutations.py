@@ -41,9 +41,7 @@ class Mutation:
                 upload=uploaded,
                 raw_settings=render_settings,
             )
-            return UploadResult(
-                model=Model.from_row(result.model), render=Render.from_row(result.render), duplicate=result.duplicate
-            )
+            return UploadResult.from_result(result)
 
     @strawberry.mutation(description="Change title, sku and/or tags; arguments left out stay as they are.")
     async def update_model(

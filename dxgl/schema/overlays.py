@@ -8,7 +8,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from dxgl.contract import MAX_OVERLAY_BYTES
-from dxgl.schema.types import Deleted, Model, Render, UploadResult
+from dxgl.schema.types import Deleted, UploadResult
 from dxgl.schema.uploads import receive_upload
 from dxgl.services import models as model_service
 from dxgl.services import overlays as overlay_service
@@ -102,6 +102,4 @@ class OverlayMutation:
                 url=url,
                 raw_settings=render_settings,
             )
-            return UploadResult(
-                model=Model.from_row(result.model), render=Render.from_row(result.render), duplicate=result.duplicate
-            )
+            return UploadResult.from_result(result)

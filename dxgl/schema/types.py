@@ -136,6 +136,13 @@ class UploadResult:
         description="True when this account already had the file: a new render on the existing model."
     )
 
+    @classmethod
+    def from_result(cls, result: Any) -> UploadResult:
+        """From ``services.models.UploadResult``."""
+        return cls(
+            model=Model.from_row(result.model), render=Render.from_row(result.render), duplicate=result.duplicate
+        )
+
 
 @strawberry.type(description="The answer to a delete.")
 class Deleted:
