@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,9 +25,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from tests.live_server import ServeProcess, clean_env, free_port, stop_process, wait_until_up  # noqa: E402
+
 DUCK = (
     Path(os.environ.get("DXGL_ASSETS") or Path(__file__).resolve().parents[2] / "shared" / "assets" / "models")
     / "Duck.glb"
@@ -62,48 +65,10 @@ def serve_bare(port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_up(url: str, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise SystemExit(f"server at {url} did not start")
-
-
-def start_dxgl(data_dir: Path) -> tuple[subprocess.Popen, str, str]:
-    """``dxgl serve`` on an empty data dir; returns (process, base URL, token of the local account)."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DXGL_")}
-    env.update(
-        DXGL_DATA_DIR=str(data_dir), DXGL_LOG_LEVEL="warning", DXGL_RUN_RENDERS_IN_PROCESS="false", PYTHONUNBUFFERED="1"
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dxgl.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    token = ""
-    for line in process.stdout:  # type: ignore[union-attr]
-        if line.startswith("dxgl_sk_"):
-            token = line.strip()
-            break
-    if not token:
-        raise SystemExit("dxgl serve printed no token")
-    url = f"http://127.0.0.1:{port}"
-    wait_up(f"{url}/v1/health")
-    return process, url, token
+def start_dxgl(data_dir: Path) -> ServeProcess:
+    """``dxgl serve`` on an empty data dir (its ``url`` and ``headers`` carry the local account's token)."""
+    env = clean_env(DXGL_DATA_DIR=str(data_dir), DXGL_LOG_LEVEL="warning", DXGL_RUN_RENDERS_IN_PROCESS="false")
+    return ServeProcess(env).start()
 
 
 def start_bare() -> tuple[subprocess.Popen, str]:
@@ -112,7 +77,11 @@ def start_bare() -> tuple[subprocess.Popen, str]:
         [sys.executable, __file__, "--serve-bare", str(port)], cwd=ROOT, stderr=subprocess.DEVNULL
     )
     url = f"http://127.0.0.1:{port}"
-    wait_up(f"{url}/v1/models/x")
+    try:
+        wait_until_up(f"{url}/v1/models/x", alive=lambda: process.poll() is None)
+    except BaseException:
+        stop_process(process)
+        raise
     return process, url
 
 
@@ -149,14 +118,6 @@ def measure(url: str, headers: dict[str, str], requests: int, concurrency: int) 
     return asyncio.run(load(url, headers, requests, concurrency))
 
 
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000)
@@ -167,24 +128,22 @@ def main() -> None:
         serve_bare(args.serve_bare)
         return
 
-    with tempfile.TemporaryDirectory(prefix="dxgl-bench-api-") as tmp:
-        process, url, token = start_dxgl(Path(tmp) / "data")
-        try:
-            auth = {"Authorization": f"Bearer {token}"}
-            r = httpx.post(
-                f"{url}/v1/models", headers=auth, files={"file": ("Duck.glb", DUCK.read_bytes())}, timeout=120
-            )
-            r.raise_for_status()
-            model_id = r.json()["data"]["modelId"]
-            dxgl = measure(f"{url}/v1/models/{model_id}", auth, args.requests, args.concurrency)
-        finally:
-            stop(process)
+    with tempfile.TemporaryDirectory(prefix="dxgl-bench-api-") as tmp, start_dxgl(Path(tmp) / "data") as server:
+        r = httpx.post(
+            f"{server.url}/v1/models",
+            headers=server.headers,
+            files={"file": ("Duck.glb", DUCK.read_bytes())},
+            timeout=120,
+        )
+        r.raise_for_status()
+        model_id = r.json()["data"]["modelId"]
+        dxgl = measure(f"{server.url}/v1/models/{model_id}", server.headers, args.requests, args.concurrency)
 
     process, url = start_bare()
     try:
         bare = measure(f"{url}/v1/models/Ab3kF9x2qL1m", {}, args.requests, args.concurrency)
     finally:
-        stop(process)
+        stop_process(process)
 
     ratio = dxgl["requests_per_s"] / bare["requests_per_s"]
     print(

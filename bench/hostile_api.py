@@ -13,10 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,38 +26,7 @@ import httpx  # noqa: E402
 
 from tests.api.helpers import minimal_glb  # noqa: E402
 from tests.api.test_hostile_uploads import ALL_CASES  # noqa: E402
-
-
-def start_dxgl(data_dir: Path) -> tuple[subprocess.Popen, str, str]:
-    """``dxgl serve`` on an empty data dir; returns (process, base URL, token of the local account)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DXGL_")}
-    env.update(
-        DXGL_DATA_DIR=str(data_dir), DXGL_LOG_LEVEL="warning", DXGL_RUN_RENDERS_IN_PROCESS="false", PYTHONUNBUFFERED="1"
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dxgl.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    token = next((line.strip() for line in process.stdout if line.startswith("dxgl_sk_")), "")  # type: ignore[union-attr]
-    if not token:
-        process.kill()
-        raise SystemExit("dxgl serve printed no token")
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            httpx.get(f"{url}/v1/health", timeout=2)
-            return process, url, token
-        except httpx.TransportError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("dxgl serve did not answer")
+from tests.live_server import ServeProcess, clean_env  # noqa: E402
 
 
 async def timed_upload(client: httpx.AsyncClient, headers: dict, name: str, data: bytes) -> tuple[float, int, str]:
@@ -74,11 +40,11 @@ async def timed_upload(client: httpx.AsyncClient, headers: dict, name: str, data
 
 
 async def run(tmp: Path, runs: int) -> dict:
-    process, url, token = start_dxgl(tmp / "data")
+    env = clean_env(DXGL_DATA_DIR=str(tmp / "data"), DXGL_LOG_LEVEL="warning", DXGL_RUN_RENDERS_IN_PROCESS="false")
     report: dict = {"server": "python -m dxgl.cli serve, SQLite, renders off", "runs_per_case": runs, "cases": {}}
-    try:
-        headers = {"Authorization": f"Bearer {token}"}
-        async with httpx.AsyncClient(base_url=url, timeout=300) as client:
+    with ServeProcess(env) as server:
+        headers = server.headers
+        async with httpx.AsyncClient(base_url=server.url, timeout=300) as client:
             (tmp / "sentinel").mkdir()
             for i, (name, build, expected, _hint) in enumerate(ALL_CASES):
                 cases = tmp / f"case{i}"
@@ -97,9 +63,6 @@ async def run(tmp: Path, runs: int) -> dict:
                 await timed_upload(client, headers, "ok.glb", minimal_glb(f"bench{r}".encode())) for r in range(runs)
             ]
             report["valid_minimal_glb_median_s"] = round(statistics.median(v[0] for v in valid), 3)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
     medians = [c["median_s"] for c in report["cases"].values()]
     report.update(
         count=len(medians),

@@ -57,7 +57,7 @@ async def through_api(model: Path, length: int) -> dict:
     from dxgl.config import Settings
     from dxgl.runtime import Runtime
     from dxgl.services import accounts, auth
-    from tests.graphql.live import LiveServer
+    from tests.live_server import LiveServer
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp), run_renders_in_process=True)
@@ -66,11 +66,9 @@ async def through_api(model: Path, length: int) -> dict:
             account = await accounts.create_account(session, email="bench@example.com", paid_credits=10)
             _, token = await auth.create_token(session, account=account)
         await rt.close()
-        server = LiveServer(settings)
-        server.start()
-        try:
+        with LiveServer(settings) as server:
             headers = {"Authorization": f"Bearer {token}"}
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}", timeout=120) as client:
+            async with httpx.AsyncClient(base_url=server.url, timeout=120) as client:
                 start = time.perf_counter()
                 r = await client.post(
                     "/v1/models",
@@ -85,8 +83,6 @@ async def through_api(model: Path, length: int) -> dict:
                         break
                     await asyncio.sleep(0.2)
                 wall = time.perf_counter() - start
-        finally:
-            server.stop()
     return {"status": status, "upload_to_done_s": round(wall, 2)}
 
 

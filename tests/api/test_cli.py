@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import httpx
+import pytest
+
+from tests.live_server import ServeProcess, clean_env
 
 DXGL = [sys.executable, "-m", "dxgl.cli"]
 
+pytestmark = pytest.mark.slow  # every test runs the CLI in subprocesses
+
 
 def _env(tmp_path: Path, database_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DXGL_")}
-    env["DXGL_DATA_DIR"] = str(tmp_path / "data")
-    env["DXGL_DATABASE_URL"] = database_url
-    return env
+    return clean_env(DXGL_DATA_DIR=str(tmp_path / "data"), DXGL_DATABASE_URL=database_url)
 
 
 def _cli(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -57,36 +56,13 @@ def test_account_token_lifecycle(tmp_path, database_url, service_app_factory):
     assert bad.returncode == 2 and "unknown scope" in bad.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_serve_on_embedded_default_prints_a_token_once(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DXGL_")}
-    env["DXGL_DATA_DIR"] = str(tmp_path / "data")
+    env = clean_env(DXGL_DATA_DIR=str(tmp_path / "data"))
     for attempt in range(2):
-        port = _free_port()
-        proc = subprocess.Popen(
-            [*DXGL, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        try:
-            lines = []
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.3)
-            else:
-                raise AssertionError("server did not start")
-        finally:
-            proc.terminate()
-            out, _ = proc.communicate(timeout=30)
-            lines = out.splitlines()
-        tokens = [line for line in lines if line.startswith("dxgl_sk_")]
+        server = ServeProcess(env, host=None)  # ``dxgl serve --port N``, the default host
+        server.start(expect_token=False)  # up once /v1/health answers 200
+        out = "\n".join(server.stop())
+        tokens = [line for line in out.splitlines() if line.startswith("dxgl_sk_")]
         if attempt == 0:
             assert len(tokens) == 1, out
             token = tokens[0]
@@ -118,8 +94,7 @@ def test_overlays_publish(tmp_path, database_url, service_app_factory):
 
 
 def test_migrate_is_idempotent(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DXGL_")}
-    env["DXGL_DATA_DIR"] = str(tmp_path / "data")
+    env = clean_env(DXGL_DATA_DIR=str(tmp_path / "data"))
     for _ in range(2):
         assert "latest migration" in _cli(env, "migrate").stdout
     import sqlite3

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from dxgl.tables import Model3D, Render
 from tests.api.helpers import assert_error, minimal_glb
 from tests.ingest import builders as b
-from tests.ingest.hostile_cases import HOSTILE_CASES, MESSAGE_HINTS, snapshot
+from tests.ingest.hostile_cases import HOSTILE_CASES, MESSAGE_HINTS, lay_out, snapshot
 
 STATUS = {"invalid_format": 400, "invalid_model": 400, "file_too_large": 400}
 # From data/files/.tmp/<job>/work/extracted up to the folder that holds data/ and sentinel/.
@@ -108,14 +108,16 @@ def test_every_ingest_case_is_covered_with_a_hint():
     assert all(hint for *_, hint in ALL_CASES)
 
 
-@pytest.mark.parametrize("name,build,code,hint", ALL_CASES, ids=[c[0] for c in ALL_CASES])
+# The cases shared with tests/ingest run there quickly on every run (straight into prepare_model);
+# through the API, on both databases, they are part of the slow run. The API's own cases always run.
+API_PARAMS = [
+    pytest.param(*case, id=case[0], marks=() if case in API_CASES else pytest.mark.slow) for case in ALL_CASES
+]
+
+
+@pytest.mark.parametrize("name,build,code,hint", API_PARAMS)
 async def test_hostile_upload_is_refused_and_leaves_nothing(service, settings, tmp_path: Path, name, build, code, hint):
-    sentinel = tmp_path / "sentinel"
-    sentinel.mkdir()
-    (sentinel / "secret.bin").write_bytes(b"do not read or overwrite")
-    cases = tmp_path / "cases"
-    cases.mkdir()
-    upload = build(cases)
+    cases, upload = lay_out(tmp_path, build)
     acct = await service.account(credits=5)
     skip = {cases, tmp_path / "db"}  # the SQLite file changes on every request (token last use)
     before = snapshot(tmp_path, skip)

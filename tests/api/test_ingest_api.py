@@ -13,7 +13,7 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from sqlalchemy import func, select
@@ -22,7 +22,7 @@ from dxgl.tables import Model3D, Render
 from tests.api.helpers import assert_error
 from tests.api.test_hostile_uploads import ALL_CASES
 from tests.ingest import builders as b
-from tests.ingest.counting_server import CountingServer
+from tests.ingest.counting_server import CountingServer, LocalHTTPServer
 from tests.ingest.ssrf_spellings import SSRF_URLS
 
 # Refused even when private addresses are allowed: reached through a redirect from the allowed listener.
@@ -217,6 +217,7 @@ async def test_oversized_bodies_are_file_too_large_and_leave_nothing(service, li
     assert (await ingest(acct, f"http://127.0.0.1:{listener.port}/model.glb")).status_code == 201
 
 
+@pytest.mark.slow  # waits out a real timeout; tests/ingest/test_fetch.py has the quick one
 async def test_a_stalling_server_is_timeout(service, listener):
     service.runtime.settings.ingest_allow_private = True
     service.runtime.settings.ingest_timeout_seconds = 1.0
@@ -244,23 +245,13 @@ async def test_no_credits_is_402_and_nothing_stored(service, listener):
     await assert_nothing_stored(service, acct, before)
 
 
-class FileServer(ThreadingHTTPServer):
+class FileServer(LocalHTTPServer):
     """Serves fixed bytes by path on 127.0.0.1 and records every path asked for."""
 
-    daemon_threads = True
-
     def __init__(self, files: dict[str, bytes]) -> None:
-        super().__init__(("127.0.0.1", 0), _FileHandler)
+        super().__init__(_FileHandler)
         self.files = files
         self.paths: list[str] = []
-
-    def __enter__(self) -> FileServer:
-        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.shutdown()
-        self.server_close()
 
 
 class _FileHandler(BaseHTTPRequestHandler):
@@ -285,6 +276,7 @@ def _gltf_pointing_at(url: str) -> bytes:
     return json.dumps(doc).encode()
 
 
+@pytest.mark.slow
 async def test_hostile_models_by_url_are_refused_and_their_uris_never_fetched(service, tmp_path):
     """URL ingest feeds the same validation as uploads: every hostile GLB/glTF case served by URL is
     refused with its code, and a glTF whose buffer/image URIs point back at the server is refused

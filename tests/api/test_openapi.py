@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import hypothesis
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import strategies as st
@@ -287,6 +288,7 @@ def _run_order(operation: Any) -> tuple[bool, str]:
     return operation.method.upper() == "DELETE", operation.label
 
 
+@pytest.mark.slow
 def test_schemathesis_conformance(settings: Settings) -> None:
     with _served(settings) as (schema, client, strategy_for):
         served = app_routes()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import update
 
 from dxgl.tables import Render
@@ -56,45 +55,48 @@ async def test_create_render_shape_and_defaults(service):
     )
 
 
-@pytest.mark.parametrize(
-    "raw, field",
-    [
-        ({"length": "6"}, "length"),
-        ({"length": 6.5}, "length"),
-        ({"length": True}, "length"),
-        ({"length": 2}, "length"),
-        ({"length": 16}, "length"),
-        ({"quality": "8k"}, "quality"),
-        ({"effect": "spin"}, "effect"),
-        ({"aspect": "4:3"}, "aspect"),
-        ({"bgColor": "#fff"}, "bgColor"),
-        ({"bgColor": "ff8800"}, "bgColor"),
-        ({"shadows": "true"}, "shadows"),
-        ({"rotateY": 181}, "rotateY"),
-        ({"tiltX": -91}, "tiltX"),
-        ({"tiltX": 1.5}, "tiltX"),
-        ({"sweepAngle": 5}, "sweepAngle"),
-        ({"easeOutRatio": 1.5}, "easeOutRatio"),
-        ({"amplitude": 181}, "amplitude"),
-        ({"zoomStart": 0}, "zoomStart"),
-        ({"zoomEnd": 3.5}, "zoomEnd"),
-        ({"scaleFrom": -0.1}, "scaleFrom"),
-        ({"datasetQuality": "100x800"}, "datasetQuality"),
-        ({"effect": "dataset", "datasetQuality": "1x1"}, "datasetQuality"),
-        ({"effect": "dataset", "coverage": "cube"}, "coverage"),
-        ({"unknownKey": 1}, "unknownKey"),
-        ("not an object", "renderSettings"),
-    ],
-)
-async def test_invalid_settings_name_the_field(service, raw, field):
+# One model serves every case (a refused request charges nothing), so the sweep costs one upload.
+INVALID_SETTINGS = [
+    ({"length": "6"}, "length"),
+    ({"length": 6.5}, "length"),
+    ({"length": True}, "length"),
+    ({"length": 2}, "length"),
+    ({"length": 16}, "length"),
+    ({"quality": "8k"}, "quality"),
+    ({"effect": "spin"}, "effect"),
+    ({"aspect": "4:3"}, "aspect"),
+    ({"bgColor": "#fff"}, "bgColor"),
+    ({"bgColor": "ff8800"}, "bgColor"),
+    ({"shadows": "true"}, "shadows"),
+    ({"rotateY": 181}, "rotateY"),
+    ({"tiltX": -91}, "tiltX"),
+    ({"tiltX": 1.5}, "tiltX"),
+    ({"sweepAngle": 5}, "sweepAngle"),
+    ({"easeOutRatio": 1.5}, "easeOutRatio"),
+    ({"amplitude": 181}, "amplitude"),
+    ({"zoomStart": 0}, "zoomStart"),
+    ({"zoomEnd": 3.5}, "zoomEnd"),
+    ({"scaleFrom": -0.1}, "scaleFrom"),
+    ({"datasetQuality": "100x800"}, "datasetQuality"),
+    ({"effect": "dataset", "datasetQuality": "1x1"}, "datasetQuality"),
+    ({"effect": "dataset", "coverage": "cube"}, "coverage"),
+    ({"unknownKey": 1}, "unknownKey"),
+    ("not an object", "renderSettings"),
+]
+
+
+async def test_invalid_settings_name_the_field(service):
     acct = await service.account(credits=5)
     model_id = await _model(acct)
-    err = assert_error(
-        await acct.request("POST", "/v1/renders", json={"modelId": model_id, "renderSettings": raw}),
-        400,
-        "invalid_settings",
-    )
-    assert field in err["message"]
+    credits = (await acct.request("GET", "/v1/account")).json()["data"]["credits"]
+    for raw, field in INVALID_SETTINGS:
+        response = await acct.request("POST", "/v1/renders", json={"modelId": model_id, "renderSettings": raw})
+        try:
+            err = assert_error(response, 400, "invalid_settings")
+        except AssertionError as exc:
+            raise AssertionError(f"renderSettings {raw!r}: {exc}") from exc
+        assert field in err["message"], (raw, err)
+    assert (await acct.request("GET", "/v1/account")).json()["data"]["credits"] == credits  # none charged
 
 
 async def test_create_render_errors(service):

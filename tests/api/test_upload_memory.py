@@ -10,16 +10,10 @@ rejected one. One byte more is 400 file_too_large and leaves nothing in the temp
 from __future__ import annotations
 
 import json
-import os
-import queue
-import socket
 import struct
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -27,6 +21,7 @@ import psutil
 import pytest
 
 from tests.conftest import ASSETS
+from tests.live_server import ServeProcess, clean_env
 
 MIB = 1024 * 1024
 LIMIT = 100 * MIB  # the server's default DXGL_UPLOAD_LIMIT_BYTES
@@ -34,82 +29,15 @@ MAX_RISE = 50 * 1000 * 1000
 CHUNK = MIB
 BOUNDARY = "dxgl-upload-memory-test-boundary"
 
-
-@dataclass
-class Server:
-    process: subprocess.Popen
-    url: str
-    token: str
-    data_dir: Path
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _read_token(process: subprocess.Popen, timeout_s: float = 120) -> str:
-    """The bootstrap prints the local account's token on stdout before uvicorn starts."""
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()  # type: ignore[union-attr]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=1).strip()
-        except queue.Empty:
-            if process.poll() is not None:
-                break
-            continue
-        if line.startswith("dxgl_sk_"):
-            return line
-    raise AssertionError(f"dxgl serve printed no token (exit code {process.poll()})")
-
-
-def _wait_healthy(url: str, process: subprocess.Popen, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "dxgl serve exited"
-        try:
-            if httpx.get(f"{url}/v1/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("dxgl serve did not become healthy")
+pytestmark = pytest.mark.slow  # 100 MB through a real server
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    port = _free_port()
+def server(tmp_path: Path) -> Iterator[ServeProcess]:
     data_dir = tmp_path / "data"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DXGL_")}
-    env.update(
-        DXGL_DATA_DIR=str(data_dir), DXGL_LOG_LEVEL="warning", DXGL_RUN_RENDERS_IN_PROCESS="false", PYTHONUNBUFFERED="1"
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dxgl.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=Path(__file__).resolve().parents[2],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        token = _read_token(process)
-        url = f"http://127.0.0.1:{port}"
-        _wait_healthy(url, process)
-        yield Server(process, url, token, data_dir)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    env = clean_env(DXGL_DATA_DIR=str(data_dir), DXGL_LOG_LEVEL="warning", DXGL_RUN_RENDERS_IN_PROCESS="false")
+    with ServeProcess(env) as server:
+        yield server
 
 
 # --- the streamed bodies ------------------------------------------------------------------------
@@ -183,7 +111,7 @@ def multipart(file_size: int, *, valid_glb: bool = True) -> tuple[Iterator[bytes
     return body(), len(head) + file_size + len(tail)
 
 
-def post_streamed(server: Server, file_size: int, *, valid_glb: bool = True) -> httpx.Response:
+def post_streamed(server: ServeProcess, file_size: int, *, valid_glb: bool = True) -> httpx.Response:
     body, length = multipart(file_size, valid_glb=valid_glb)
     headers = {
         **server.headers,
@@ -229,7 +157,7 @@ def test_glb_builder_makes_a_glb_of_the_exact_size() -> None:
     assert (magic, version, total) == (b"glTF", 2, size)
 
 
-def test_100_mb_upload_does_not_raise_server_memory_by_50_mb(server: Server) -> None:
+def test_100_mb_upload_does_not_raise_server_memory_by_50_mb(server: ServeProcess) -> None:
     warm = httpx.post(
         f"{server.url}/v1/models",
         headers=server.headers,
@@ -237,9 +165,9 @@ def test_100_mb_upload_does_not_raise_server_memory_by_50_mb(server: Server) -> 
         timeout=120,
     )
     assert warm.status_code == 201, warm.text  # imports and first-request costs are in the baseline
-    process = psutil.Process(server.process.pid)
+    process = psutil.Process(server.pid)
     baseline = process.memory_info().rss
-    with RssSampler(server.process.pid) as sampler:
+    with RssSampler(server.pid) as sampler:
         started = time.monotonic()
         r = post_streamed(server, LIMIT)
         seconds = time.monotonic() - started
@@ -263,7 +191,7 @@ def test_100_mb_upload_does_not_raise_server_memory_by_50_mb(server: Server) -> 
     assert rise < MAX_RISE, f"server RSS rose by {rise / 1e6:.1f} MB during a 100 MB upload"
 
 
-def test_one_byte_over_the_limit_is_file_too_large_and_leaves_no_temp_file(server: Server) -> None:
+def test_one_byte_over_the_limit_is_file_too_large_and_leaves_no_temp_file(server: ServeProcess) -> None:
     r = post_streamed(server, LIMIT + 1, valid_glb=False)
     assert r.status_code == 400, r.text
     assert r.json()["error"] == {"code": "file_too_large", "message": r.json()["error"]["message"], "status": 400}

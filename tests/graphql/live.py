@@ -1,65 +1,15 @@
-"""A real uvicorn server in a background thread, and a graphql-transport-ws client (``websockets``)."""
+"""A graphql-transport-ws client (``websockets``), for the servers of ``tests.live_server``."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
 from typing import Any
 
-import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
-
-from dxgl.app import create_app
-from dxgl.config import Settings
-from dxgl.runtime import Runtime
 
 # Guards against a hung test only; no assertion depends on how fast anything is.
 RECEIVE_TIMEOUT_S = 60
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class LiveServer:
-    """``create_app(settings)`` served by uvicorn on 127.0.0.1, with its own event loop and lifespan."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.port = _free_port()
-        config = uvicorn.Config(
-            create_app(settings),
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            lifespan="on",
-            ws="websockets-sansio",
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="dxgl-live-server", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-        for _ in range(600):
-            if self.server.started or not self.thread.is_alive():
-                break
-            threading.Event().wait(0.1)
-        assert self.server.started, "uvicorn did not start"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=60)
-
-    @property
-    def runtime(self) -> Runtime:
-        return self.server.lifespan.state["runtime"]
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/graphql"
 
 
 class GraphQLWs:

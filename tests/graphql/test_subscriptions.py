@@ -14,7 +14,8 @@ import pytest
 from dxgl.config import Settings
 from dxgl.events import EventBus, RedisEventBus
 from tests.conftest import REDIS_URL, service_missing
-from tests.graphql.live import GraphQLWs, LiveServer
+from tests.graphql.live import GraphQLWs
+from tests.live_server import LiveServer
 
 RENDER_UPDATED = "subscription($id: ID!) { renderUpdated(id: $id) { id modelId status errorMessage updatedAt } }"
 RENDER_UPDATES = "subscription { renderUpdates { id modelId status updatedAt } }"
@@ -38,10 +39,8 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 @pytest.fixture
 def live(settings: Settings) -> Iterator[LiveServer]:
-    server = LiveServer(settings)
-    server.start()
-    yield server
-    server.stop()
+    with LiveServer(settings) as server:
+        yield server
 
 
 @pytest.fixture
@@ -132,34 +131,29 @@ async def test_render_updates_are_filtered_to_the_callers_account(service, live,
         await ws_b.close()
 
 
+async def _subscription_error_codes(
+    url: str, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
+) -> list[str]:
+    """Open a connection, subscribe once, and return the codes of the errors it answers with."""
+    ws = await GraphQLWs.open(url, token=token)
+    try:
+        await ws.subscribe("s", query, variables)
+        return [e["extensions"]["code"] for e in (await ws.next_payload("s"))["errors"]]
+    finally:
+        await ws.close()
+
+
 async def test_subscription_errors_use_the_rest_codes(service, live, duck):
     a = await service.account(credits=5)
     b = await service.account(credits=5)
     render_a = await _render_of_new_model(a, duck)
-    ws = await GraphQLWs.open(live.ws_url, token=b.token)
-    try:
-        await ws.subscribe("x", RENDER_UPDATED, {"id": render_a["id"]})
-        errors = (await ws.next_payload("x"))["errors"]
-        assert [e["extensions"]["code"] for e in errors] == ["render_not_found"]
-    finally:
-        await ws.close()
-
-    anonymous = await GraphQLWs.open(live.ws_url)
-    try:
-        await anonymous.subscribe("y", RENDER_UPDATES)
-        errors = (await anonymous.next_payload("y"))["errors"]
-        assert [e["extensions"]["code"] for e in errors] == ["unauthorized"]
-    finally:
-        await anonymous.close()
-
+    others = await _subscription_error_codes(live.ws_url, RENDER_UPDATED, {"id": render_a["id"]}, token=b.token)
+    assert others == ["render_not_found"]
+    assert await _subscription_error_codes(live.ws_url, RENDER_UPDATES) == ["unauthorized"]  # anonymous
     models_only = await service.account(scopes="models:read")
-    ws = await GraphQLWs.open(live.ws_url, token=models_only.token)
-    try:
-        await ws.subscribe("z", RENDER_UPDATES)
-        errors = (await ws.next_payload("z"))["errors"]
-        assert [e["extensions"]["code"] for e in errors] == ["insufficient_scope"]
-    finally:
-        await ws.close()
+    assert await _subscription_error_codes(live.ws_url, RENDER_UPDATES, token=models_only.token) == [
+        "insufficient_scope"
+    ]
 
 
 async def test_queries_and_mutations_work_over_the_websocket_too(service, live, duck):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 
 from . import builders as b
 
@@ -20,11 +21,30 @@ def model_glb() -> bytes:
     return b.glb_bytes(json.dumps(doc).encode(), blob)
 
 
-class CountingServer(ThreadingHTTPServer):
+class LocalHTTPServer(ThreadingHTTPServer):
+    """A threaded HTTP server on 127.0.0.1 (a free port), serving in a thread inside ``with``."""
+
     daemon_threads = True
 
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(("127.0.0.1", 0), handler)
+
+    @property
+    def port(self) -> int:
+        return self.server_address[1]
+
+    def __enter__(self) -> Self:
+        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class CountingServer(LocalHTTPServer):
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.accepted = 0
         self.paths: list[str] = []
         self.glb = model_glb()
@@ -33,18 +53,6 @@ class CountingServer(ThreadingHTTPServer):
         request = super().get_request()
         self.accepted += 1
         return request
-
-    @property
-    def port(self) -> int:
-        return self.server_address[1]
-
-    def __enter__(self) -> CountingServer:
-        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.shutdown()
-        self.server_close()
 
 
 class _Handler(BaseHTTPRequestHandler):

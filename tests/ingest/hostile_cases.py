@@ -263,6 +263,17 @@ MESSAGE_HINTS: dict[str, str] = {
 }
 
 
+def lay_out(tmp_path: Path, build: Builder) -> tuple[Path, Path]:
+    """A hostile case's scene: ``sentinel/secret.bin`` (what a traversal would aim at) and the case
+    built in ``cases/``. Returns (the cases folder, the upload)."""
+    sentinel = tmp_path / "sentinel"
+    sentinel.mkdir()
+    (sentinel / "secret.bin").write_bytes(b"do not read or overwrite")
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    return cases, build(cases)
+
+
 def snapshot(root: Path, skip: set[Path]) -> dict[str, str]:
     """Every path under root (but the skipped folders) with a content hash; links show as links.
     Two equal snapshots around an operation prove it wrote nothing there."""

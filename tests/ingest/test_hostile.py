@@ -9,7 +9,7 @@ import pytest
 from dxgl.errors import DxglError
 from dxgl.ingest import prepare_model
 
-from .hostile_cases import HOSTILE_CASES, MESSAGE_HINTS, snapshot
+from .hostile_cases import HOSTILE_CASES, MESSAGE_HINTS, lay_out, snapshot
 
 
 def test_there_are_enough_cases_and_every_case_has_a_hint():
@@ -19,12 +19,7 @@ def test_there_are_enough_cases_and_every_case_has_a_hint():
 
 @pytest.mark.parametrize("name,build,code", HOSTILE_CASES, ids=[c[0] for c in HOSTILE_CASES])
 def test_hostile_upload_is_refused(tmp_path: Path, name: str, build, code: str):
-    sentinel = tmp_path / "sentinel"
-    sentinel.mkdir()
-    (sentinel / "secret.bin").write_bytes(b"do not read or overwrite")
-    cases = tmp_path / "cases"
-    cases.mkdir()
-    upload = build(cases)
+    _, upload = lay_out(tmp_path, build)
     work = tmp_path / "work"
     before = snapshot(tmp_path, {work})
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -16,7 +18,7 @@ import pytest
 
 from dxgl.config import Settings
 from tests.conftest import REDIS_URL, service_missing
-from tests.graphql.live import LiveServer
+from tests.live_server import LiveServer, clean_env
 
 PIPELINE_REDIS = REDIS_URL.rsplit("/", 1)[0] + "/13"
 
@@ -42,29 +44,30 @@ class Worker:
     kill -9 it), started outside the checkout: the installed command must find worker.py by itself."""
 
     def __init__(self, settings: Settings, log_path: Path) -> None:
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("DXGL_")}
-        self.env.update(
+        self.env = clean_env(
             DXGL_DATA_DIR=str(settings.data_dir),
             DXGL_DATABASE_URL=settings.database_url,
             DXGL_REDIS_URL=settings.redis_url,
             DXGL_RENDER_MAX_SIZE=str(settings.render_max_size),
             DXGL_RENDER_MAX_LENGTH=str(settings.render_max_length),
-            DXGL_JOB_LEASE_SECONDS=str(settings.job_lease_seconds),
-            DXGL_SWEEPER_INTERVAL_SECONDS=str(settings.sweeper_interval_seconds),
+            # "1", not "1.0": whole seconds read back as an integer setting too
+            DXGL_JOB_LEASE_SECONDS=f"{settings.job_lease_seconds:g}",
+            DXGL_SWEEPER_INTERVAL_SECONDS=f"{settings.sweeper_interval_seconds:g}",
         )
         self.log_path = log_path
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> None:
-        log = open(self.log_path, "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dxgl.cli", "worker"],
-            cwd=self.log_path.parent,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    def start(self) -> Worker:
+        with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "dxgl.cli", "worker"],
+                cwd=self.log_path.parent,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return self
 
     def kill9(self) -> None:
         assert self.proc is not None
@@ -78,36 +81,28 @@ class Worker:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=30)
+
+    def __enter__(self) -> Worker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 @pytest.fixture
-def live_server() -> Iterator[callable]:
-    servers: list[LiveServer] = []
-
-    def start(settings: Settings) -> LiveServer:
-        server = LiveServer(settings)
-        server.start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
+def live_server() -> Iterator[Callable[[Settings], LiveServer]]:
+    """``live_server(settings)`` starts a LiveServer; every one is stopped after the test."""
+    with contextlib.ExitStack() as running:
+        yield lambda settings: running.enter_context(LiveServer(settings))
 
 
 @pytest.fixture
-def workers(tmp_path: Path) -> Iterator[callable]:
-    started: list[Worker] = []
-
-    def start(settings: Settings) -> Worker:
-        worker = Worker(settings, tmp_path / f"worker-{len(started)}.log")
-        worker.start()
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
+def workers(tmp_path: Path) -> Iterator[Callable[[Settings], Worker]]:
+    """``workers(settings)`` starts a ``dxgl worker`` (log in tmp_path); all stop after the test."""
+    numbers = itertools.count()
+    with contextlib.ExitStack() as running:
+        yield lambda settings: running.enter_context(Worker(settings, tmp_path / f"worker-{next(numbers)}.log"))
 
 
 async def wait_for_status(

@@ -5,12 +5,15 @@ from __future__ import annotations
 import io
 
 import httpx
+import pytest
 from PIL import Image
 
 import dxgl.render
 from tests.conftest import _WithState
 from tests.pipeline.conftest import pipeline_settings, wait_for_status
 from tests.pipeline.test_quick_start import make_token
+
+pytestmark = [pytest.mark.render, pytest.mark.slow]
 
 
 async def test_bgcolor_variants_draw_frames_once(tmp_path, database_url, duck, monkeypatch):

@@ -8,11 +8,14 @@ import shutil
 import zipfile
 
 import httpx
+import pytest
 
 from tests.api.helpers import assert_error
 from tests.conftest import _WithState
 from tests.pipeline.conftest import pipeline_settings, wait_for_status
 from tests.pipeline.test_quick_start import make_token
+
+pytestmark = [pytest.mark.render, pytest.mark.slow]
 
 
 async def test_dataset_render_end_to_end(tmp_path, sqlite_template, duck):

@@ -14,6 +14,8 @@ from tests.conftest import _WithState
 from tests.pipeline.conftest import pipeline_settings, wait_for_status
 from tests.pipeline.test_quick_start import make_token
 
+pytestmark = [pytest.mark.render, pytest.mark.slow]
+
 SIZES = {"16:9": (160, 90), "1:1": (160, 160), "9:16": (90, 160)}
 
 

@@ -9,12 +9,15 @@ import zipfile
 from pathlib import Path
 
 import httpx
+import pytest
 
 from dxgl.runtime import Runtime
 from dxgl.services import accounts, auth
 from tests.graphql.live import GraphQLWs
 from tests.pipeline.conftest import PIPELINE_REDIS, flush_redis, pipeline_settings, wait_for_status
 from tests.render.ffprobe import probe
+
+pytestmark = pytest.mark.render
 
 STATUSES = ["pending", "poster-processing", "poster-done", "video-processing", "done"]
 SUBSCRIPTION = "subscription { renderUpdates { id status fileSize hasWebVariant } }"
@@ -109,6 +112,7 @@ async def test_embedded_default(tmp_path, sqlite_template, live_server, duck):
     await quick_start(f"http://127.0.0.1:{server.port}", server.ws_url, token, duck, tmp_path)
 
 
+@pytest.mark.slow
 async def test_postgres_redis_and_a_separate_worker(tmp_path, postgres_url, live_server, workers, duck):
     flush_redis(PIPELINE_REDIS)
     settings = pipeline_settings(tmp_path, postgres_url, redis_url=PIPELINE_REDIS)

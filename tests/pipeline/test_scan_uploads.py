@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import pytest
 import trimesh
 from PIL import Image
 from sqlalchemy import func, select
@@ -80,6 +81,8 @@ async def upload(client: httpx.AsyncClient, headers: dict, path: Path, settings:
     return response.json()["data"]
 
 
+@pytest.mark.render
+@pytest.mark.slow
 async def test_fuze_scan_uploads_as_glb_and_renders_upright(tmp_path, sqlite_template, live_server):
     client, headers = await start_sqlite(tmp_path, sqlite_template, live_server)
     async with client:
@@ -111,6 +114,8 @@ async def test_fuze_scan_uploads_as_glb_and_renders_upright(tmp_path, sqlite_tem
         assert lying == [], f"frames where the silhouette is not taller than wide: {lying}"
 
 
+@pytest.mark.render
+@pytest.mark.slow
 async def test_damaged_helmet_folder_zipped_is_one_model_and_renders(tmp_path, sqlite_template, live_server):
     archive = zip_folder(ASSETS / "DamagedHelmet-gltf", tmp_path / "helmet.zip", prefix="DamagedHelmet/")
     client, headers = await start_sqlite(tmp_path, sqlite_template, live_server)
