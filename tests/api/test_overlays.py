@@ -56,6 +56,8 @@ async def test_upload_list_delete(service):
 async def test_bad_uploads(service):
     acct = await service.account()
     assert_error(await acct.request("POST", "/v1/overlays", data={"name": "x"}), 400, "no_file")
+    # The same empty-file rule as model uploads (one rule in the services, not per adapter).
+    assert "empty" in assert_error(await upload(acct, b""), 400, "invalid_format")["message"]
     assert_error(await upload(acct, b"GIF89a not allowed"), 400, "invalid_format")
     assert_error(await upload(acct, image_bytes("GIF")), 400, "invalid_format")
     assert_error(await upload(acct, minimal_glb()), 400, "invalid_format")
