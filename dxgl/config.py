@@ -47,6 +47,27 @@ class Settings(BaseSettings):
     ingest_allow_private: bool = False
     log_level: str = "info"
 
+    # --- hardening: one client never slows, locks or crashes the service for the others ---------
+    # A request body (JSON) must arrive whole within this; an upload may not stall for longer
+    # between two chunks. Past it: 408 timeout. Bodies are read before any transaction opens.
+    body_timeout_seconds: float = 30.0
+    # SQLite: how long a transaction may wait for the write lock (retried with jitter) before the
+    # request answers 503 service_unavailable with Retry-After.
+    db_busy_seconds: float = 10.0
+    # GraphQL: an operation deeper, with more aliases or costlier than this is query_too_complex.
+    graphql_max_depth: int = 10
+    graphql_max_aliases: int = 30
+    graphql_max_cost: int = 5000
+    # An open websocket re-checks its credentials at least this often (and on every operation).
+    ws_recheck_seconds: float = 5.0
+    # Decoded texture memory per model: the sum of texels over all images, mip levels included.
+    texture_budget_mpx: float = 256.0
+    # The render child's resident memory limit; 0 = derived from the machine (see docs/rendering.md).
+    render_memory_limit_bytes: int = 0
+    # Temporary uploads and render work folders older than this are removed at start and by the
+    # sweeper (the longest legitimate job plus a margin); 0 = job_timeout_seconds + 1 hour.
+    temp_max_age_seconds: float = 0.0
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -437,6 +437,7 @@ class ErrorCode(StrEnum):
     RANGE_NOT_SATISFIABLE = ("range_not_satisfiable", 416, "Requested range not satisfiable")
     OVERLAY_NOT_FOUND = ("overlay_not_found", 404, "Overlay not found")
     SERVICE_UNAVAILABLE = ("service_unavailable", 503, "Service unavailable")
+    QUERY_TOO_COMPLEX = ("query_too_complex", 400, "The GraphQL operation is too deep, too wide or too costly")
 
 
 # --- storage keys ---------------------------------------------------------------------------------
