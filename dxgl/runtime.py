@@ -4,14 +4,21 @@ that ties them together (``dxgl.uow``).
 
 Only entry points hold a Runtime (the app's lifespan, the worker's ctx, the CLI). They hand each
 service just what it uses: a session, the storage, a setting.
+
+Clean restarts: ``Runtime.start`` removes what killed processes left in the storage's temporary
+folder (``remove_stale_temp``; the sweeper runs the same on every tick). It is the one start-up that
+every process shape passes through: the embedded ``dxgl serve``, the API processes of a Redis
+deployment and every arq worker, before any of them takes an upload or a render.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -44,18 +51,39 @@ class Runtime:
         url = settings.resolved_database_url
         if migrate:
             await migrate_async(url)
-        engine = make_engine(url)
+        engine = make_engine(url, busy_seconds=settings.db_busy_seconds)
         queue: RenderQueue = ArqQueue(settings.redis_url) if settings.redis_url else EmbeddedQueue()
         await queue.start()
         log.info("dxgl runtime: database=%s queue=%s", engine.url.get_backend_name(), type(queue).__name__)
         # Render status events: Redis pub/sub across processes, or in-process on the embedded default.
         events = make_event_bus(settings)
-        return cls(settings, engine, make_sessionmaker(engine), LocalStorage(settings.files_dir), queue, events)
+        rt = cls(settings, engine, make_sessionmaker(engine), LocalStorage(settings.files_dir), queue, events)
+        await rt.remove_stale_temp()
+        return rt
 
     @property
     def embedded(self) -> bool:
         """True on the embedded default: renders run in this process (no Redis)."""
         return isinstance(self.queue, EmbeddedQueue)
+
+    @property
+    def temp_max_age_s(self) -> float:
+        """How old a temporary upload or work folder must be to count as left behind: longer than
+        the longest legitimate job (``DXGL_TEMP_MAX_AGE_SECONDS``; 0 = the job timeout + 1 hour)."""
+        return temp_max_age_s(self.settings)
+
+    async def remove_stale_temp(self) -> list[Path]:
+        """Remove the temporary uploads and work folders older than ``temp_max_age_s`` (at start and
+        on each sweeper tick; the rule is ``LocalStorage.remove_stale_temp``). Never raises: a failed
+        clean-up is logged and tried again at the next tick."""
+        try:
+            removed = await asyncio.to_thread(self.storage.remove_stale_temp, self.temp_max_age_s)
+        except Exception:
+            log.exception("removing stale temporary files failed")
+            return []
+        if removed:
+            log.info("removed %d stale temporary upload(s) or work folder(s)", len(removed))
+        return removed
 
     async def close(self) -> None:
         await self.queue.close()
@@ -68,3 +96,10 @@ class Runtime:
         raises; queued render ids and status events are handed on after the commit."""
         async with self._uow() as session:
             yield session
+
+
+def temp_max_age_s(settings: Settings) -> float:
+    """``DXGL_TEMP_MAX_AGE_SECONDS``, or (0) the longest legitimate job plus an hour."""
+    if settings.temp_max_age_seconds > 0:
+        return settings.temp_max_age_seconds
+    return settings.job_timeout_seconds + 3600.0

@@ -1,14 +1,22 @@
 """Blob storage in a local folder. Writes go to a temporary file first and are published with an
-atomic rename, so a reader never sees half a file and a failed write leaves nothing behind."""
+atomic rename, so a reader never sees half a file and a failed write leaves nothing behind.
+
+Everything unpublished lives in the temporary folder (``<root>/.tmp``): uploads being received,
+ingest and render work folders, files being staged. A process killed mid-way (``kill -9``) leaves
+its entries there; :meth:`LocalStorage.remove_stale_temp` is the one rule that removes them."""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
 import tempfile
+import time
 import uuid
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
 
@@ -61,3 +69,49 @@ class LocalStorage:
 
     def delete_prefix(self, prefix: str) -> None:
         shutil.rmtree(self.path(prefix), ignore_errors=True)
+
+    def remove_stale_temp(self, max_age_s: float, *, now: float | None = None) -> list[Path]:
+        """Remove every entry of the temporary folder (a file, or a work folder with all it holds)
+        in which nothing was modified for longer than ``max_age_s``: what a killed process left.
+
+        An entry's age is that of its newest modification: a folder's own mtime or that of anything
+        inside it, whichever is latest, so a folder that a live upload or render still writes into
+        is young however old the folder itself is. An entry exactly ``max_age_s`` old, or younger,
+        is never touched. Safe to run in several processes at once (an entry that vanishes while
+        it is looked at is skipped). Returns the removed entries."""
+        now = time.time() if now is None else now
+        removed: list[Path] = []
+        try:
+            entries = list(os.scandir(self.tmp_dir))
+        except FileNotFoundError:
+            return removed
+        for entry in entries:
+            path = Path(entry.path)
+            try:
+                if now - _newest_mtime(entry) <= max_age_s:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+            except FileNotFoundError:  # removed meanwhile (by another process's clean-up)
+                continue
+            except OSError as err:  # e.g. permissions: left for the next run, said in the log
+                log.warning("could not remove the stale temporary %s: %s", path, err)
+                continue
+            removed.append(path)
+        return removed
+
+
+def _newest_mtime(entry: os.DirEntry[str]) -> float:
+    """The latest mtime of ``entry`` and, for a folder, of everything below it (links not followed)."""
+    newest = entry.stat(follow_symlinks=False).st_mtime
+    if not entry.is_dir(follow_symlinks=False):
+        return newest
+    for root, dirs, files in os.walk(entry.path, followlinks=False):
+        for name in (*dirs, *files):
+            try:
+                newest = max(newest, os.lstat(os.path.join(root, name)).st_mtime)
+            except FileNotFoundError:
+                continue
+    return newest

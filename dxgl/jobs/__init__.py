@@ -1,7 +1,8 @@
 """Job bodies shared by the arq worker (``worker.py``) and the embedded runner of ``dxgl serve``:
 
 - ``render_job``: turn queued renders into assets;
-- ``sweeper``: queue lost renders again (one tick across all workers);
+- ``sweeper``: queue lost renders again and remove stale temporary files (one tick across all
+  workers);
 - ``embedded``: the in-process runner of the embedded default.
 """
 

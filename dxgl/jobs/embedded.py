@@ -14,7 +14,9 @@ from dxgl.services import render_state
 
 def start_embedded_runner(rt: Runtime) -> list[asyncio.Task[None]]:
     """Start rendering queued renders in this process. Nothing else can be running them, so every
-    unfinished render is queued again at start; then the sweeper watches."""
+    unfinished render is queued again at start, and a lease still running is one this process held
+    before it was killed: it ends now, so the render resumes at once instead of a lease later. Then
+    the sweeper watches (stale temporary files went in ``Runtime.start``)."""
     assert isinstance(rt.queue, EmbeddedQueue)
     rt.queue.run_with(lambda ids: run_renders({"runtime": rt}, ids))
     return [asyncio.create_task(_resume_then_sweep(rt), name="dxgl-sweeper")]
@@ -22,6 +24,7 @@ def start_embedded_runner(rt: Runtime) -> list[asyncio.Task[None]]:
 
 async def _resume_then_sweep(rt: Runtime) -> None:
     async with rt.unit_of_work() as session:
+        await render_state.expire_leases(session)
         unfinished = await render_state.unfinished(session)
     for ids in unfinished:
         await rt.queue.enqueue(ids)

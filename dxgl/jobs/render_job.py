@@ -92,7 +92,15 @@ async def _render_group(rt: Runtime, group: list[tuple[Render, Spec]]) -> None:
         for render in renders:
             await fail(rt, render, "The model file is missing from storage; upload the model again")
         return
-    work = rt.storage.temp_dir()
+    work = rt.storage.temp_dir()  # what a killed job leaves here goes at start or with the sweeper
+    try:
+        await _render_into(rt, group, model_path, work)
+    finally:  # every outcome: published, failed, crashed or cancelled
+        shutil.rmtree(work, ignore_errors=True)
+
+
+async def _render_into(rt: Runtime, group: list[tuple[Render, Spec]], model_path: Path, work: Path) -> None:
+    renders = [r for r, _ in group]
     jobs = [(spec, work / render.id) for render, spec in group]
     loop = asyncio.get_running_loop()
     events: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
@@ -137,11 +145,8 @@ async def _render_group(rt: Runtime, group: list[tuple[Render, Spec]]) -> None:
         heartbeat.cancel()
         if not task.done():
             task.cancel()
-    try:
-        for render, out in zip(renders, outputs):
-            await _finish(rt, render, out)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    for render, out in zip(renders, outputs):
+        await _finish(rt, render, out)
 
 
 def _one_dataset(
@@ -171,11 +176,22 @@ async def _on_event(
         async with rt.unit_of_work() as session:
             current = await session.get(Render, render.id)
             lease = rt.settings.job_lease_seconds
-            if current is None or not await render_state.advance(session, current, status, lease_s=lease):
-                return
-            if status == RenderStatus.POSTER_DONE:
+            moved = current is not None and await render_state.advance(session, current, status, lease_s=lease)
+            if moved and current is not None and status == RenderStatus.POSTER_DONE:
                 await render_state.add_assets(session, current, [str(f) for f in POSTER_FILES])
+        if not moved or current is None:
+            await _drop_if_deleted(rt, render.id)
+            return
         renders[index] = current
+
+
+async def _drop_if_deleted(rt: Runtime, render_id: str) -> None:
+    """A render deleted while it rendered owns no files: drop what this job published for it (the
+    deletion's own clean-up may have run before this job published)."""
+    async with rt.unit_of_work() as session:
+        gone = await session.get(Render, render_id) is None
+    if gone:
+        rt.storage.delete_prefix(render_prefix(render_id))
 
 
 async def _finish(rt: Runtime, render: Render, out: Outputs) -> None:

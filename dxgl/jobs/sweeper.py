@@ -1,6 +1,7 @@
 """The sweeper: renders that were lost (their worker was killed, their queue entry vanished) are
 queued again. The database is the source of truth: a render is lost when its lease expired or it
-stayed pending for a whole lease.
+stayed pending for a whole lease. Each tick also removes the temporary uploads and render work
+folders that killed processes left behind (``Runtime.remove_stale_temp``, also run at start).
 
 Under arq it is a cron job with ``unique``: one tick runs once across all workers, however many
 there are. The embedded runner calls ``sweep_forever``.
@@ -32,10 +33,19 @@ async def sweep(rt: Runtime) -> list[str]:
     return [r.id for r in lost]
 
 
+async def tick(rt: Runtime) -> dict[str, int]:
+    """One sweeper tick: queue lost renders again, then remove stale temporary files."""
+    try:
+        requeued = await sweep(rt)
+    finally:  # a failed sweep (say, the database is down) still cleans the disk
+        removed = await rt.remove_stale_temp()
+    return {"requeued": len(requeued), "removed_temp": len(removed)}
+
+
 async def sweep_job(ctx: dict[str, Any]) -> dict[str, Any]:
-    """arq cron entry point: one sweep. Returns (and arq logs) which tick it was, by its job id,
-    and how many renders it queued again."""
-    return {"tick": ctx.get("job_id"), "requeued": len(await sweep(ctx["runtime"]))}
+    """arq cron entry point: one tick. Returns (and arq logs) which tick it was, by its job id, how
+    many renders it queued again and how many stale temporary entries it removed."""
+    return {"tick": ctx.get("job_id"), **await tick(ctx["runtime"])}
 
 
 def cron_seconds(interval_s: float) -> set[int]:
@@ -48,7 +58,7 @@ def cron_seconds(interval_s: float) -> set[int]:
 async def sweep_forever(rt: Runtime) -> None:
     while True:
         try:
-            await sweep(rt)
+            await tick(rt)
         except Exception:  # a failed sweep is retried at the next interval
             log.exception("sweeper failed")
         await asyncio.sleep(rt.settings.sweeper_interval_seconds)

@@ -1,5 +1,6 @@
 """Render state, as the workers move it: claim with a lease, advance through the documented
-statuses, complete, fail with a refund, dismiss, and find renders that were lost.
+statuses, complete, fail with a refund, dismiss, delete (refunding an unfinished render), and find
+renders that were lost.
 
 The statuses and which may follow which are the contract's (``dxgl.contract.TRANSITIONS``); every
 conditional UPDATE here takes its allowed source statuses from there. Every change is committed by
@@ -105,17 +106,42 @@ async def complete(
 
 async def fail(session: AsyncSession, render: Render, message: str) -> bool:
     """``error`` with a message a user can act on, and the credits back (once, ever). False (and
-    nothing changed) when the render had already finished."""
+    nothing changed) when the render had already finished or was deleted."""
     if RenderStatus(render.status) not in sources_of(RenderStatus.ERROR):
         return False
-    render.status = RenderStatus.ERROR.value
-    render.error_message = message[:2000]
-    render.lease_until = None
-    render.updated_at = utcnow()
-    await session.flush()
+    # Conditional, like every worker-side change: a render deleted (and refunded) or finished since
+    # it was read is left alone, and nothing is refunded or published for it.
+    result = await session.execute(
+        update(Render)
+        .where(col(Render.id) == render.id, _in(sources_of(RenderStatus.ERROR)))
+        .values(status=RenderStatus.ERROR.value, error_message=message[:2000], lease_until=None, updated_at=utcnow())
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    await session.refresh(render)
     await credits.refund(session, render=render, note="render failed")
     publish_after_commit(session, render)
     return True
+
+
+async def delete(session: AsyncSession, render: Render) -> bool:
+    """Delete the render's row. One that had not finished (pending or processing: it never
+    delivered its video) is refunded first, exactly as a failed render is (one ledger row, once
+    ever); a ``done`` render keeps its charge, and an ``error`` or ``failed`` one was refunded when
+    it failed. Returns True when this deletion refunded it.
+
+    The row is locked first (PostgreSQL; a SQLite write transaction holds the database), so a
+    worker finishing or failing it at the same moment either ran before (and this sees ``done`` or
+    ``error``) or finds it gone (and changes, charges, refunds and publishes nothing)."""
+    query = select(Render).where(col(Render.id) == render.id).with_for_update()
+    if (await session.execute(query.execution_options(populate_existing=True))).scalar_one_or_none() is None:
+        raise DxglError(ErrorCode.RENDER_NOT_FOUND)  # a concurrent request deleted it first
+    refunded = RenderStatus(render.status) not in FINISHED and await credits.refund(
+        session, render=render, note="render deleted before it finished"
+    )
+    await session.delete(render)
+    await session.flush()
+    return refunded
 
 
 async def dismiss(session: AsyncSession, render: Render) -> None:
@@ -153,6 +179,16 @@ async def lost_renders(session: AsyncSession, *, lease_s: float) -> list[Render]
         render.updated_at = now  # one re-queue per lease period
     await session.flush()
     return list(rows)
+
+
+async def expire_leases(session: AsyncSession) -> int:
+    """End every lease now (the embedded runner's restart: it is the only process that renders, so
+    whatever held a lease was this process before it was killed). Returns how many there were."""
+    now = utcnow()
+    result = await session.execute(
+        update(Render).where(_in(PROCESSING), col(Render.lease_until) > now).values(lease_until=now)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def unfinished(session: AsyncSession) -> list[list[str]]:

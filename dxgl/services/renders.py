@@ -137,11 +137,11 @@ async def dismiss_render(session: AsyncSession, caller: Caller, render_id: str) 
 
 
 async def delete_render(session: AsyncSession, caller: Caller, render_id: str, *, storage: LocalStorage) -> Render:
-    """Delete the render and its files (video, poster, thumbnail, ...) once the deletion commits."""
+    """Delete the render and its files (video, poster, thumbnail, ...) once the deletion commits.
+    A render deleted before it finished is refunded once (``render_state.delete``; docs/credits.md)."""
     caller.require(Scope.RENDERS_WRITE)
     render = await scoped.account_render(session, caller.account_id, render_id)
-    await session.delete(render)
-    await session.flush()
+    await render_state.delete(session, render)
     prefix = render_prefix(render.id)
     after_commit(session, lambda: storage.delete_prefix(prefix))
     return render
