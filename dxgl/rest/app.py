@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from dxgl.contract import ErrorCode
+from dxgl.db import is_busy
 from dxgl.errors import DxglError
 from dxgl.rest import account, assets, models, openapi, overlays, renders
 from dxgl.rest.http import error_response
@@ -32,12 +34,31 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return error_response(err)
 
 
+async def database_error(request: Request, exc: Exception) -> Response:
+    """A database failure. SQLite's write lock held past DXGL_DB_BUSY_SECONDS is 503 with
+    Retry-After (come back shortly); anything else is a 500. A handler of its own (not the
+    ``Exception`` one, which Starlette re-raises after answering) so the connection stays sound."""
+    if is_busy(exc):
+        log.warning("database busy on %s %s: 503", request.method, request.url.path)
+        return error_response(
+            DxglError(
+                ErrorCode.SERVICE_UNAVAILABLE, "The database is busy; retry shortly", headers={"Retry-After": "1"}
+            )
+        )
+    return await unexpected_error(request, exc)
+
+
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(DxglError(ErrorCode.INTERNAL))
 
 
-EXCEPTION_HANDLERS = {DxglError: dxgl_error, HTTPException: http_error, Exception: unexpected_error}
+EXCEPTION_HANDLERS = {
+    DxglError: dxgl_error,
+    HTTPException: http_error,
+    OperationalError: database_error,
+    Exception: unexpected_error,
+}
 
 
 def v1_routes() -> list[BaseRoute]:

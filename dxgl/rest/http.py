@@ -3,7 +3,7 @@ inside the request's unit of work."""
 
 from __future__ import annotations
 
-import json
+import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from starlette.responses import FileResponse, JSONResponse, MalformedRangeHeader
 from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 from dxgl.runtime import Runtime
+from dxgl.services import json_input
 from dxgl.services.auth import Caller, authenticate
 from dxgl.services.pagination import Page
 from dxgl.storage import LocalStorage
@@ -47,16 +48,31 @@ def error_response(err: DxglError) -> JSONResponse:
     return JSONResponse(err.envelope(), status_code=err.status, headers=err.headers or None)
 
 
-async def json_body(request: Request) -> Any:
+async def read_body(request: Request) -> bytes:
+    """The whole request body, within MAX_JSON_BODY bytes and the body timeout (408 ``timeout``).
+
+    Called before any transaction opens, so a client that trickles its body holds only its own
+    connection, never a database connection or SQLite's write lock. Starlette keeps the bytes on
+    the request, so later reads (``json_object``) take them from there."""
+    cached = getattr(request, "_body", None)
+    if isinstance(cached, bytes):
+        return cached
+    limit_s = runtime(request).settings.body_timeout_seconds
     body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > MAX_JSON_BODY:
-            raise DxglError(ErrorCode.INVALID_REQUEST, "JSON body is larger than 1 MB")
     try:
-        return json.loads(bytes(body))
-    except (ValueError, UnicodeDecodeError):
-        raise DxglError(ErrorCode.INVALID_JSON, "Request body is not valid JSON") from None
+        async with asyncio.timeout(limit_s):
+            async for chunk in request.stream():
+                body.extend(chunk)
+                if len(body) > MAX_JSON_BODY:
+                    raise DxglError(ErrorCode.INVALID_REQUEST, "JSON body is larger than 1 MB")
+    except TimeoutError:
+        raise DxglError(ErrorCode.TIMEOUT, f"The request body did not arrive within {limit_s:g} s") from None
+    request._body = bytes(body)
+    return request._body
+
+
+async def json_body(request: Request) -> Any:
+    return json_input.loads(await read_body(request), what="Request body")
 
 
 async def json_object(request: Request) -> dict[str, Any]:
@@ -66,14 +82,30 @@ async def json_object(request: Request) -> dict[str, Any]:
     return body
 
 
+def authorization_of(request: Request) -> str | None:
+    """The one Authorization header; two or more are refused (401), never one picked silently."""
+    values = request.headers.getlist("authorization")
+    if len(values) > 1:
+        raise DxglError(ErrorCode.UNAUTHORIZED, "Send one Authorization header, not several")
+    return values[0] if values else None
+
+
 async def caller_of(request: Request, session: AsyncSession) -> Caller:
-    return await authenticate(session, request.headers.get("authorization"))
+    return await authenticate(session, authorization_of(request))
+
+
+# Methods whose requests carry a body that a handler may read.
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 def authed(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """Run ``handler`` in one unit of work with the authenticated caller."""
+    """Run ``handler`` in one unit of work with the authenticated caller. The body (JSON routes)
+    is read whole first, so the transaction spans database work only, never client I/O."""
 
     async def endpoint(request: Request) -> Response:
+        authorization_of(request)  # refuse a doubled header before reading anything
+        if request.method in _BODY_METHODS:
+            await read_body(request)
         async with runtime(request).unit_of_work() as session:
             caller = await caller_of(request, session)
             return await handler(request, session, caller)

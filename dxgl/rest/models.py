@@ -30,7 +30,9 @@ async def upload_model(request: Request) -> Response:
     """POST /v1/models: authenticate first, then stream the body to storage."""
     rt = runtime(request)
     caller = await _writer(request)
-    form = await read_multipart(request, rt.storage, limit=rt.settings.upload_limit_bytes)
+    form = await read_multipart(
+        request, rt.storage, limit=rt.settings.upload_limit_bytes, idle_timeout_s=rt.settings.body_timeout_seconds
+    )
     if form.file is None:
         raise DxglError(ErrorCode.NO_FILE, "No file in upload request: send it in a multipart field named 'file'")
     async with rt.unit_of_work() as session:

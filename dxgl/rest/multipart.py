@@ -7,6 +7,8 @@ partial file is removed). Other fields are small text fields, capped at 64 KB ea
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -19,6 +21,7 @@ from dxgl.storage import LocalStorage
 
 MAX_FIELD_BYTES = 64 * 1024
 MAX_PARTS = 16
+MAX_BOUNDARY = 70  # RFC 2046 section 5.1.1: 1 to 70 characters
 
 
 @dataclass
@@ -97,18 +100,37 @@ class _Collector:
             self.form.file.discard()
 
 
+async def _chunks(request: Request, idle_timeout_s: float) -> AsyncIterator[bytes]:
+    """The body's chunks; a pause longer than ``idle_timeout_s`` between two is 408 ``timeout``
+    (an upload may take long, but may not stall)."""
+    stream = request.stream().__aiter__()
+    while True:
+        try:
+            async with asyncio.timeout(idle_timeout_s):
+                chunk = await anext(stream)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise DxglError(ErrorCode.TIMEOUT, f"The upload stalled: no data for {idle_timeout_s:g} s") from None
+        yield chunk
+
+
 async def read_multipart(
-    request: Request, storage: LocalStorage, *, limit: int, file_field: str = "file"
+    request: Request, storage: LocalStorage, *, limit: int, idle_timeout_s: float, file_field: str = "file"
 ) -> MultipartForm:
     """Parse the request body; the caller owns (and must discard) ``form.file``."""
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data" or not params.get(b"boundary"):
         raise DxglError(ErrorCode.NO_FILE, "Send the file as multipart/form-data in a field named 'file'")
+    if len(params[b"boundary"]) > MAX_BOUNDARY:
+        raise DxglError(
+            ErrorCode.INVALID_REQUEST, f"The multipart boundary is longer than {MAX_BOUNDARY} characters (RFC 2046)"
+        )
     collector = _Collector(storage, limit, file_field)
     callbacks = {name: getattr(collector, name) for name in dir(collector) if name.startswith("on_")}
     parser = MultipartParser(params[b"boundary"], callbacks)  # type: ignore[arg-type]
     try:
-        async for chunk in request.stream():
+        async for chunk in _chunks(request, idle_timeout_s):
             parser.write(chunk)
         parser.finalize()
     except DxglError:

@@ -39,7 +39,9 @@ async def upload_overlay(request: Request) -> Response:
     async with rt.unit_of_work() as session:
         caller = await caller_of(request, session)
     overlays.authorize_upload(caller)  # before the body is read
-    form = await read_multipart(request, rt.storage, limit=MAX_OVERLAY_BYTES)
+    form = await read_multipart(
+        request, rt.storage, limit=MAX_OVERLAY_BYTES, idle_timeout_s=rt.settings.body_timeout_seconds
+    )
     if form.file is None:
         raise DxglError(
             ErrorCode.NO_FILE, "No file in upload request: send the image in a multipart field named 'file'"

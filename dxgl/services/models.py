@@ -4,7 +4,6 @@ file download and the dedup pre-flight. Every query is scoped to the caller's ac
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import shutil
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from dxgl.contract import ErrorCode, Scope, model_key
 from dxgl.errors import DxglError
 from dxgl.ids import is_id, new_id
 from dxgl.ingest import fetch_url
-from dxgl.services import model_files, renders, scoped
+from dxgl.services import json_input, model_files, renders, scoped
 from dxgl.services.auth import Caller
 from dxgl.services.pagination import Page, fetch_page
 from dxgl.services.render_settings import validate_render_settings
@@ -70,10 +69,8 @@ def parse_settings_field(raw: Any) -> Any:
     if raw is None or raw == "":
         return None
     if isinstance(raw, str):
-        try:
-            return json.loads(raw)
-        except ValueError:
-            raise DxglError(ErrorCode.INVALID_SETTINGS, "renderSettings is not valid JSON") from None
+        return json_input.loads(raw, what="renderSettings", code=ErrorCode.INVALID_SETTINGS)
+    json_input.check_tree(raw, what="renderSettings", code=ErrorCode.INVALID_SETTINGS)
     return raw
 
 
@@ -238,8 +235,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 def normalise_tag(tag: Any) -> str:
     if not isinstance(tag, str) or not tag.strip():
         raise DxglError(ErrorCode.INVALID_REQUEST, "tags must be non-empty strings")
-    if _CONTROL.search(tag):
-        raise DxglError(ErrorCode.INVALID_REQUEST, "tags cannot hold control characters")
+    if _CONTROL.search(tag) or not json_input.is_text(tag):
+        raise DxglError(ErrorCode.INVALID_REQUEST, "tags cannot hold control characters or lone surrogates")
     normalised = tag.strip().lower()
     if len(normalised) > MAX_TAG_LEN:
         raise DxglError(ErrorCode.INVALID_REQUEST, f"a tag is at most {MAX_TAG_LEN} characters")
@@ -254,6 +251,8 @@ def _text_field(name: str, value: Any) -> str | None:
             ErrorCode.INVALID_REQUEST,
             f"{name} must be a string of at most {MAX_TEXT_LEN} characters, without control characters",
         )
+    if not json_input.is_text(value):
+        raise DxglError(ErrorCode.INVALID_REQUEST, f"{name} is not valid Unicode text (it holds a lone surrogate)")
     return value
 
 

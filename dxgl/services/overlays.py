@@ -28,7 +28,7 @@ from dxgl.contract import (
 )
 from dxgl.errors import DxglError
 from dxgl.ids import new_id
-from dxgl.services import scoped
+from dxgl.services import json_input, scoped
 from dxgl.services.auth import Caller
 from dxgl.services.uploads import UploadedFile, require_content
 from dxgl.storage import LocalStorage
@@ -81,7 +81,7 @@ def _layer(value: Any) -> str:
 def _text(name: str, value: Any, limit: int) -> str:
     if value is None:
         return ""
-    if not isinstance(value, str) or len(value) > limit or "\x00" in value:
+    if not isinstance(value, str) or len(value) > limit or "\x00" in value or not json_input.is_text(value):
         raise DxglError(ErrorCode.INVALID_REQUEST, f"{name} must be text of at most {limit} characters")
     return value.strip()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,20 +22,32 @@ class Page:
 
     @classmethod
     def parse(cls, limit: Any = None, offset: Any = None) -> Page:
-        """From query-string or GraphQL values. ``limit`` above 100 is clamped to 100
-        (CLARIFICATIONS.md); non-integers, ``limit < 1`` and ``offset < 0`` are refused."""
-        return cls(limit=min(_int("limit", limit, DEFAULT_LIMIT, 1), MAX_LIMIT), offset=_int("offset", offset, 0, 0))
+        """From query-string or GraphQL values. ASCII digits only (no sign, ``_``, spaces or
+        other scripts' digits); ``limit`` above 100 is clamped to 100 (CLARIFICATIONS.md) however
+        large, ``offset`` above MAX_OFFSET to MAX_OFFSET (an empty page); ``limit < 1`` is refused."""
+        return cls(
+            limit=min(_int("limit", limit, DEFAULT_LIMIT, 1), MAX_LIMIT),
+            offset=min(_int("offset", offset, 0, 0), MAX_OFFSET),
+        )
+
+
+# The largest offset a database is asked for (a 32-bit signed integer); beyond it, clamped.
+MAX_OFFSET = 2**31 - 1
+_DIGITS = re.compile(r"[0-9]+")
+_MAX_DIGITS = 12  # longer digit strings are beyond every clamp: not converted at all
 
 
 def _int(name: str, value: Any, default: int, minimum: int) -> int:
     if value is None or value == "":
         return default
-    try:
-        number = int(value) if not isinstance(value, bool) else None
-    except (TypeError, ValueError):
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        number = int(value) if len(value) <= _MAX_DIGITS else 10**_MAX_DIGITS
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
         number = None
-    if number is None or number < minimum or number > 2**31:
-        raise DxglError(ErrorCode.INVALID_REQUEST, f"{name} must be an integer >= {minimum}")
+    if number is None or number < minimum:
+        raise DxglError(ErrorCode.INVALID_REQUEST, f"{name} must be an integer >= {minimum} (ASCII digits)")
     return number
 
 
