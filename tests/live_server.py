@@ -5,7 +5,9 @@
   own event loop and lifespan; ``runtime`` is the server's, for tests that look inside);
 - :class:`ServeProcess`: ``python -m dxgl.cli serve`` in a subprocess (the deployment shape), with
   the local account's token read from what it prints on its first start;
-- :func:`wait_until_up`: poll a URL until it answers 200, failing early when the server died.
+- :func:`wait_until_up`: poll a URL until it answers 200, failing early when the server died;
+- :class:`SlowClient`: one request over a raw socket whose body is sent only in part (a slow or
+  hostile client), finished on demand.
 
 Both servers are context managers (start on enter, stop on exit). Timeouts here only guard against
 a hung start; nothing depends on how fast a server starts. Benches import this module too (they put
@@ -14,6 +16,7 @@ the repository root on ``sys.path``), so it imports neither pytest nor ``tests.c
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -21,6 +24,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
@@ -234,3 +238,41 @@ class ServeProcess(_Started):
     def describe(self) -> str:
         tail = "\n".join(self.lines[-20:])
         return f"; its output ends:\n{tail}" if tail else ""
+
+
+@dataclass
+class SlowClient:
+    """One HTTP/1.1 request over a raw socket, its body sent only in part until :meth:`finish`."""
+
+    name: str
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    rest: bytes
+
+    @classmethod
+    async def start(
+        cls, port: int, name: str, method: str, path: str, token: str, content_type: str, body: bytes
+    ) -> SlowClient:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        )
+        cut = max(1, len(body) // 3)
+        writer.write(head.encode() + body[:cut])
+        await writer.drain()
+        return cls(name, reader, writer, body[cut:])
+
+    async def finish(self) -> tuple[int, bytes]:
+        """Send the rest of the body (unless the server already answered) and read the answer."""
+        try:
+            self.writer.write(self.rest)
+            await self.writer.drain()
+        except ConnectionError:
+            pass  # answered early (an upload refused before its body) and closed
+        async with asyncio.timeout(START_TIMEOUT_S):  # only against a hang
+            raw = await self.reader.read()
+        self.writer.close()
+        head, _, body = raw.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 "), (self.name, raw[:200])
+        return int(head.split()[1]), body

@@ -11,12 +11,10 @@ it was still being waited on the whole time.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import time
 import uuid
-from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -24,6 +22,7 @@ import pytest
 from dxgl.runtime import Runtime
 from dxgl.services import accounts, auth
 from tests.api.helpers import minimal_glb
+from tests.live_server import SlowClient
 from tests.pipeline.conftest import pipeline_settings
 
 pytestmark = [pytest.mark.render, pytest.mark.slow]
@@ -31,44 +30,6 @@ pytestmark = [pytest.mark.render, pytest.mark.slow]
 HANG_GUARD_S = 300  # only against a hung test
 COPIES = 10  # per JSON route: the 4 that authenticate first hold 40 requests, more than the pool of 30
 READ_ONLY = ["models:read", "renders:read"]
-
-
-@dataclass
-class SlowClient:
-    """One HTTP/1.1 request over a raw socket, its body sent only in part until :meth:`finish`."""
-
-    name: str
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
-    rest: bytes
-
-    @classmethod
-    async def start(
-        cls, port: int, name: str, method: str, path: str, token: str, content_type: str, body: bytes
-    ) -> SlowClient:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        head = (
-            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n"
-            f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-        )
-        cut = max(1, len(body) // 3)
-        writer.write(head.encode() + body[:cut])
-        await writer.drain()
-        return cls(name, reader, writer, body[cut:])
-
-    async def finish(self) -> tuple[int, bytes]:
-        """Send the rest of the body (unless the server already answered) and read the answer."""
-        try:
-            self.writer.write(self.rest)
-            await self.writer.drain()
-        except ConnectionError:
-            pass  # answered early (an upload refused before its body) and closed
-        async with asyncio.timeout(HANG_GUARD_S):
-            raw = await self.reader.read()
-        self.writer.close()
-        head, _, body = raw.partition(b"\r\n\r\n")
-        assert head.startswith(b"HTTP/1.1 "), (self.name, raw[:200])
-        return int(head.split()[1]), body
 
 
 def _multipart(boundary: str, fields: dict[str, str], file_name: str, content: bytes) -> bytes:
