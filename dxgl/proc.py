@@ -9,12 +9,16 @@ limits) both do their work in a child process. What they have in common lives he
 * **no child is ever left running**: every way out of :func:`run_in_child` (result, error, timeout,
   a crash, an exception in the caller's ``on_event``, an interrupt) kills the child if it still lives;
 * **resource limits** (:class:`Limits`), applied in the child before the work starts;
+* **resident memory watched** (``resident_limit_bytes``): the parent reads the child's and its
+  descendants' resident memory from ``/proc`` while it waits, and kills them past the limit
+  (:class:`ChildOverMemory`). Unlike ``RLIMIT_AS`` this counts memory really used, not address space
+  reserved (GL drivers reserve far more than they touch);
 * **events** streamed from the child while it works (``emit`` in the child, ``on_event`` here);
 * **one outcome**: the work's return value, or an error payload that the caller's
   ``describe_error`` made from the exception *in the child* (so it can hold a message for the user).
 
 How the outcome reads to a user is the caller's business: :class:`ChildTimedOut`,
-:class:`ChildDied` and :class:`ChildFailed` are raised here and translated by the caller (the render
+:class:`ChildOverMemory`, :class:`ChildDied` and :class:`ChildFailed` are raised here and translated by the caller (the render
 library to ``RenderError``, ingest to ``DxglError``).
 
 The protocol on the one-way pipe from child to parent: any number of ``("event", event)``, then
@@ -27,6 +31,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import resource
+import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -49,6 +54,7 @@ ONE_THREAD_ENV: Final[Mapping[str, str]] = {"OMP_NUM_THREADS": "1", "OPENBLAS_NU
 _POLL_S = 0.25  # how often the parent checks that a silent child is still alive
 _DRAIN_S = 1.0  # a child found dead may have sent its last message just before exiting
 _KILL_WAIT_S = 5.0  # how long to wait for a killed child to be reaped
+_RESIDENT_POLL_S = 0.1  # how often the parent reads a watched child's resident memory
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,18 @@ class ChildTimedOut(ChildError):
         self.timeout_s = timeout_s
 
 
+class ChildOverMemory(ChildError):
+    """The child (with its descendants) used more resident memory than ``resident_limit_bytes``
+    and was killed, with its descendants."""
+
+    def __init__(self, limit_bytes: int, resident_bytes: int) -> None:
+        super().__init__(
+            f"the child process used {resident_bytes} bytes of resident memory, over its limit of {limit_bytes}"
+        )
+        self.limit_bytes = limit_bytes
+        self.resident_bytes = resident_bytes
+
+
 class ChildDied(ChildError):
     """The child ended without sending an outcome: killed by a signal or a limit, or it exited."""
 
@@ -103,6 +121,68 @@ class ChildFailed(ChildError):
 
 class UnsendableResult(Exception):
     """Handed to ``describe_error`` in the child when the work's result cannot be pickled."""
+
+
+def _status_bytes(pid: int, fields: tuple[str, ...]) -> dict[str, int]:
+    """The named ``kB`` fields of ``/proc/<pid>/status`` in bytes; empty when the process is gone."""
+    found: dict[str, int] = {}
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key in fields:
+                    found[key] = int(value.split()[0]) * 1024
+    except (OSError, ValueError, IndexError):
+        return {}
+    return found
+
+
+def _children_of(pid: int) -> list[int]:
+    """The direct children of ``pid`` (``/proc/<pid>/task/*/children``); empty when it is gone."""
+    children: list[int] = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/children", encoding="ascii") as f:
+                    children.extend(int(c) for c in f.read().split())
+            except (OSError, ValueError):
+                continue
+    except OSError:
+        return []
+    return children
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live descendant of ``pid`` (children, their children, ...), Linux only."""
+    found: list[int] = []
+    queue = _children_of(pid)
+    while queue:
+        child = queue.pop()
+        if child not in found:
+            found.append(child)
+            queue.extend(_children_of(child))
+    return found
+
+
+def resident_bytes(pid: int) -> tuple[int, list[int]] | None:
+    """The resident memory that ``pid`` answers for, and its descendants' ids; None without ``/proc``.
+
+    The figure is the larger of: the resident memory (VmRSS) of the process and all its
+    descendants now, and the process's own peak (VmHWM), which catches a burst between two reads."""
+    own = _status_bytes(pid, ("VmRSS", "VmHWM"))
+    if not own:
+        return None
+    tree = descendants(pid)
+    now = own.get("VmRSS", 0) + sum(_status_bytes(p, ("VmRSS",)).get("VmRSS", 0) for p in tree)
+    return max(now, own.get("VmHWM", 0)), tree
+
+
+def _signal_all(pids: list[int], signum: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+        except OSError:  # already gone
+            pass
 
 
 def describe_plainly(exc: BaseException) -> str:
@@ -156,6 +236,7 @@ def run_in_child(
     on_event: Callable[[Any], None] | None = None,
     describe_error: DescribeError = describe_plainly,
     exit_grace_s: float = 5.0,
+    resident_limit_bytes: int | None = None,
 ) -> T:
     """Call ``target(*args, emit)`` in a spawned child process and return its result.
 
@@ -168,6 +249,11 @@ def run_in_child(
     when the child ends without an outcome, :class:`ChildFailed` with ``describe_error(exc)`` when
     ``target`` raised. After its outcome the child gets ``exit_grace_s`` to exit; then, and on every
     other way out, it is killed if it still runs.
+
+    With ``resident_limit_bytes``, the child's resident memory (see :func:`resident_bytes`: the
+    child and its descendants, read from ``/proc`` about every 0.1 s while waiting) is watched:
+    past the limit the child and its descendants are killed and :class:`ChildOverMemory` is raised.
+    No address-space limit is involved. Without ``/proc`` (not Linux) nothing is watched.
     """
     ctx = multiprocessing.get_context("spawn")  # never fork: a forked GL context hangs
     receiver, sender = ctx.Pipe(duplex=False)
@@ -182,9 +268,13 @@ def run_in_child(
     finally:
         sender.close()  # the child holds the only write end: its exit ends the pipe
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    next_watch = time.monotonic()
     try:
         while True:
-            wait = _POLL_S
+            if resident_limit_bytes is not None and time.monotonic() >= next_watch:
+                next_watch = time.monotonic() + _RESIDENT_POLL_S
+                _watch_resident(child, resident_limit_bytes)
+            wait = _POLL_S if resident_limit_bytes is None else _RESIDENT_POLL_S
             if deadline is not None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -213,3 +303,23 @@ def run_in_child(
         if child.is_alive():
             child.kill()
         child.join(_KILL_WAIT_S)
+
+
+def _watch_resident(child: Any, limit_bytes: int) -> None:
+    """Kill ``child`` (a started multiprocessing Process) and its descendants when their resident
+    memory is over ``limit_bytes``, raising ChildOverMemory."""
+    pid = child.pid
+    if pid is None or not child.is_alive():  # a dead child is reaped here: its pid is never read again
+        return
+    sample = resident_bytes(pid)
+    if sample is None:
+        return
+    used, _ = sample
+    if used > limit_bytes:
+        # Frozen first, so that it starts nothing more; then its own processes (the encoders), which
+        # would otherwise outlive it, then the child itself.
+        _signal_all([pid], signal.SIGSTOP)
+        _signal_all(descendants(pid), signal.SIGKILL)
+        child.kill()
+        child.join(_KILL_WAIT_S)
+        raise ChildOverMemory(limit_bytes, used)

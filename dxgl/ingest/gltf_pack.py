@@ -17,7 +17,7 @@ from dxgl.errors import DxglError
 
 from .glb import parse_json_document, read_glb, write_glb
 from .gltf_validate import validate_document
-from .images import image_mime
+from .images import TextureBudget, read_image_header
 from .limits import IngestLimits
 
 DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[\w.+-]+=[\w.+-]+)*;base64,(?P<payload>.*)$", re.S)
@@ -126,11 +126,15 @@ def pack_document(doc: dict, glb_bin: bytes | None, resolver: UriResolver, limit
     for view in views:
         view["byteOffset"] = starts[view["buffer"]] + view.get("byteOffset", 0)
         view["buffer"] = 0
+    # Every entry of ``images`` counts once in the budget: a loader decodes each entry on its own
+    # (however many textures use it), even two entries that share the same bytes.
+    budget = TextureBudget(limits)
     for i, image in enumerate(doc.get("images", [])):
         label = f"{resolver.label}: images[{i}]"
         if "uri" in image:
             data = resolver.read(image["uri"], f"images[{i}]")
-            image["mimeType"] = image_mime(data, f"{label} ({str(image['uri'])[:60]})", limits)
+            header = read_image_header(data, f"{label} ({str(image['uri'])[:60]})", limits)
+            image["mimeType"] = header.mime
             del image["uri"]
             _align(blob, 4)
             views.append({"buffer": 0, "byteOffset": len(blob), "byteLength": len(data)})
@@ -139,7 +143,9 @@ def pack_document(doc: dict, glb_bin: bytes | None, resolver: UriResolver, limit
         else:
             view = views[image["bufferView"]]
             start = view["byteOffset"]
-            image_mime(bytes(blob[start : start + view["byteLength"]]), label, limits)
+            header = read_image_header(bytes(blob[start : start + view["byteLength"]]), label, limits)
+        budget.add(header)
+    budget.check()
     if not views:
         del doc["bufferViews"]
     if blob:
@@ -151,10 +157,13 @@ def pack_document(doc: dict, glb_bin: bytes | None, resolver: UriResolver, limit
     return bytes(blob) if blob else None
 
 
-def pack_gltf_file(gltf_path: Path, root: Path | None, out_path: Path, limits: IngestLimits) -> None:
-    """Pack a .gltf (its files looked up under ``root``; None for a bare upload) into out_path."""
-    doc = parse_json_document(gltf_path.read_bytes(), gltf_path.name, limits)
-    blob = pack_document(doc, None, UriResolver(root, gltf_path.name), limits)
+def pack_gltf_file(gltf_path: Path, root: Path | None, out_path: Path, limits: IngestLimits, *, label: str) -> None:
+    """Pack a .gltf (its files looked up under ``root``; None for a bare upload) into out_path.
+
+    ``label`` names the file in messages as the user knows it (the uploaded file's name, or its path
+    inside the ZIP), never ``gltf_path``, which is an internal temporary file."""
+    doc = parse_json_document(gltf_path.read_bytes(), label, limits)
+    blob = pack_document(doc, None, UriResolver(root, label), limits)
     write_glb(out_path, doc, blob)
 
 

@@ -22,6 +22,10 @@ class IngestLimits:
     max_gltf_items: int = 100_000  # entries in any top-level glTF array
     # Images: header size read before any decode
     max_image_pixels: int = 50_000_000  # 50 megapixels
+    # Decoded texels over all the model's images, full mip chains included (about 4/3 of the base
+    # levels). The same default as Settings.texture_budget_mpx (DXGL_TEXTURE_BUDGET_MPX); the service
+    # passes its setting in with dataclasses.replace(DEFAULT_LIMITS, texture_budget_mpx=...).
+    texture_budget_mpx: float = 256.0
     # OBJ: counted by a line scan before trimesh parses anything
     max_obj_faces: int = 5_000_000
     max_obj_vertices: int = 5_000_000

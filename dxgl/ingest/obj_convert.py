@@ -101,7 +101,11 @@ def convert_obj(plan: ScanPlan, out_path: Path) -> list[str]:
     """Write the GLB of one checked OBJ scan (see obj_scan.plan_scan); returns user-visible warnings."""
     warnings = list(plan.warnings)
     materials = plan.materials
-    images = {name: _decode(data) for name, data in plan.textures.items()}
+    decoded: dict[int, Image.Image | None] = {}  # id(bytes) -> image: a file shared by materials decodes once
+    for data in plan.textures.values():
+        if data is not None and id(data) not in decoded:
+            decoded[id(data)] = _decode(data)
+    images = {name: decoded[id(data)] if data is not None else None for name, data in plan.textures.items()}
     cleaned_mtl = "".join(f"newmtl {name}\nKd 1 1 1\n" for name in materials)
     with open(plan.obj_path, "rb") as f:
         scene = trimesh.load(f, file_type="obj", resolver=_MtlResolver(cleaned_mtl), force="scene")

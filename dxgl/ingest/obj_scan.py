@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 
-from .images import image_mime
+from .images import ImageHeader, TextureBudget, read_image_header
 from .limits import IngestLimits
 from .mtl import MtlMaterial, parse_mtl, texture_basename
 
@@ -83,8 +83,17 @@ def load_materials(scan: ObjScan, files: ZipFiles, warnings: list[str]) -> dict[
     return materials
 
 
-def checked_texture(material: MtlMaterial, files: ZipFiles, limits: IngestLimits, warnings: list[str]) -> bytes | None:
-    """The texture file's bytes after its header passed the size check; None (with a warning) if unusable."""
+def checked_texture(
+    material: MtlMaterial,
+    files: ZipFiles,
+    limits: IngestLimits,
+    warnings: list[str],
+    seen: dict[Path, tuple[bytes, ImageHeader]] | None = None,
+) -> bytes | None:
+    """The texture file's bytes after its header passed the size check; None (with a warning) if unusable.
+
+    ``seen`` (file -> bytes and header) makes materials that name the same file share one bytes
+    object: the converter decodes each distinct file once, and the texture budget counts it once."""
     if material.texture_ref is None:
         return None
     path = files.find(material.texture_ref)
@@ -92,14 +101,18 @@ def checked_texture(material: MtlMaterial, files: ZipFiles, limits: IngestLimits
     if path is None or not name.lower().endswith(IMAGE_SUFFIXES):
         warnings.append(f'material "{material.name}" names texture "{name}" which is not in the ZIP; left untextured')
         return None
+    if seen is not None and path in seen:
+        return seen[path][0]
     data = path.read_bytes()
     try:
-        image_mime(data, f'texture "{name}"', limits)  # refuses over-limit sizes before decoding
+        header = read_image_header(data, f'texture "{name}"', limits)  # refuses over-limit sizes before decoding
     except DxglError as exc:
         if "megapixels" in exc.message:
             raise
         warnings.append(f'material "{material.name}": texture "{name}" is not a readable PNG or JPEG; left untextured')
         return None
+    if seen is not None:
+        seen[path] = (data, header)
     return data
 
 
@@ -119,5 +132,10 @@ def plan_scan(obj_path: Path, root: Path, extracted: list[PurePosixPath], limits
     scan = scan_obj(obj_path, limits)
     files = ZipFiles(root, extracted)
     materials = load_materials(scan, files, warnings)
-    textures = {name: checked_texture(m, files, limits, warnings) for name, m in materials.items()}
+    seen: dict[Path, tuple[bytes, ImageHeader]] = {}
+    textures = {name: checked_texture(m, files, limits, warnings, seen) for name, m in materials.items()}
+    budget = TextureBudget(limits)
+    for _, header in seen.values():
+        budget.add(header)
+    budget.check()
     return ScanPlan(obj_path=obj_path, materials=materials, textures=textures, warnings=warnings)

@@ -41,24 +41,63 @@ def prepare_model(
     work_dir.mkdir(parents=True, exist_ok=True)
     glb, source_kind, warnings = run_limited(
         convert_in_child,
-        (str(upload_path), str(work_dir), kind, limits),
+        (str(upload_path), str(work_dir), kind, limits, original_name),
         memory_bytes=limits.child_memory_bytes,
         time_s=limits.child_time_s,
     )
     return PreparedModel(glb_path=Path(glb), source_kind=source_kind, warnings=list(warnings))
 
 
-def convert_in_child(upload: str, work: str, kind: str, limits: IngestLimits) -> tuple[str, str, list[str]]:
-    """The child side of prepare_model: returns (glb path, source kind, warnings)."""
+def convert_in_child(
+    upload: str, work: str, kind: str, limits: IngestLimits, name: str = ""
+) -> tuple[str, str, list[str]]:
+    """The child side of prepare_model: returns (glb path, source kind, warnings).
+
+    Messages name the user's file (``name``, or a member path inside the ZIP), never the internal
+    temporary files: whatever a parser's message says, the upload's and the work folder's paths are
+    replaced before it leaves the child (``user_facing``)."""
+    upload_path, work_dir = Path(upload), Path(work)
+    try:
+        return _convert(upload_path, work_dir, kind, limits, name)
+    except DxglError as exc:
+        raise DxglError(exc.code, user_facing(exc.message, upload_path, work_dir, name)) from None
+    except (MemoryError, RecursionError):
+        raise  # the sandbox words these itself
+    except Exception as exc:  # any other parser failure is a damaged file
+        message = f"the model could not be read ({type(exc).__name__}: {str(exc)[:200]})"
+        raise DxglError(ErrorCode.INVALID_MODEL, user_facing(message, upload_path, work_dir, name)) from None
+
+
+def user_facing(message: str, upload_path: Path, work_dir: Path, name: str) -> str:
+    """``message`` with every internal path replaced by what the user knows: the upload's own name
+    for the uploaded file, the path inside the ZIP for an extracted member, nothing for the work folder."""
+    user_name = name or "the uploaded file"
+    replacements: list[tuple[str, str]] = []
+    for folder in {work_dir / EXTRACT_DIR, (work_dir / EXTRACT_DIR).resolve()}:
+        replacements.append((f"{folder}/", ""))
+        replacements.append((str(folder), "the ZIP"))
+    for path in {upload_path, upload_path.resolve()}:
+        replacements.append((str(path), user_name))
+    for folder in {work_dir, work_dir.resolve()}:
+        replacements.append((f"{folder}/", ""))
+        replacements.append((str(folder), "the work folder"))
+    replacements.append((upload_path.name, user_name))
+    for old, new in replacements:
+        message = message.replace(old, new)
+    return message
+
+
+def _convert(
+    upload_path: Path, work_dir: Path, kind: str, limits: IngestLimits, name: str
+) -> tuple[str, str, list[str]]:
     # Imported here so the parsers (numpy, trimesh) load only in the child, under its limits.
     from .gltf_pack import check_glb_upload, pack_gltf_file
 
-    upload_path, work_dir = Path(upload), Path(work)
     out_path = work_dir / OUTPUT_NAME
     if kind == "glb":
         return str(check_glb_upload(upload_path, out_path, limits)), "glb", []
     if kind == "gltf":
-        pack_gltf_file(upload_path, None, out_path, limits)
+        pack_gltf_file(upload_path, None, out_path, limits, label=name or "the glTF file")
         return str(out_path), "gltf", []
     return _convert_zip(upload_path, work_dir, out_path, limits)
 
@@ -79,7 +118,10 @@ def _convert_zip(upload_path: Path, work_dir: Path, out_path: Path, limits: Inge
             ErrorCode.INVALID_FORMAT, f"the ZIP holds more than one model ({names}); upload one model per ZIP"
         )
     if gltfs:
-        pack_gltf_file(root.joinpath(*gltfs[0].parts), root.joinpath(*gltfs[0].parent.parts), out_path, limits)
+        gltf = gltfs[0]
+        pack_gltf_file(
+            root.joinpath(*gltf.parts), root.joinpath(*gltf.parent.parts), out_path, limits, label=gltf.as_posix()
+        )
         return str(out_path), "gltf-zip", []
     if objs:
         from .obj_scan import plan_scan

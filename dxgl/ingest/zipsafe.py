@@ -128,8 +128,10 @@ def extract_zip(zip_path: Path, dest: Path, limits: IngestLimits) -> list[PurePo
     """
     try:
         zf = zipfile.ZipFile(zip_path)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, ValueError) as exc:
         raise _refuse(f"the ZIP archive is damaged: {exc}") from None
+    except OSError:  # its message would name the internal temporary file
+        raise _refuse("the ZIP archive is damaged or unreadable") from None
     dest.mkdir(parents=True, exist_ok=False)
     root = dest.resolve()
     extracted: list[PurePosixPath] = []

@@ -109,13 +109,21 @@ async def _render_into(rt: Runtime, group: list[tuple[Render, Spec]], model_path
         loop.call_soon_threadsafe(events.put_nowait, (name, payload))
 
     timeout = rt.settings.job_timeout_seconds
+    memory = rt.settings.render_memory_limit_bytes or None  # None: the library's measured default
     first = jobs[0][0]
     call: Callable[[], list[Any]]
     if isinstance(first, DatasetSpec):
-        call = partial(_one_dataset, model_path, first, jobs[0][1], on_event, timeout)
+        call = partial(_one_dataset, model_path, first, jobs[0][1], on_event, timeout, memory)
     else:
         video_jobs = [(s, o) for s, o in jobs if isinstance(s, JobSpec)]
-        call = partial(render_library.render_variants, model_path, video_jobs, on_event=on_event, timeout_s=timeout)
+        call = partial(
+            render_library.render_variants,
+            model_path,
+            video_jobs,
+            on_event=on_event,
+            timeout_s=timeout,
+            memory_limit_bytes=memory,
+        )
     task: asyncio.Future[list[Any]] = asyncio.ensure_future(asyncio.to_thread(call))
     heartbeat = asyncio.create_task(_heartbeat(rt, [r.id for r in renders]))
     try:
@@ -150,9 +158,13 @@ async def _render_into(rt: Runtime, group: list[tuple[Render, Spec]], model_path
 
 
 def _one_dataset(
-    model_path: Path, spec: DatasetSpec, out_dir: Path, on_event: Any, timeout_s: float
+    model_path: Path, spec: DatasetSpec, out_dir: Path, on_event: Any, timeout_s: float, memory_limit: int | None
 ) -> list[DatasetOutputs]:
-    return [render_library.render_dataset(model_path, spec, out_dir, on_event=on_event, timeout_s=timeout_s)]
+    return [
+        render_library.render_dataset(
+            model_path, spec, out_dir, on_event=on_event, timeout_s=timeout_s, memory_limit_bytes=memory_limit
+        )
+    ]
 
 
 async def _heartbeat(rt: Runtime, render_ids: list[str]) -> None:

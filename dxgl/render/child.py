@@ -6,8 +6,11 @@ The video child (``video_child``) and the dataset child (``dataset.child``) both
 * the child's events are ``(job_index, name, payload)`` triples; the caller's ``on_event`` gets
   ``(name, {**payload, "job": job_index})`` on its own thread;
 * every failure becomes a :class:`RenderError` whose message is meant for the user: a timeout, a
-  child that died (crash, out of memory), or an exception in the child (:func:`describe_failure`,
-  which runs in the child).
+  child over its resident-memory limit, a child that died (crash), or an exception in the child
+  (:func:`describe_failure`, which runs in the child);
+* the child's resident memory (with its ffmpeg encoders) is watched against a limit
+  (:func:`default_memory_limit_bytes` unless the caller gives one); no address-space limit, because
+  llvmpipe and NVIDIA's driver reserve far more address space than they use.
 
 This module imports no vispy: the caller's process never holds a GL context.
 """
@@ -15,13 +18,14 @@ This module imports no vispy: the caller's process never holds a GL context.
 from __future__ import annotations
 
 import logging
+import os
 import traceback
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from dxgl.proc import ChildDied, ChildFailed, ChildTimedOut, Emit, run_in_child
+from dxgl.proc import ChildDied, ChildFailed, ChildOverMemory, ChildTimedOut, Emit, run_in_child
 from dxgl.render.types import RenderError
 
 log = logging.getLogger("dxgl.render")
@@ -30,6 +34,15 @@ T = TypeVar("T")
 
 PROCESS_NAME = "dxgl-render"
 EXIT_GRACE_S = 5.0  # after its outcome, how long the child may take to exit before it is killed
+
+# The resident-memory limit of a render child (docs/rendering.md, "Memory"). Measured: a 4K pro job
+# (DamagedHelmet, 180 frames 3840x2160, ProRes 4444 + web + thumb, llvmpipe) peaks at 2.01 GB for the
+# child and its ffmpeg encoders together (the child alone 0.99 GB). A model at the ingest texture
+# budget (256 megapixels with mip levels: at most 192 megapixels of base levels, 0.77 GB as RGBA8)
+# holds its textures about twice (the scene's arrays and the GL driver's copy) plus one image being
+# decoded: about 1.75 GB more. 2.01 + 1.75 GB, rounded up with a margin: 5 GiB.
+SIZED_MEMORY_LIMIT_BYTES = 5 * 1024**3
+MACHINE_MEMORY_SHARE = 0.75  # never more than this share of the machine's (or cgroup's) memory
 
 # The caller's view of events: (name, payload); payloads of render_variants carry "job".
 EventCallback = Callable[[str, dict[str, Any]], None]
@@ -49,6 +62,37 @@ def job_events(emit: Emit) -> SendEvent:
 def start_child_logging() -> None:
     """In the child: log to stderr with the process id (the parent's logging is not inherited)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s dxgl.render[%(process)d] %(message)s")
+
+
+def machine_memory_bytes() -> int | None:
+    """Physical memory, or the cgroup (v2) memory limit when lower; None when neither is known."""
+    known: list[int] = []
+    try:
+        known.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max", encoding="ascii") as f:
+            text = f.read().strip()
+        if text.isdigit():
+            known.append(int(text))
+    except OSError:
+        pass
+    return min(known) if known else None
+
+
+def default_memory_limit_bytes() -> int:
+    """The render child's resident-memory limit when none is configured: the size measured for a
+    4K pro job with a model at the texture budget (``SIZED_MEMORY_LIMIT_BYTES``), but never more
+    than ``MACHINE_MEMORY_SHARE`` of the machine's memory."""
+    machine = machine_memory_bytes()
+    if machine is None:
+        return SIZED_MEMORY_LIMIT_BYTES
+    return min(SIZED_MEMORY_LIMIT_BYTES, int(machine * MACHINE_MEMORY_SHARE))
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024**3:.1f} GiB" if n >= 1024**3 else f"{n / 1024**2:.0f} MiB"
 
 
 def describe_failure(what: str, smaller: str, exc: BaseException) -> str:
@@ -72,12 +116,15 @@ def run_render_child(
     timeout_s: float | None,
     what: str,
     smaller: str,
+    memory_limit_bytes: int | None = None,
 ) -> T:
     """Run ``target(str(model_path), work, emit)`` in a spawned child and return its result.
 
     ``target`` is a module-level function of a module that imports no GL at import time. Raises
     RenderError for a missing model file, past ``timeout_s`` (the child is killed), when the child
-    dies, and with the child's own message when the work fails there."""
+    and its encoders use more resident memory than ``memory_limit_bytes`` (None or 0:
+    :func:`default_memory_limit_bytes`; they are killed), when the child dies, and with the child's
+    own message when the work fails there."""
     model_path = Path(model_path)
     if not model_path.is_file():
         raise RenderError(f"The model file {model_path.name} does not exist")
@@ -98,9 +145,15 @@ def run_render_child(
             on_event=forward,
             describe_error=partial(describe_failure, what, smaller),
             exit_grace_s=EXIT_GRACE_S,
+            resident_limit_bytes=memory_limit_bytes or default_memory_limit_bytes(),
         )
     except ChildTimedOut as exc:
         raise RenderError(f"The render took longer than {exc.timeout_s:g} s and was stopped") from None
+    except ChildOverMemory as exc:
+        raise RenderError(
+            f"The {what} needed more memory than the limit of {_size(exc.limit_bytes)} and was stopped: "
+            f"try {smaller} or a lighter model (fewer or smaller textures)"
+        ) from None
     except ChildDied as exc:
         raise RenderError(
             f"The render process stopped unexpectedly (exit code {exc.exitcode}); the model may be too large or damaged"

@@ -19,6 +19,10 @@ from numpy.typing import NDArray
 from dxgl.render.types import RenderError
 
 CANONICAL_SIZE = 2.0
+# The renderer's useful texture size: a texture's long side is scaled down to this before it goes to
+# GL (docs/rendering.md, "Textures"). The largest output is 4K (3840 px on the long side): a texture
+# spread across the whole frame still has a texel per output pixel at 4096, and GL 4.5 guarantees
+# GL_MAX_TEXTURE_SIZE >= 16384 (llvmpipe: 16384), so every driver takes it.
 MAX_TEXTURE_SIDE = 4096
 SUPPORTED_SUFFIXES = (".glb", ".gltf", ".obj")
 
@@ -93,22 +97,54 @@ class Scene:
         return int(sum(len(p.indices) for p in self.primitives))
 
 
-def _texture(image: Any) -> NDArray[np.uint8] | None:
-    """PIL image (palette, greyscale, RGB, ...) -> (H, W, 4) uint8 RGBA, bottom row first."""
-    if image is None:
-        return None
+def fitted_size(width: int, height: int, max_side: int = MAX_TEXTURE_SIDE) -> tuple[int, int]:
+    """(width, height) scaled down, aspect kept, so that the long side is at most ``max_side``."""
+    if max(width, height) <= max_side:
+        return width, height
+    scale = max_side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def texture_array(image: Any, max_side: int = MAX_TEXTURE_SIDE) -> Texture:
+    """PIL image (palette, greyscale, RGB, ...) -> (H, W, 4) uint8 RGBA, bottom row first, its long
+    side at most ``max_side``. A JPEG is decoded at a reduced scale when it is larger (``draft``);
+    afterwards the full-size decoded pixels are released (``image`` is closed: the loader's scene is
+    discarded after loading, so a model's large textures are never all decoded at once)."""
     from PIL import Image
 
-    if max(image.size) > MAX_TEXTURE_SIDE:
-        scale = MAX_TEXTURE_SIDE / max(image.size)
-        image = image.resize(
-            (max(1, int(image.size[0] * scale)), max(1, int(image.size[1] * scale))), Image.Resampling.LANCZOS
-        )
-    rgba = np.asarray(image.convert("RGBA"), dtype=np.uint8)
-    return np.ascontiguousarray(rgba[::-1])
+    width, height = image.size
+    target = fitted_size(width, height, max_side)
+    try:
+        if target != image.size:
+            if image.format == "JPEG":
+                image.draft(image.mode, target)  # DCT scaling: decodes at 1/2 .. 1/8, never below target
+            small = image.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        else:
+            small = image
+        rgba = np.asarray(small.convert("RGBA"), dtype=np.uint8)
+        return np.ascontiguousarray(rgba[::-1])
+    finally:
+        image.close()
 
 
-def _material(visual: Any) -> Material:
+class _Textures:
+    """Converted textures by loader image: an image used by several materials or slots (one glTF
+    ``images`` entry) becomes one array, hence one GL texture (the renderer keys textures by array)."""
+
+    def __init__(self) -> None:
+        self._by_image: dict[int, tuple[Any, Texture]] = {}  # id(image) -> (image kept alive, array)
+
+    def get(self, image: Any) -> Texture | None:
+        if image is None:
+            return None
+        held = self._by_image.get(id(image))
+        if held is None:
+            held = (image, texture_array(image))
+            self._by_image[id(image)] = held
+        return held[1]
+
+
+def _material(visual: Any, textures: _Textures) -> Material:
     from trimesh.visual.material import PBRMaterial, SimpleMaterial
 
     mat: Any = getattr(visual, "material", None)
@@ -133,14 +169,14 @@ def _material(visual: Any) -> Material:
         emissive = (1.0, 1.0, 1.0)
     return Material(
         base_color=(r, g, b, a),
-        base_color_texture=_texture(mat.baseColorTexture),
+        base_color_texture=textures.get(mat.baseColorTexture),
         metallic=metallic,
         roughness=roughness,
-        metallic_roughness_texture=_texture(mat.metallicRoughnessTexture),
-        normal_texture=_texture(mat.normalTexture),
-        occlusion_texture=_texture(mat.occlusionTexture),
+        metallic_roughness_texture=textures.get(mat.metallicRoughnessTexture),
+        normal_texture=textures.get(mat.normalTexture),
+        occlusion_texture=textures.get(mat.occlusionTexture),
         emissive=emissive,
-        emissive_texture=_texture(mat.emissiveTexture),
+        emissive_texture=textures.get(mat.emissiveTexture),
         alpha_mode=(mat.alphaMode or "OPAQUE").upper(),
         alpha_cutoff=0.5 if mat.alphaCutoff is None else float(mat.alphaCutoff),
         double_sided=bool(mat.doubleSided),
@@ -205,6 +241,7 @@ def load_scene(path: Path) -> Scene:
         ]
     ] = []
     materials: dict[int, Material] = {}
+    textures = _Textures()
     for node in loaded.graph.nodes_geometry:
         transform, geom_name = loaded.graph[node]
         mesh = loaded.geometry.get(geom_name)
@@ -223,7 +260,7 @@ def load_scene(path: Path) -> Scene:
         uv = None if uv is None or len(uv) != len(verts) else np.asarray(uv, dtype=np.float32)
         key = id(getattr(mesh.visual, "material", None))  # instances share one converted material
         if key not in materials:
-            materials[key] = _material(mesh.visual)
+            materials[key] = _material(mesh.visual, textures)
         raw.append((positions, normals, uv, _vertex_colors(mesh), np.ascontiguousarray(indices), materials[key]))
 
     if not raw:

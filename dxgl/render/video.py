@@ -23,8 +23,12 @@ def render_job(
     *,
     on_event: EventCallback | None = None,
     timeout_s: float | None = None,
+    memory_limit_bytes: int | None = None,
 ) -> RenderOutputs:
     """Render one video job into ``out_dir`` (files named as in RenderOutputs).
+
+    ``memory_limit_bytes``: the child's resident-memory limit (None or 0: derived from the machine,
+    ``dxgl.render.child.default_memory_limit_bytes``); past it the render is a RenderError.
 
     Events to ``on_event`` on the caller's thread: ("started", {}), ("poster", {"path": ...}),
     ("frames", {"done": i, "total": n}) now and then, ("encoding", {})."""
@@ -35,7 +39,7 @@ def render_job(
         def forward(name: str, payload: dict[str, Any]) -> None:
             callback(name, {k: v for k, v in payload.items() if k != "job"})
 
-    return _run(model_path, [(spec, Path(out_dir))], forward, timeout_s)[0]
+    return _run(model_path, [(spec, Path(out_dir))], forward, timeout_s, memory_limit_bytes)[0]
 
 
 def render_variants(
@@ -44,10 +48,11 @@ def render_variants(
     *,
     on_event: EventCallback | None = None,
     timeout_s: float | None = None,
+    memory_limit_bytes: int | None = None,
 ) -> list[RenderOutputs]:
     """Render jobs that differ only in post-draw fields (bg_color, bg_image, bg_align, fg_image,
     fg_align, watermark): frames are drawn once and feed every job's encoder. Each event payload
-    carries the job's index under "job"."""
+    carries the job's index under "job". ``memory_limit_bytes`` as for ``render_job``."""
     if not jobs:
         return []
     key = jobs[0][0].draw_key()
@@ -57,11 +62,15 @@ def render_variants(
                 f"render_variants: job {index} differs from job 0 in more than background, "
                 "overlays and watermark; render it separately"
             )
-    return _run(model_path, [(s, Path(o)) for s, o in jobs], on_event, timeout_s)
+    return _run(model_path, [(s, Path(o)) for s, o in jobs], on_event, timeout_s, memory_limit_bytes)
 
 
 def _run(
-    model_path: Path, jobs: list[tuple[JobSpec, Path]], on_event: EventCallback | None, timeout_s: float | None
+    model_path: Path,
+    jobs: list[tuple[JobSpec, Path]],
+    on_event: EventCallback | None,
+    timeout_s: float | None,
+    memory_limit_bytes: int | None,
 ) -> list[RenderOutputs]:
     from dxgl.render.video_child import video_child_main  # plain module: no vispy at import
 
@@ -73,5 +82,6 @@ def _run(
         timeout_s=timeout_s,
         what="render",
         smaller="a smaller quality tier",
+        memory_limit_bytes=memory_limit_bytes,
     )
     return list(outputs)

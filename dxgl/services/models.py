@@ -45,6 +45,7 @@ class ModelIntake:
     limit_bytes: int
     ingest_timeout_s: float
     ingest_allow_private: bool
+    texture_budget_mpx: float
 
     @classmethod
     def of(cls, storage: LocalStorage, settings: Settings) -> ModelIntake:
@@ -54,6 +55,7 @@ class ModelIntake:
             limit_bytes=settings.upload_limit_bytes,
             ingest_timeout_s=settings.ingest_timeout_seconds,
             ingest_allow_private=settings.ingest_allow_private,
+            texture_budget_mpx=settings.texture_budget_mpx,
         )
 
 
@@ -113,7 +115,9 @@ async def upload_model(
         settings_raw = parse_settings_field(raw_settings)
         # checked before the expensive parse; create_renders checks again with overlays resolved
         settings = validate_render_settings(settings_raw)
-        prepared = await asyncio.to_thread(model_files.prepare, intake.storage, upload)
+        prepared = await asyncio.to_thread(
+            model_files.prepare, intake.storage, upload, texture_budget_mpx=intake.texture_budget_mpx
+        )
         existing = await scoped.live_model_by_hash(session, caller.account_id, upload.sha256)
         if existing is not None:
             return await _duplicate(session, caller, existing, settings_raw)

@@ -130,3 +130,35 @@ def set_zip_encrypted_flag(path: Path) -> Path:
 
 SIMPLE_OBJ = b"mtllib model.mtl\nv 0 0 0\nv 1 0 0\nv 0 1 0\nvt 0 0\nvt 1 0\nvt 0 1\nusemtl body\nf 1/1 2/2 3/3\n"
 SIMPLE_MTL = b"newmtl body\nKd 1 1 1\nmap_Kd texture.png\n"
+
+
+def flat_png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A real, decodable RGB PNG of one flat colour, compressed row by row (a 6900x6900 one is about
+    140 KB): what a texture-budget attack looks like."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    row = b"\x00" + bytes(rgb) * width  # filter type 0, then the pixels
+    packer = zlib.compressobj(9)
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def textured_glb(path: Path, images: list[bytes]) -> Path:
+    """The one-triangle GLB with ``images`` embedded (each its own buffer view, image and texture),
+    the first used as the base colour of its one material."""
+    doc, blob = triangle_document()
+    data = bytearray(blob)
+    doc["images"], doc["textures"] = [], []
+    for image in images:
+        data.extend(b"\x00" * (-len(data) % 4))
+        doc["bufferViews"].append({"buffer": 0, "byteOffset": len(data), "byteLength": len(image)})
+        doc["images"].append({"bufferView": len(doc["bufferViews"]) - 1, "mimeType": "image/png"})
+        doc["textures"].append({"source": len(doc["images"]) - 1})
+        data.extend(image)
+    doc["materials"] = [{"pbrMetallicRoughness": {"baseColorTexture": {"index": 0}}}]
+    doc["meshes"][0]["primitives"][0]["material"] = 0
+    doc["buffers"][0]["byteLength"] = len(data)
+    return write_glb(path, doc, bytes(data))

@@ -112,6 +112,20 @@ def _obj_texture_over_limit(tmp: Path) -> Path:
     )
 
 
+def _glb_textures_over_budget(tmp: Path) -> Path:
+    # Six distinct 7000x7000 images, each under the 50-megapixel cap: 392 megapixels with their mip
+    # chains, over the 256-megapixel budget per model (the headers alone say so: nothing is decoded).
+    return b.textured_glb(tmp / "sixtex.glb", [b.png_header_only(7000, 7000 - i) for i in range(6)])
+
+
+def _obj_textures_over_budget(tmp: Path) -> Path:
+    names = [f"m{i}" for i in range(4)]
+    obj = b"mtllib model.mtl\nv 0 0 0\nv 1 0 0\nv 0 1 0\nvt 0 0\nvt 1 0\nvt 0 1\nusemtl m0\nf 1/1 2/2 3/3\n"
+    mtl = "".join(f"newmtl {n}\nKd 1 1 1\nmap_Kd {n}.png\n" for n in names).encode()
+    textures = {f"{n}.png": b.png_header_only(7000, 7000) for n in names}  # 4 x 49 MP, 349 MP with mips
+    return b.write_zip(tmp / "scan.zip", {"model.obj": obj, "model.mtl": mtl, **textures})
+
+
 def _deep_json(tmp: Path) -> Path:
     text = '{"asset": {"version": "2.0"}, "extras": ' + "[" * 100_000 + "]" * 100_000 + "}"
     return _raw("deep.gltf", text.encode())(tmp)
@@ -173,6 +187,7 @@ HOSTILE_CASES: list[tuple[str, Builder, str]] = [
     ("obj_face_bomb", _face_bomb, "invalid_model"),
     ("obj_no_faces", _zip("a.zip", {"model.obj": b"v 0 0 0\nv 1 0 0\n"}), "invalid_model"),
     ("obj_texture_over_50mp", _obj_texture_over_limit, "invalid_model"),
+    ("obj_textures_over_budget", _obj_textures_over_budget, "invalid_model"),
     # GLB container
     ("glb_total_length_lies", _glb_raw("a.glb", total_override=10_000_000), "invalid_model"),
     ("glb_chunk_length_lies", _glb_raw("a.glb", json_length_override=0x7FFFFFF0), "invalid_model"),
@@ -196,6 +211,7 @@ HOSTILE_CASES: list[tuple[str, Builder, str]] = [
     ),
     ("gltf_deep_json", _deep_json, "invalid_model"),
     ("gltf_texture_over_50mp", _glb_texture_over_limit, "invalid_model"),
+    ("gltf_textures_over_budget", _glb_textures_over_budget, "invalid_model"),
     # glTF URIs
     ("gltf_uri_dotdot", _gltf_uri("../../sentinel/secret.bin"), "invalid_model"),
     ("gltf_uri_percent_dotdot", _gltf_uri("%2e%2e/%2e%2e/etc/passwd"), "invalid_model"),
@@ -232,6 +248,7 @@ MESSAGE_HINTS: dict[str, str] = {
     "obj_face_bomb": "triangles",
     "obj_no_faces": "no faces",
     "obj_texture_over_50mp": "megapixels",
+    "obj_textures_over_budget": "the texture budget is 256 megapixels",
     "glb_total_length_lies": "header says",
     "glb_chunk_length_lies": "chunk declares",
     "glb_version_1": "version 1",
@@ -249,6 +266,7 @@ MESSAGE_HINTS: dict[str, str] = {
     "gltf_index_out_of_range": "POSITION = 99",
     "gltf_deep_json": "nested too deeply",
     "gltf_texture_over_50mp": "megapixels",
+    "gltf_textures_over_budget": "the texture budget is 256 megapixels",
     "gltf_uri_dotdot": "climbs out",
     "gltf_uri_percent_dotdot": "climbs out",
     "gltf_uri_absolute": "absolute path",

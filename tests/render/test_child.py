@@ -4,6 +4,7 @@ messages for every way a child can fail, and no child left running. No GL: the t
 from __future__ import annotations
 
 import multiprocessing
+import time
 from pathlib import Path
 
 import pytest
@@ -20,9 +21,16 @@ def model(tmp_path: Path) -> Path:
     return path
 
 
-def _run(target, model: Path, work, *, on_event=None, timeout_s: float | None = 30):
+def _run(target, model: Path, work, *, on_event=None, timeout_s: float | None = 30, memory_limit_bytes=None):
     return run_render_child(
-        target, model, work, on_event=on_event, timeout_s=timeout_s, what="render", smaller="a smaller quality tier"
+        target,
+        model,
+        work,
+        on_event=on_event,
+        timeout_s=timeout_s,
+        what="render",
+        smaller="a smaller quality tier",
+        memory_limit_bytes=memory_limit_bytes,
     )
 
 
@@ -79,3 +87,62 @@ def test_a_failing_event_callback_still_kills_the_child(model):
     with pytest.raises(KeyError, match="started"):
         _run(child_targets.emit_then_hang, model, None, on_event=on_event, timeout_s=None)
     assert _no_render_child_left()
+
+
+MIB = 1024 * 1024
+
+
+def test_a_child_over_its_memory_limit_is_killed_and_reported_as_such(model):
+    # The child grows to 1 GiB at most; the watch must stop it at 200 MiB (a spawned Python with
+    # dxgl.render.types loaded is about 30 MiB). Without the watch the deadline would say "longer than".
+    with pytest.raises(RenderError) as caught:
+        _run(child_targets.grow, model, 1024, timeout_s=120, memory_limit_bytes=200 * MIB)
+    assert str(caught.value) == (
+        "The render needed more memory than the limit of 200 MiB and was stopped: "
+        "try a smaller quality tier or a lighter model (fewer or smaller textures)"
+    )
+    assert _no_render_child_left()
+
+
+def test_the_memory_watch_counts_and_kills_the_childs_own_processes(model):
+    # A grandchild (as the video child's ffmpeg) counts towards the limit and is killed with the child:
+    # the child alone stays far below 200 MiB, its grandchild touches 400 MiB.
+    pids: list[int] = []
+
+    def on_event(name: str, payload: dict) -> None:
+        pids.append(payload["pid"])
+
+    with pytest.raises(RenderError, match="needed more memory than the limit of 200 MiB"):
+        _run(
+            child_targets.spawn_grandchild_and_hang,
+            model,
+            400,
+            on_event=on_event,
+            timeout_s=120,
+            memory_limit_bytes=200 * MIB,
+        )
+    assert _no_render_child_left()
+    assert len(pids) == 1
+    assert _stops(pids[0]), f"the grandchild {pids[0]} outlived its parent"
+
+
+def _stops(pid: int) -> bool:
+    """Whether ``pid`` is gone (or a zombie) within 10 s: a SIGKILL lands when the process is next scheduled."""
+    for _ in range(200):
+        if not _running(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def test_a_child_under_its_memory_limit_is_not_disturbed(model):
+    assert _run(child_targets.echo, model, [(0, "started", {})], memory_limit_bytes=1024 * MIB) == 1

@@ -26,13 +26,15 @@ def render_dataset(
     *,
     on_event: EventCallback | None = None,
     timeout_s: float | None = None,
+    memory_limit_bytes: int | None = None,
 ) -> DatasetOutputs:
     """Render the dataset of ``model_path`` into ``out_dir`` (dataset.zip, poster.png, poster_small.png).
 
     Events to ``on_event`` on the caller's thread: ("started", {}), ("poster", {"path": ...}) once
     poster.png and poster_small.png exist (after the first view), ("frames", {"done": i, "total": n})
     now and then, ("encoding", {}) while the archive is finished. A wrong or unreadable model, a
-    failure, or running past ``timeout_s`` (the child is killed) raise RenderError."""
+    failure, running past ``timeout_s`` or using more resident memory than ``memory_limit_bytes``
+    (None or 0: derived from the machine; the child is killed either way) raise RenderError."""
     from dxgl.render.dataset.child import dataset_child_main  # plain module: no vispy at import
 
     forward: EventCallback | None = None
@@ -50,4 +52,5 @@ def render_dataset(
         timeout_s=timeout_s,
         what="dataset render",
         smaller="a smaller dataset tier",
+        memory_limit_bytes=memory_limit_bytes,
     )
