@@ -16,7 +16,7 @@ from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 from dxgl.runtime import Runtime
 from dxgl.services import json_input
-from dxgl.services.auth import Caller, authenticate
+from dxgl.services.auth import Caller, authenticate, single_authorization
 from dxgl.services.pagination import Page
 from dxgl.storage import LocalStorage
 
@@ -83,11 +83,7 @@ async def json_object(request: Request) -> dict[str, Any]:
 
 
 def authorization_of(request: Request) -> str | None:
-    """The one Authorization header; two or more are refused (401), never one picked silently."""
-    values = request.headers.getlist("authorization")
-    if len(values) > 1:
-        raise DxglError(ErrorCode.UNAUTHORIZED, "Send one Authorization header, not several")
-    return values[0] if values else None
+    return single_authorization(request.headers.getlist("authorization"))
 
 
 async def caller_of(request: Request, session: AsyncSession) -> Caller:

@@ -1,5 +1,6 @@
 """Per-request (HTTP) or per-connection (websocket) GraphQL context: the runtime, the caller's
-credentials, the authenticated caller (looked up once) and the dataloaders."""
+credentials, the authenticated caller (looked up once, and re-checked on a websocket) and the
+dataloaders."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dxgl.errors import DxglError
 from dxgl.events import EventBus
 from dxgl.runtime import Runtime
 from dxgl.schema.loaders import Loaders, make_loaders
-from dxgl.services.auth import Caller, authenticate
+from dxgl.services.auth import Caller, authenticate, check_caller
 
 
 @dataclass
@@ -24,6 +26,8 @@ class DxglContext:
     # the graphql-transport-ws ``connection_init`` payload (which wins).
     authorization: str | None
     long_lived: bool = False
+    # Why this request cannot authenticate at all (two Authorization headers), raised by caller().
+    refused: DxglError | None = None
     # Set by Strawberry from connection_init on websockets.
     connection_params: dict[str, Any] | None = None
     loaders: Loaders = field(init=False)
@@ -49,11 +53,32 @@ class DxglContext:
         A failure is not cached: the next field raises the same documented error."""
         if self._caller is not None:
             return self._caller
+        if self.refused is not None:
+            raise self.refused
         async with self._auth_lock:
             if self._caller is None:
                 async with self.runtime.unit_of_work() as session:
                     self._caller = await authenticate(session, self.authorization)
             return self._caller
+
+    @property
+    def authenticated(self) -> bool:
+        return self._caller is not None
+
+    async def recheck(self) -> None:
+        """Long-lived (websocket) contexts: does the caller authenticated before still hold? Raises
+        the documented ``DxglError`` (revoked, expired, suspended) and forgets the caller, so nothing
+        runs as it any more. One primary-key query (``services.auth.check_caller``); nothing when
+        no caller was authenticated yet."""
+        caller = self._caller
+        if caller is None:
+            return
+        try:
+            async with self.runtime.unit_of_work() as session:
+                await check_caller(session, caller)
+        except DxglError:
+            self._caller = None
+            raise
 
     def accept_connection_params(self, params: dict[str, Any] | None) -> None:
         """graphql-transport-ws ``connection_init``: ``{"Authorization": "Bearer ..."}``."""

@@ -15,6 +15,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionResult
 
 from dxgl.contract import ErrorCode
+from dxgl.db import is_busy
 from dxgl.errors import DxglError
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,9 @@ def to_dxgl_error(error: GraphQLError) -> DxglError:
         return original
     if original is None:
         return DxglError(ErrorCode.INVALID_REQUEST, error.message)
+    if is_busy(original):  # SQLite's write lock held past DXGL_DB_BUSY_SECONDS, as REST answers it
+        log.warning("database busy in GraphQL resolver at %s", error.path)
+        return DxglError(ErrorCode.SERVICE_UNAVAILABLE, "The database is busy; retry shortly")
     log.error("unexpected error in GraphQL resolver at %s", error.path, exc_info=original)
     return DxglError(ErrorCode.INTERNAL)
 

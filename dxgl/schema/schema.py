@@ -9,6 +9,7 @@ from graphql.error import GraphQLError
 from strawberry.types import ExecutionContext
 
 from dxgl.schema.errors import DxglErrors
+from dxgl.schema.limits import QueryLimits
 from dxgl.schema.mutations import Mutation
 from dxgl.schema.overlays import OverlayMutation, OverlayQuery
 from dxgl.schema.queries import Query
@@ -31,4 +32,7 @@ class RootMutation(Mutation, OverlayMutation):
     pass
 
 
-schema: Any = DxglSchema(query=RootQuery, mutation=RootMutation, subscription=Subscription, extensions=[DxglErrors])
+# QueryLimits refuses an operation that is too deep, too wide or too costly before any resolver runs.
+schema: Any = DxglSchema(
+    query=RootQuery, mutation=RootMutation, subscription=Subscription, extensions=[QueryLimits, DxglErrors]
+)

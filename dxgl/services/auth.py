@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -149,10 +150,39 @@ async def authenticate(session: AsyncSession, header: str | None) -> Caller:
     if row is None:
         raise DxglError(ErrorCode.UNAUTHORIZED, "Unknown API token")
     token, account = row
-    if token.revoked_at is not None:
-        raise DxglError(ErrorCode.UNAUTHORIZED, "This API token has been revoked")
-    if token.expires_at is not None and token.expires_at <= utcnow():
-        raise DxglError(ErrorCode.TOKEN_EXPIRED)
-    if account.status != "active":
-        raise DxglError(ErrorCode.FORBIDDEN, "This account is suspended")
+    _require_live(token.revoked_at, token.expires_at, account.status)
     return Caller(account_id=account.id, token_id=token.id, scopes=frozenset(token.scopes.split()))
+
+
+def single_authorization(values: Sequence[str]) -> str | None:
+    """The one ``Authorization`` header of a request; two or more are 401, never one picked
+    silently (REST and GraphQL alike)."""
+    if len(values) > 1:
+        raise DxglError(ErrorCode.UNAUTHORIZED, "Send one Authorization header, not several")
+    return values[0] if values else None
+
+
+async def check_caller(session: AsyncSession, caller: Caller) -> None:
+    """Does ``caller`` still hold? Raises what :func:`authenticate` would now (401 revoked or unknown,
+    401 ``token_expired``, 403 suspended). One primary-key lookup of the token joined to its account:
+    what a long-lived connection (a websocket) runs on every operation and periodically."""
+    row = (
+        await session.execute(
+            select(col(ApiToken.revoked_at), col(ApiToken.expires_at), col(Account.status))
+            .join(Account, col(Account.id) == col(ApiToken.account_id))
+            .where(col(ApiToken.id) == caller.token_id)
+        )
+    ).first()
+    if row is None:
+        raise DxglError(ErrorCode.UNAUTHORIZED, "Unknown API token")
+    revoked_at, expires_at, status = row
+    _require_live(revoked_at, expires_at, status)
+
+
+def _require_live(revoked_at: datetime | None, expires_at: datetime | None, status: str) -> None:
+    if revoked_at is not None:
+        raise DxglError(ErrorCode.UNAUTHORIZED, "This API token has been revoked")
+    if expires_at is not None and expires_at <= utcnow():
+        raise DxglError(ErrorCode.TOKEN_EXPIRED)
+    if status != "active":
+        raise DxglError(ErrorCode.FORBIDDEN, "This account is suspended")

@@ -54,6 +54,24 @@ def check_tree(value: Any, *, what: str, code: ErrorCode = ErrorCode.INVALID_JSO
             )
 
 
+def nesting_depth(value: Any, limit: int = MAX_DEPTH) -> int:
+    """How deep ``value`` nests (a scalar is 0, ``[]`` is 1), counted without recursion; stops
+    counting once past ``limit``. For transports that check depth alone (GraphQL bodies and
+    websocket messages, whose text fields the services check)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    return deepest
+            stack.extend((child, depth) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 def is_text(value: str) -> bool:
     """True when ``value`` can be stored as UTF-8 (no lone surrogate)."""
     try:

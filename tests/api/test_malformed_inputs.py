@@ -181,5 +181,8 @@ async def test_two_authorization_headers_are_401(service):
             r = await service.client.request(method, url, headers=headers)
             err = assert_error(r, 401, "unauthorized")
             assert "one Authorization header" in err["message"], (url, err)
+        r = await service.client.post("/graphql", headers=headers, json={"query": "{ account { id } }"})
+        (error,) = r.json()["errors"]
+        assert error["extensions"]["code"] == "unauthorized" and "one Authorization header" in error["message"]
     # one header still works
     assert (await acct.request("GET", "/v1/account")).status_code == 200

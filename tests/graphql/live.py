@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 # Guards against a hung test only; no assertion depends on how fast anything is.
 RECEIVE_TIMEOUT_S = 60
@@ -51,6 +52,17 @@ class GraphQLWs:
             return {"errors": message["payload"]}
         assert message["type"] == "next", message
         return message["payload"]
+
+    async def closed_by_server(self) -> tuple[int | None, str, list[dict[str, Any]]]:
+        """Wait until the server closes the socket (the wait is a hang guard only): its close code,
+        its reason and every message received before the close."""
+        received: list[dict[str, Any]] = []
+        try:
+            while True:
+                received.append(json.loads(await asyncio.wait_for(self.conn.recv(), RECEIVE_TIMEOUT_S)))
+        except ConnectionClosed as closed:
+            frame = closed.rcvd
+            return (frame.code if frame else None), (frame.reason if frame else ""), received
 
     async def close(self) -> None:
         await self.conn.close()
