@@ -55,8 +55,9 @@ async def _new_pg_database() -> str:
     return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
 
 
-def run_one(database: str, examples: int, workdir: Path) -> dict:
+def run_one(database: str, examples: int, workdir: Path, phases: str = "") -> dict:
     data_dir = workdir / database / "data"
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
     url = asyncio.run(_new_pg_database()) if database == "postgres" else ""
     settings = Settings(data_dir=data_dir, database_url=url, run_renders_in_process=False)
     token = asyncio.run(_token(settings))
@@ -87,6 +88,7 @@ def run_one(database: str, examples: int, workdir: Path) -> dict:
                 "--report-junit-path",
                 str(report),
                 "--no-color",
+                *(["--phases", phases] if phases else []),
             ],
             capture_output=True,
             text=True,
@@ -95,7 +97,11 @@ def run_one(database: str, examples: int, workdir: Path) -> dict:
         server_lines = [line for line in server.lines if "Traceback" in line or " 500 " in line]
     finally:
         server.stop()
-    tail = done.stdout.strip().splitlines()[-25:]
+    (workdir / database / "schemathesis.log").write_text(done.stdout + done.stderr)
+    lines = done.stdout.strip().splitlines()
+    # The summary, and any error sections before it (a runtime error's detail comes first).
+    errors = [i for i, line in enumerate(lines) if "Runtime Error" in line or line.startswith("___")]
+    tail = [*(line for i in errors[:3] for line in lines[i : i + 15]), *lines[-25:]]
     return {
         "database": database,
         "examples_per_operation": examples,
@@ -110,10 +116,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--examples", type=int, default=1000)
     parser.add_argument("--databases", default="sqlite,postgres")
+    parser.add_argument("--phases", default="", help="schemathesis --phases (default: all)")
+    parser.add_argument("--out", default="", help="keep schemathesis' logs and reports here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="dxgl-fuzz-") as tmp:
+        out = Path(args.out or tmp)
         for database in args.databases.split(","):
-            print(json.dumps(run_one(database, args.examples, Path(tmp)), indent=1), flush=True)
+            print(json.dumps(run_one(database, args.examples, out, args.phases), indent=1), flush=True)
 
 
 if __name__ == "__main__":
