@@ -22,6 +22,8 @@ import pytest
 from tests.conftest import ASSETS
 from tests.live_server import ROOT, clean_env
 
+pytestmark = pytest.mark.slow  # fresh interpreters serving and rendering: not in the quick subset
+
 # Run with ``python -c`` (so a spawned child has no main module to import again). argv[1] is the
 # model to upload, or "" for none. The last line printed is a JSON report.
 CHILD = r"""

@@ -316,6 +316,7 @@ def test_schemathesis_conformance(settings: Settings) -> None:
     assert report["min_sent"] >= 50
 
 
+@pytest.mark.slow  # a schemathesis run
 def test_the_run_catches_an_undocumented_status(tmp_path: Path, sqlite_template: Path) -> None:
     """The same run against a copy of the document without GET /models/{id}'s 404 must fail."""
     broken = copy.deepcopy(DOCUMENT)

@@ -15,12 +15,15 @@ import sqlite3
 from pathlib import Path
 
 import httpx
+import pytest
 
 from dxgl.config import Settings
 from dxgl.runtime import Runtime
 from dxgl.services import accounts, auth
 from tests.api.helpers import minimal_glb
 from tests.live_server import LiveServer
+
+pytestmark = pytest.mark.slow  # real servers waiting out timeouts: not in the quick subset
 
 HANG_GUARD_S = 120
 

@@ -23,6 +23,8 @@ from tests.graphql.live import GraphQLWs
 from tests.graphql.test_limits import NESTED_16
 from tests.live_server import LiveServer, clean_env
 
+pytestmark = pytest.mark.slow  # live servers, CLI processes and websockets: not in the quick subset
+
 RENDER_UPDATES = "subscription { renderUpdates { id status } }"
 CREATE = "mutation($m: ID) { createRender(modelId: $m) { id } }"
 ACCOUNT = "query { account { id } }"

@@ -104,6 +104,7 @@ async def test_declared_size_over_limit_is_refused(server: CountingServer, tmp_p
     assert error.code == "file_too_large"
 
 
+@pytest.mark.slow  # waits out a deadline
 async def test_total_timeout(server: CountingServer, tmp_path: Path):
     error = await refused(server, "/slow", tmp_path, timeout_s=1.0)
     assert error.code == "timeout"

@@ -73,6 +73,7 @@ def test_child_memory_runaway_is_stopped_as_invalid_model():
     assert "memory" in caught.value.message
 
 
+@pytest.mark.slow  # waits out a deadline
 def test_child_time_runaway_is_killed_as_invalid_model():
     with pytest.raises(DxglError) as caught:
         run_limited(runaway.spin_forever, (), memory_bytes=1024 * 1024 * 1024, time_s=1.5)

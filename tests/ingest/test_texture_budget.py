@@ -32,6 +32,7 @@ def test_a_full_mip_chain_is_about_four_thirds_of_the_base_level():
     assert mip_chain_texels(SIDE, SIDE) / SIDE**2 == pytest.approx(4 / 3, rel=1e-3)
 
 
+@pytest.mark.slow  # builds seven 6900x6900 PNGs
 def test_seven_distinct_6900_pngs_in_under_2_mb_are_refused_naming_the_budget(tmp_path: Path, flat_pngs):
     upload = b.textured_glb(tmp_path / "seven.glb", flat_pngs)
     assert upload.stat().st_size < 2_000_000

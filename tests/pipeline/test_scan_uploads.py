@@ -170,6 +170,7 @@ async def test_two_objs_in_one_zip_are_refused(service, tmp_path):
         assert rows.scalar_one() == 0
 
 
+@pytest.mark.slow  # a real ingest and render
 async def test_missing_texture_uploads_with_a_visible_warning(service, tmp_path):
     acct = await service.account(credits=3)
     obj = b"mtllib scan.mtl\nv 0 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 1\nvt 0 0\nvt 1 0\nvt 0 1\nusemtl body\nf 1/1 2/2 3/3\nf 1/1 3/3 4/2\n"

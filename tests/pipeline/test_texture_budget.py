@@ -15,6 +15,8 @@ from tests.ingest import builders as b
 from tests.pipeline.conftest import pipeline_settings, wait_for_status
 from tests.pipeline.test_quick_start import make_token
 
+pytestmark = pytest.mark.slow  # a live server and a real render: not in the quick subset
+
 SIDE = 6900
 
 

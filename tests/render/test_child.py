@@ -74,6 +74,7 @@ def test_a_missing_model_file_is_refused_before_any_child_starts(tmp_path):
         _run(child_targets.echo, tmp_path / "nope.glb", [])
 
 
+@pytest.mark.slow  # waits out a deadline
 def test_a_hanging_child_is_killed_at_the_deadline(model):
     with pytest.raises(RenderError, match="longer than 1.5 s"):
         _run(child_targets.emit_then_hang, model, None, timeout_s=1.5)

@@ -126,6 +126,7 @@ def test_overview_is_a_four_quadrant_sheet(dataset):
     assert (bottom_left.sum(axis=2) < 30).mean() > 0.3  # normals quadrant: black background
 
 
+@pytest.mark.slow  # waits out a deadline
 def test_bad_model_and_timeout_raise_render_error(tmp_path):
     broken = tmp_path / "broken.glb"
     broken.write_bytes(b"glTF" + b"\x00" * 40)

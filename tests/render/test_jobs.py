@@ -117,6 +117,7 @@ def test_bad_files_fail_cleanly_through_the_render_process(tmp_path: Path, kind:
         render_job(path, small_spec(fps=1), tmp_path / "out", timeout_s=60)
 
 
+@pytest.mark.slow  # waits out a deadline
 def test_timeout_kills_the_render_process(tmp_path: Path):
     spec = small_spec(size=(640, 360), fps=30, length=15)
     with pytest.raises(RenderError, match="longer than"):
