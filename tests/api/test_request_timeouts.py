@@ -22,21 +22,11 @@ from dxgl.runtime import Runtime
 from dxgl.services import accounts, auth
 from tests.api.helpers import minimal_glb
 from tests.live_server import LiveServer
+from tests.pipeline.test_quick_start import make_token
 
 pytestmark = pytest.mark.slow  # real servers waiting out timeouts: not in the quick subset
 
 HANG_GUARD_S = 120
-
-
-async def _token(settings: Settings) -> str:
-    rt = await Runtime.start(settings, migrate=False)
-    try:
-        async with rt.unit_of_work() as session:
-            account = await accounts.create_account(session, email="timeouts@example.com", paid_credits=5)
-            _, raw = await auth.create_token(session, account=account)
-        return raw
-    finally:
-        await rt.close()
 
 
 async def _stalled_request(port: int, head: str, first_part: bytes) -> tuple[int, dict]:
@@ -63,7 +53,7 @@ async def test_a_body_that_does_not_arrive_in_time_is_408(tmp_path: Path, databa
     settings = Settings(
         data_dir=tmp_path / "data", database_url=database_url, run_renders_in_process=False, body_timeout_seconds=0.5
     )
-    token = await _token(settings)
+    token = await make_token(settings, credits=5)
     with LiveServer(settings) as server:
         body = b'{"sha256": "' + b"0" * 64 + b'"}'
         status, answer = await _stalled_request(
