@@ -99,11 +99,11 @@ def authed(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     is read whole first, so the transaction spans database work only, never client I/O."""
 
     async def endpoint(request: Request) -> Response:
-        authorization_of(request)  # refuse a doubled header before reading anything
+        authorization = authorization_of(request)  # a doubled header is refused before any read
         if request.method in _BODY_METHODS:
             await read_body(request)
         async with runtime(request).unit_of_work() as session:
-            caller = await caller_of(request, session)
+            caller = await authenticate(session, authorization)
             return await handler(request, session, caller)
 
     endpoint.__name__ = handler.__name__

@@ -25,6 +25,7 @@ import trimesh
 from PIL import Image
 from sqlalchemy import func, select
 
+from dxgl.config import Settings
 from dxgl.tables import Model3D
 from tests.conftest import ASSETS
 from tests.ingest import builders as b
@@ -60,14 +61,15 @@ def zip_folder(folder: Path, dest: Path, prefix: str = "") -> Path:
     return dest
 
 
-async def start_sqlite(tmp_path: Path, sqlite_template: Path, live_server) -> tuple[httpx.AsyncClient, dict]:
+async def start_sqlite(tmp_path: Path, sqlite_template: Path, live_server) -> tuple[Settings, httpx.AsyncClient, dict]:
+    """A live server on a fresh SQLite copy (embedded runner), a client for it and a token's headers."""
     db = tmp_path / "db.sqlite3"
     shutil.copyfile(sqlite_template, db)
     settings = pipeline_settings(tmp_path, f"sqlite+aiosqlite:///{db}")
     server = live_server(settings)
     token = await make_token(settings, credits=10)
     client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}", timeout=120)
-    return client, {"Authorization": f"Bearer {token}"}
+    return settings, client, {"Authorization": f"Bearer {token}"}
 
 
 async def upload(client: httpx.AsyncClient, headers: dict, path: Path, settings: dict) -> dict:
@@ -84,7 +86,7 @@ async def upload(client: httpx.AsyncClient, headers: dict, path: Path, settings:
 @pytest.mark.render
 @pytest.mark.slow
 async def test_fuze_scan_uploads_as_glb_and_renders_upright(tmp_path, sqlite_template, live_server):
-    client, headers = await start_sqlite(tmp_path, sqlite_template, live_server)
+    _, client, headers = await start_sqlite(tmp_path, sqlite_template, live_server)
     async with client:
         data = await upload(client, headers, ASSETS / "fuze.zip", SQUARE_NO_SHADOW)
         model = (await client.get(f"/v1/models/{data['modelId']}", headers=headers)).json()["data"]
@@ -118,7 +120,7 @@ async def test_fuze_scan_uploads_as_glb_and_renders_upright(tmp_path, sqlite_tem
 @pytest.mark.slow
 async def test_damaged_helmet_folder_zipped_is_one_model_and_renders(tmp_path, sqlite_template, live_server):
     archive = zip_folder(ASSETS / "DamagedHelmet-gltf", tmp_path / "helmet.zip", prefix="DamagedHelmet/")
-    client, headers = await start_sqlite(tmp_path, sqlite_template, live_server)
+    _, client, headers = await start_sqlite(tmp_path, sqlite_template, live_server)
     async with client:
         data = await upload(client, headers, archive, {"aspect": "16:9", "length": 3})
         listing = (await client.get("/v1/models", headers=headers)).json()

@@ -5,15 +5,14 @@ budget) upload and render for real, their textures scaled down before GL."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.ingest import builders as b
-from tests.pipeline.conftest import pipeline_settings, wait_for_status
-from tests.pipeline.test_quick_start import make_token
+from tests.pipeline.conftest import wait_for_status
+from tests.pipeline.test_scan_uploads import start_sqlite
 
 pytestmark = pytest.mark.slow  # a live server and a real render: not in the quick subset
 
@@ -22,16 +21,6 @@ SIDE = 6900
 
 def _model(path: Path, count: int) -> Path:
     return b.textured_glb(path, [b.flat_png(SIDE, SIDE, (30 * i, 200 - 20 * i, 90)) for i in range(count)])
-
-
-async def _start(tmp_path: Path, sqlite_template: Path, live_server):
-    db = tmp_path / "db.sqlite3"
-    shutil.copyfile(sqlite_template, db)
-    settings = pipeline_settings(tmp_path, f"sqlite+aiosqlite:///{db}")
-    server = live_server(settings)
-    token = await make_token(settings, credits=10)
-    client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}", timeout=120)
-    return settings, client, {"Authorization": f"Bearer {token}"}
 
 
 async def _upload(client: httpx.AsyncClient, headers: dict, path: Path) -> httpx.Response:
@@ -48,7 +37,7 @@ async def test_a_glb_over_the_texture_budget_is_refused_at_upload_and_nothing_is
 ):
     upload = _model(tmp_path / "seven-textures.glb", 7)
     assert upload.stat().st_size < 2_000_000
-    settings, client, headers = await _start(tmp_path, sqlite_template, live_server)
+    settings, client, headers = await start_sqlite(tmp_path, sqlite_template, live_server)
     async with client:
         account_before = (await client.get("/v1/account", headers=headers)).json()["data"]
 
@@ -71,7 +60,7 @@ async def test_a_glb_over_the_texture_budget_is_refused_at_upload_and_nothing_is
 @pytest.mark.slow
 async def test_a_glb_just_under_the_budget_uploads_and_renders(tmp_path, sqlite_template, live_server):
     upload = _model(tmp_path / "four-textures.glb", 4)  # 254 of 256 megapixels with their mip chains
-    _, client, headers = await _start(tmp_path, sqlite_template, live_server)
+    _, client, headers = await start_sqlite(tmp_path, sqlite_template, live_server)
     async with client:
         response = await _upload(client, headers, upload)
         assert response.status_code == 201, response.text
