@@ -438,6 +438,11 @@ class ErrorCode(StrEnum):
     OVERLAY_NOT_FOUND = ("overlay_not_found", 404, "Overlay not found")
     SERVICE_UNAVAILABLE = ("service_unavailable", 503, "Service unavailable")
     QUERY_TOO_COMPLEX = ("query_too_complex", 400, "The GraphQL operation is too deep, too wide or too costly")
+    UNSUPPORTED_EXTENSION = (
+        "unsupported_extension",
+        400,
+        "The model requires a glTF extension dxgl cannot decode",
+    )
 
 
 # --- storage keys ---------------------------------------------------------------------------------
@@ -446,6 +451,13 @@ class ErrorCode(StrEnum):
 def model_key(account_id: str, model_id: str) -> str:
     """Where a model's GLB is stored."""
     return f"models/{account_id}/{model_id}.glb"
+
+
+def decoded_model_key(account_id: str, model_id: str) -> str:
+    """Where the decoded, normalised copy of a model is stored (what renders and the 3D view load)
+    when it differs from the model file: compression, quantization, KTX2 and the like decoded once
+    at upload, never per render."""
+    return f"models/{account_id}/{model_id}.decoded.glb"
 
 
 def render_prefix(render_id: str) -> str:

@@ -1,8 +1,9 @@
-"""Ingest: turn an untrusted upload or URL into one validated, self-contained GLB.
+"""Ingest: turn an untrusted upload or URL into one validated, self-contained GLB, and its decoded copy.
 
 Public interface for dxgl.services (see docs/ingest.md):
-  sniff_format(head) -> "glb" | "gltf" | "zip" | None
-  prepare_model(upload_path, work_dir, *, original_name="") -> PreparedModel
+  sniff_format(head, size=None) -> a ModelKind ("glb", "gltf", "zip", "usdz", "usda", "usdc", "stl", "ply") or None
+  prepare_model(upload_path, work_dir, *, original_name="", limits=...) -> PreparedModel
+    (the model file, the decoded GLB renders load when it differs, the inspection report, warnings)
   await fetch_url(url, dest_dir, *, limit_bytes, timeout_s, allow_private=False) -> FetchedFile
 """
 

@@ -16,7 +16,7 @@ from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 
 from .glb import parse_json_document, read_glb, write_glb
-from .gltf_validate import validate_document
+from .gltf_validate import is_fallback_buffer, meshopt_of, validate_document
 from .images import TextureBudget, read_image_header
 from .limits import IngestLimits
 
@@ -106,26 +106,41 @@ def pack_document(doc: dict, glb_bin: bytes | None, resolver: UriResolver, limit
     buffers = doc.get("buffers", [])
     if not isinstance(buffers, list) or not all(isinstance(b, dict) for b in buffers):
         raise DxglError(ErrorCode.INVALID_MODEL, f"{resolver.label}: 'buffers' must be an array of objects")
-    sources: list[bytes] = []
+    sources: list[bytes | None] = []  # None: an EXT_meshopt_compression fallback buffer, which holds no bytes
     for i, buffer in enumerate(buffers):
         if "uri" in buffer:
             sources.append(resolver.read(buffer["uri"], f"buffers[{i}]"))
         elif i == 0 and glb_bin is not None:
             sources.append(glb_bin)
+        elif is_fallback_buffer(buffer):
+            sources.append(None)
         else:
             raise DxglError(ErrorCode.INVALID_MODEL, f"{resolver.label}: buffers[{i}] has no uri and no GLB BIN chunk")
-    validate_document(doc, [len(s) for s in sources], limits)
+    validate_document(doc, [None if s is None else len(s) for s in sources], limits)
 
+    # Every buffer with bytes is merged into buffer 0; fallback buffers stay, as buffers 1.. without a uri.
     blob = bytearray()
+    new_index: list[int] = []
     starts: list[int] = []
+    fallbacks: list[dict] = []
     for buffer, source in zip(buffers, sources):
+        if source is None:
+            fallbacks.append(buffer)
+            new_index.append(len(fallbacks))
+            starts.append(0)
+            continue
         _align(blob, BUFFER_ALIGN)
+        new_index.append(0)
         starts.append(len(blob))
         blob.extend(source[: buffer["byteLength"]])
     views = doc.setdefault("bufferViews", [])
     for view in views:
         view["byteOffset"] = starts[view["buffer"]] + view.get("byteOffset", 0)
-        view["buffer"] = 0
+        view["buffer"] = new_index[view["buffer"]]
+        compressed = meshopt_of(view)
+        if isinstance(compressed, dict):  # validated: its buffer has bytes
+            compressed["byteOffset"] = starts[compressed["buffer"]] + compressed.get("byteOffset", 0)
+            compressed["buffer"] = new_index[compressed["buffer"]]
     # Every entry of ``images`` counts once in the budget: a loader decodes each entry on its own
     # (however many textures use it), even two entries that share the same bytes.
     budget = TextureBudget(limits)
@@ -148,12 +163,12 @@ def pack_document(doc: dict, glb_bin: bytes | None, resolver: UriResolver, limit
     budget.check()
     if not views:
         del doc["bufferViews"]
-    if blob:
-        doc["buffers"] = [{"byteLength": len(blob)}]
+    if blob or fallbacks:
+        doc["buffers"] = [{"byteLength": len(blob)}, *fallbacks]
     else:
         doc.pop("buffers", None)
     # The packed result is checked again: packing must never produce what the checks refuse.
-    validate_document(doc, [len(blob)] if blob else [], limits)
+    validate_document(doc, [len(blob)] + [None] * len(fallbacks) if blob or fallbacks else [], limits)
     return bytes(blob) if blob else None
 
 

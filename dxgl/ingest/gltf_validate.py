@@ -11,6 +11,7 @@ from typing import Any
 from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 
+from .extensions import MESHOPT
 from .limits import IngestLimits
 
 COMPONENT_SIZES = {5120: 1, 5121: 1, 5122: 2, 5123: 2, 5125: 4, 5126: 4}
@@ -66,27 +67,53 @@ def _array(doc: dict, key: str, limits: IngestLimits) -> list:
     return value
 
 
-def validate_document(doc: dict, buffer_sizes: list[int], limits: IngestLimits) -> None:
+MESHOPT_MODES = ("ATTRIBUTES", "TRIANGLES", "INDICES")
+# Filter -> the byte strides it is defined for (None: any multiple of 4).
+MESHOPT_FILTER_STRIDES: dict[str, tuple[int, ...] | None] = {
+    "NONE": None,
+    "OCTAHEDRAL": (4, 8),
+    "QUATERNION": (8,),
+    "EXPONENTIAL": None,
+}
+
+
+def is_fallback_buffer(buffer: object) -> bool:
+    """True for an EXT_meshopt_compression fallback buffer without a uri: a legal buffer that holds no
+    bytes at all (every view into it is decoded from the compressed data its extension points at)."""
+    if not isinstance(buffer, dict) or "uri" in buffer:
+        return False
+    extensions = buffer.get("extensions")
+    ext = extensions.get(MESHOPT) if isinstance(extensions, dict) else None
+    return isinstance(ext, dict) and ext.get("fallback") is True
+
+
+def validate_document(doc: dict, buffer_sizes: list[int | None], limits: IngestLimits) -> None:
     """Raise DxglError invalid_model unless ``doc`` is a structurally safe glTF 2.0 document.
 
-    ``buffer_sizes[i]`` is the number of bytes really available for buffer i.
+    ``buffer_sizes[i]`` is the number of bytes really available for buffer i, or None for an
+    EXT_meshopt_compression fallback buffer (no bytes: each of its views must be meshopt-compressed).
     """
     asset = doc.get("asset")
     if not isinstance(asset, dict) or not str(asset.get("version", "")).startswith("2"):
         raise _bad("asset.version must be 2.x")
     arrays = {key: _array(doc, key, limits) for key in TOP_LEVEL_ARRAYS}
     _check_buffers(arrays, buffer_sizes)
+    _check_meshopt_views(arrays, buffer_sizes, limits)
     _check_accessors(arrays, limits)
     _check_meshes(arrays)
-    _check_textures(arrays)
+    _check_textures(arrays, buffer_sizes)
     _check_nodes(doc, arrays, limits)
 
 
-def _check_buffers(arrays: dict[str, list], buffer_sizes: list[int]) -> None:
+def _check_buffers(arrays: dict[str, list], buffer_sizes: list[int | None]) -> None:
     buffers = arrays["buffers"]
     for i, buffer in enumerate(buffers):
         length = _int(buffer.get("byteLength"), f"buffers[{i}].byteLength")
         available = buffer_sizes[i] if i < len(buffer_sizes) else 0
+        if available is None:
+            if not is_fallback_buffer(buffer):
+                raise _bad(f"buffers[{i}] has no data and is not an {MESHOPT} fallback buffer")
+            continue
         if length > available:
             raise _bad(f"buffers[{i}] declares {length} bytes but only {available} are present")
     for i, view in enumerate(arrays["bufferViews"]):
@@ -101,6 +128,62 @@ def _check_buffers(arrays: dict[str, list], buffer_sizes: list[int]) -> None:
             stride = _int(view["byteStride"], f"bufferViews[{i}].byteStride", 4)
             if stride > 252:
                 raise _bad(f"bufferViews[{i}].byteStride {stride} exceeds 252")
+        if b < len(buffer_sizes) and buffer_sizes[b] is None and not isinstance(meshopt_of(view), dict):
+            raise _bad(f"bufferViews[{i}] lies in the fallback buffers[{b}] but is not {MESHOPT}-compressed")
+
+
+def meshopt_of(view: dict) -> object:
+    """A buffer view's EXT_meshopt_compression object (None when it has none)."""
+    extensions = view.get("extensions")
+    return extensions.get(MESHOPT) if isinstance(extensions, dict) else None
+
+
+def _check_meshopt_views(arrays: dict[str, list], buffer_sizes: list[int | None], limits: IngestLimits) -> None:
+    """The EXT_meshopt_compression object of each view: its compressed bytes lie inside a buffer that
+    has data, and what it declares to decode (count x byteStride) is bounded and fills the view exactly."""
+    buffers = arrays["buffers"]
+    for i, view in enumerate(arrays["bufferViews"]):
+        ext = meshopt_of(view)
+        if ext is None:
+            continue
+        what = f"bufferViews[{i}].extensions.{MESHOPT}"
+        if not isinstance(ext, dict):
+            raise _bad(f"{what} must be an object")
+        b = _index(ext.get("buffer"), f"{what}.buffer", buffers)
+        if b >= len(buffer_sizes) or buffer_sizes[b] is None:
+            raise _bad(f"{what}.buffer = {b} is a buffer without data")
+        offset = _int(ext.get("byteOffset", 0), f"{what}.byteOffset")
+        length = _int(ext.get("byteLength"), f"{what}.byteLength", 1)
+        if offset + length > buffers[b]["byteLength"]:
+            raise _bad(f"{what} reaches byte {offset + length} of buffers[{b}], which has {buffers[b]['byteLength']}")
+        count = _int(ext.get("count"), f"{what}.count", 1)
+        if count > limits.max_accessor_count:
+            raise _bad(f"{what}.count = {count} exceeds the limit of {limits.max_accessor_count}")
+        stride = _int(ext.get("byteStride"), f"{what}.byteStride", 1)
+        mode = ext.get("mode")
+        if mode not in MESHOPT_MODES:
+            raise _bad(f"{what}.mode {mode!r} is not one of {', '.join(MESHOPT_MODES)}")
+        filt = ext.get("filter", "NONE")
+        if filt not in MESHOPT_FILTER_STRIDES:
+            raise _bad(f"{what}.filter {filt!r} is not one of {', '.join(MESHOPT_FILTER_STRIDES)}")
+        if mode == "ATTRIBUTES":
+            if stride % 4 or stride > 256:
+                raise _bad(f"{what}.byteStride {stride} must be a multiple of 4 up to 256 for ATTRIBUTES")
+            allowed = MESHOPT_FILTER_STRIDES[filt]
+            if allowed is not None and stride not in allowed:
+                raise _bad(f"{what}: the {filt} filter needs a byteStride of {' or '.join(map(str, allowed))}")
+        else:
+            if stride not in (2, 4):
+                raise _bad(f"{what}.byteStride {stride} must be 2 or 4 for {mode}")
+            if filt != "NONE":
+                raise _bad(f"{what}: filters apply to ATTRIBUTES only, not {mode}")
+            if mode == "TRIANGLES" and count % 3:
+                raise _bad(f"{what}.count {count} is not a multiple of 3 (TRIANGLES)")
+        if count * stride != view["byteLength"]:
+            raise _bad(
+                f"{what} decodes to {count} x {stride} = {count * stride} bytes but bufferViews[{i}].byteLength "
+                f"is {view['byteLength']}"
+            )
 
 
 def _check_accessors(arrays: dict[str, list], limits: IngestLimits) -> None:
@@ -164,11 +247,14 @@ def _check_meshes(arrays: dict[str, list]) -> None:
                 _index(prim["material"], f"{what}.material", materials)
 
 
-def _check_textures(arrays: dict[str, list]) -> None:
+def _check_textures(arrays: dict[str, list], buffer_sizes: list[int | None]) -> None:
     images, views = arrays["images"], arrays["bufferViews"]
     for i, image in enumerate(images):
         if "bufferView" in image:
-            _index(image["bufferView"], f"images[{i}].bufferView", views)
+            v = _index(image["bufferView"], f"images[{i}].bufferView", views)
+            b = views[v]["buffer"]
+            if meshopt_of(views[v]) is not None or (b < len(buffer_sizes) and buffer_sizes[b] is None):
+                raise _bad(f"images[{i}].bufferView = {v} is {MESHOPT}-compressed; images must be stored as they are")
     for t, texture in enumerate(arrays["textures"]):
         if "source" in texture:
             _index(texture["source"], f"textures[{t}].source", images)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import math
-import struct
 import warnings
 from dataclasses import dataclass
 
@@ -18,14 +17,12 @@ from PIL import Image
 from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 
+from .ktx2 import KTX2_MAGIC, parse_ktx2_header
 from .limits import IngestLimits
 
-# MIME types a GLB may carry; KTX2 (KHR_texture_basisu) is passed through without a Pillow check.
+# MIME types a GLB may carry; KTX2 (KHR_texture_basisu) is checked from its own header (ktx2.py),
+# without Pillow, and transcoded to PNG by normalise.py.
 MIME_BY_PIL_FORMAT = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
-KTX2_MAGIC = b"\xabKTX 20\xbb\r\n\x1a\n"
-# After the 12-byte identifier: vkFormat, typeSize, pixelWidth, pixelHeight, pixelDepth,
-# layerCount, faceCount, levelCount (all uint32 little-endian).
-_KTX2_HEADER = struct.Struct("<8I")
 
 
 @dataclass(frozen=True)
@@ -65,10 +62,10 @@ def read_image_header(data: bytes, label: str, limits: IngestLimits) -> ImageHea
 
 
 def _ktx2_header(data: bytes, label: str) -> ImageHeader:
-    if len(data) < len(KTX2_MAGIC) + _KTX2_HEADER.size:
-        raise DxglError(ErrorCode.INVALID_MODEL, f"{label} is a truncated KTX2 image")
-    _, _, width, height, _, layers, faces, _ = _KTX2_HEADER.unpack_from(data, len(KTX2_MAGIC))
-    return ImageHeader("image/ktx2", width, max(height, 1), max(layers, 1) * max(faces, 1))
+    # Counted in the texture budget here; the per-image megapixel limit is checked when the KTX2 is
+    # transcoded (normalise), after the budget, so an oversized KTX2 is refused by whichever comes first.
+    header = parse_ktx2_header(data, label)
+    return ImageHeader("image/ktx2", header.width, max(header.height, 1), max(header.layers, 1) * max(header.faces, 1))
 
 
 def image_mime(data: bytes, label: str, limits: IngestLimits) -> str:

@@ -20,6 +20,15 @@ class IngestLimits:
     max_accessor_count: int = 50_000_000  # elements in one accessor
     max_nodes: int = 100_000
     max_gltf_items: int = 100_000  # entries in any top-level glTF array
+    # Decoding (normalise.py): what compressed or quantized data may expand to, checked from the JSON's
+    # declared counts before anything is allocated. Bytes over every decoded buffer view (meshopt),
+    # Draco primitive and rewritten plain accessor together.
+    max_decoded_bytes: int = 1024 * MIB
+    # Triangles drawn over the whole scene: each mesh counted once per node that shows it, copies made
+    # by EXT_mesh_gpu_instancing included.
+    max_scene_triangles: int = 50_000_000
+    # Wall-clock limit of one run of the basisu transcoder (one KTX2 texture).
+    basisu_timeout_s: float = 30.0
     # Images: header size read before any decode
     max_image_pixels: int = 50_000_000  # 50 megapixels
     # Decoded texels over all the model's images, full mip chains included (about 4/3 of the base

@@ -86,6 +86,12 @@ def _check_entries(zf: zipfile.ZipFile, limits: IngestLimits) -> list[tuple[zipf
         if key in seen:
             raise _refuse(f"ZIP has two entries named {info.filename!r}")
         seen.add(key)
+        if parts[-1].lower().endswith(".usdz"):
+            # A USDZ is itself a ZIP: one model per upload, so it comes on its own.
+            raise DxglError(
+                ErrorCode.INVALID_FORMAT,
+                f"ZIP entry {info.filename!r} is a USDZ inside the ZIP; upload the .usdz itself",
+            )
         if parts[-1].lower().endswith(NESTED_ARCHIVE_SUFFIXES):
             raise _refuse(
                 f"ZIP entry {info.filename!r} is an archive inside the archive; nested archives are not accepted"

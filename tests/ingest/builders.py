@@ -162,3 +162,113 @@ def textured_glb(path: Path, images: list[bytes]) -> Path:
     doc["meshes"][0]["primitives"][0]["material"] = 0
     doc["buffers"][0]["byteLength"] = len(data)
     return write_glb(path, doc, bytes(data))
+
+
+COMPONENT_TYPE_OF = {"int8": 5120, "uint8": 5121, "int16": 5122, "uint16": 5123, "uint32": 5125, "float32": 5126}
+
+
+class GltfBuilder:
+    """A glTF document built piece by piece, with its BIN chunk (the decode tests' files).
+
+    Views are 4-byte aligned in buffer 0; ``accessor`` takes (count, components) arrays of a glTF
+    component dtype. Nodes added with ``node`` are roots of scene 0 unless ``root=False``."""
+
+    def __init__(self) -> None:
+        self.doc: dict = {
+            "asset": {"version": "2.0"},
+            "scene": 0,
+            "scenes": [{"nodes": []}],
+            "nodes": [],
+            "meshes": [],
+            "accessors": [],
+            "bufferViews": [],
+            "buffers": [{"byteLength": 0}],
+        }
+        self.blob = bytearray()
+
+    def _add(self, key: str, item: dict) -> int:
+        self.doc.setdefault(key, []).append(item)
+        return len(self.doc[key]) - 1
+
+    def view(self, data: bytes, **extra) -> int:
+        self.blob.extend(b"\x00" * (-len(self.blob) % 4))
+        index = self._add("bufferViews", {"buffer": 0, "byteOffset": len(self.blob), "byteLength": len(data), **extra})
+        self.blob.extend(data)
+        return index
+
+    def accessor(self, values, gltf_type: str, *, normalized: bool = False, view: int | None = None, **extra) -> int:
+        values = np.ascontiguousarray(values)
+        acc = {
+            "componentType": COMPONENT_TYPE_OF[values.dtype.name],
+            "count": len(values),
+            "type": gltf_type,
+            "bufferView": self.view(values.tobytes()) if view is None else view,
+            **extra,
+        }
+        if normalized:
+            acc["normalized"] = True
+        if gltf_type == "VEC3" and values.dtype == np.float32 and "min" not in extra:
+            acc["min"], acc["max"] = values.min(axis=0).tolist(), values.max(axis=0).tolist()
+        return self._add("accessors", acc)
+
+    def mesh(self, *primitives: dict) -> int:
+        return self._add("meshes", {"primitives": list(primitives)})
+
+    def node(self, root: bool = True, **fields) -> int:
+        index = self._add("nodes", fields)
+        if root:
+            self.doc["scenes"][0]["nodes"].append(index)
+        return index
+
+    def image(self, data: bytes, mime: str = "image/png") -> int:
+        return self._add("images", {"bufferView": self.view(data), "mimeType": mime})
+
+    def texture(self, image: bytes, mime: str = "image/png") -> int:
+        """A texture whose ``source`` is a new image of ``image``."""
+        return self._add("textures", {"source": self.image(image, mime)})
+
+    def raw_texture(self, **fields) -> int:
+        return self._add("textures", fields)
+
+    def material(self, **fields) -> int:
+        return self._add("materials", fields)
+
+    def use(self, *names: str, required: bool = False) -> None:
+        for name in names:
+            for key in ("extensionsUsed", "extensionsRequired") if required else ("extensionsUsed",):
+                if name not in self.doc.setdefault(key, []):
+                    self.doc[key].append(name)
+
+    def glb(self, path: Path) -> Path:
+        self.doc["buffers"][0]["byteLength"] = len(self.blob)
+        return write_glb(path, self.doc, bytes(self.blob))
+
+
+def quad_positions() -> np.ndarray:
+    """(4, 3) float32: the unit square in the XY plane (two triangles with QUAD_INDICES)."""
+    return np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], dtype=np.float32)
+
+
+QUAD_INDICES = np.array([[0], [1], [2], [0], [2], [3]], dtype=np.uint16)
+QUAD_UVS = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], dtype=np.float32)
+
+
+def meshopt_filter_encode(kind: str, values: np.ndarray, stride: int, bits: int) -> bytes:
+    """``values`` (count, 4) float32 (3 for EXPONENTIAL) through meshoptimizer's own filter encoder:
+    the bytes an EXT_meshopt_compression OCTAHEDRAL / QUATERNION / EXPONENTIAL stream decodes to."""
+    import ctypes
+
+    from meshoptimizer._loader import lib
+
+    values = np.ascontiguousarray(values, dtype=np.float32)
+    count = len(values)
+    out = np.zeros(count * stride, dtype=np.uint8)
+    function = {"OCTAHEDRAL": lib.meshopt_encodeFilterOct, "QUATERNION": lib.meshopt_encodeFilterQuat}.get(kind)
+    args = [out.ctypes.data_as(ctypes.c_void_p), ctypes.c_size_t(count), ctypes.c_size_t(stride), ctypes.c_int(bits)]
+    args.append(values.ctypes.data_as(ctypes.c_void_p))
+    if function is None:  # EXPONENTIAL takes a mode (0: separate exponents per component)
+        function = lib.meshopt_encodeFilterExp
+        args.append(ctypes.c_int(0))
+    function.restype = None
+    function(*args)
+    return out.tobytes()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import struct
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -160,6 +161,99 @@ def _glb_raw(name: str, *, json_bytes: bytes | None = None, **kw) -> Builder:
     return build
 
 
+# --- Compressed encodings (normalise.py): declared sizes that lie, refused before any allocation ---
+
+
+def _draco_count_1e9(tmp: Path) -> Path:
+    # A Draco primitive's accessors have no bufferView: only their count says what decoding allocates.
+    doc, blob = b.triangle_document()
+    doc["accessors"] = [{"componentType": 5126, "count": 1_000_000_000, "type": "VEC3"}]
+    doc["bufferViews"][0]["byteLength"] = 32
+    draco = {"KHR_draco_mesh_compression": {"bufferView": 0, "attributes": {"POSITION": 0}}}
+    doc["meshes"][0]["primitives"][0]["extensions"] = draco
+    doc["extensionsUsed"] = doc["extensionsRequired"] = ["KHR_draco_mesh_compression"]
+    return b.write_glb(tmp / "draco.glb", doc, b"DRACO" + b"\x00" * 31)
+
+
+def _draco_garbage(tmp: Path) -> Path:
+    doc, blob = b.triangle_document()
+    doc["accessors"][0].pop("bufferView")
+    draco = {"KHR_draco_mesh_compression": {"bufferView": 0, "attributes": {"POSITION": 0}}}
+    doc["meshes"][0]["primitives"][0]["extensions"] = draco
+    doc["extensionsUsed"] = doc["extensionsRequired"] = ["KHR_draco_mesh_compression"]
+    return b.write_glb(tmp / "draco.glb", doc, b"DRACO\x02\x02\x01\x01\x00\x00" + b"\xff" * 25)
+
+
+def _meshopt_glb(tmp: Path, mutate: Callable[[dict, dict], None]) -> Path:
+    """The one-triangle GLB with its positions meshopt-compressed into a fallback buffer; ``mutate``
+    (doc, the view's extension object) makes a declared size lie."""
+    import meshoptimizer
+    import numpy as np
+
+    doc, blob = b.triangle_document()
+    stream = meshoptimizer.encode_vertex_buffer(np.frombuffer(blob, np.float32).reshape(3, 3), 3, 12)
+    doc["buffers"] = [
+        {"byteLength": len(stream)},
+        {"byteLength": 36, "extensions": {"EXT_meshopt_compression": {"fallback": True}}},
+    ]
+    ext = {"buffer": 0, "byteOffset": 0, "byteLength": len(stream), "byteStride": 12, "count": 3, "mode": "ATTRIBUTES"}
+    doc["bufferViews"] = [
+        {
+            "buffer": 1,
+            "byteOffset": 0,
+            "byteLength": 36,
+            "byteStride": 12,
+            "extensions": {"EXT_meshopt_compression": ext},
+        }
+    ]
+    doc["extensionsUsed"] = doc["extensionsRequired"] = ["EXT_meshopt_compression"]
+    mutate(doc, ext)
+    return b.write_glb(tmp / "meshopt.glb", doc, stream)
+
+
+def _meshopt_count_1e9(doc: dict, ext: dict) -> None:
+    ext["count"] = 1_000_000_000
+
+
+def _meshopt_length_beyond_buffer(doc: dict, ext: dict) -> None:
+    ext["byteLength"] = 10_000_000
+
+
+def _meshopt_length_too_short(doc: dict, ext: dict) -> None:
+    ext["byteLength"] = ext["byteLength"] - 8  # inside the buffer, but the stream needs every byte
+
+
+def _meshopt_view_length_lies(doc: dict, ext: dict) -> None:
+    doc["buffers"][1]["byteLength"] = doc["bufferViews"][0]["byteLength"] = 48  # 3 x 12 decoded, 48 declared
+
+
+def _ktx2_glb(tmp: Path, width: int, height: int, faces: int = 1) -> Path:
+    # A KTX2 header alone (no levels): every check reads only the header, before basisu runs.
+    ktx2 = b"\xabKTX 20\xbb\r\n\x1a\n" + struct.pack("<9I", 0, 1, width, height, 0, 0, faces, 1, 0) + b"\x00" * 32
+    doc, blob = b.triangle_document()
+    doc["bufferViews"].append({"buffer": 0, "byteOffset": len(blob), "byteLength": len(ktx2)})
+    doc["images"] = [{"bufferView": 1, "mimeType": "image/ktx2"}]
+    doc["textures"] = [{"extensions": {"KHR_texture_basisu": {"source": 0}}}]
+    doc["materials"] = [{"pbrMetallicRoughness": {"baseColorTexture": {"index": 0}}}]
+    doc["meshes"][0]["primitives"][0]["material"] = 0
+    doc["extensionsUsed"] = doc["extensionsRequired"] = ["KHR_texture_basisu"]
+    doc["buffers"][0]["byteLength"] = len(blob) + len(ktx2)
+    return b.write_glb(tmp / "ktx2.glb", doc, blob + ktx2)
+
+
+def _instancing_triangle_bomb(tmp: Path) -> Path:
+    # 10 million (zero) triangles, shown 10 times by GPU instancing: 100 million, in a file of 1 KB.
+    doc, blob = b.triangle_document()
+    doc["accessors"] += [
+        {"componentType": 5125, "count": 30_000_000, "type": "SCALAR"},
+        {"componentType": 5126, "count": 10, "type": "VEC3"},
+    ]
+    doc["meshes"][0]["primitives"][0]["indices"] = 1
+    doc["nodes"][0]["extensions"] = {"EXT_mesh_gpu_instancing": {"attributes": {"TRANSLATION": 2}}}
+    doc["extensionsUsed"] = doc["extensionsRequired"] = ["EXT_mesh_gpu_instancing"]
+    return b.write_glb(tmp / "instances.glb", doc, blob)
+
+
 HOSTILE_CASES: list[tuple[str, Builder, str]] = [
     # ZIP structure
     ("zip_dotdot", _zip("a.zip", {"../../sentinel/pwned.obj": b.SIMPLE_OBJ}), "invalid_model"),
@@ -223,6 +317,22 @@ HOSTILE_CASES: list[tuple[str, Builder, str]] = [
     ("gltf_data_uri_not_base64", _gltf_uri("data:application/octet-stream,plain"), "invalid_model"),
     ("gltf_zip_uri_escaping", _zip_gltf_escaping, "invalid_model"),
     ("gltf_missing_bin", _gltf_uri("scene.bin"), "invalid_format"),
+    # Compressed encodings
+    ("gltf_draco_count_1e9", _draco_count_1e9, "invalid_model"),
+    ("gltf_draco_garbage", _draco_garbage, "invalid_model"),
+    ("gltf_meshopt_count_1e9", lambda tmp: _meshopt_glb(tmp, _meshopt_count_1e9), "invalid_model"),
+    (
+        "gltf_meshopt_length_beyond_buffer",
+        lambda tmp: _meshopt_glb(tmp, _meshopt_length_beyond_buffer),
+        "invalid_model",
+    ),
+    ("gltf_meshopt_length_too_short", lambda tmp: _meshopt_glb(tmp, _meshopt_length_too_short), "invalid_model"),
+    ("gltf_meshopt_view_length_lies", lambda tmp: _meshopt_glb(tmp, _meshopt_view_length_lies), "invalid_model"),
+    ("gltf_ktx2_65536_square", lambda tmp: _ktx2_glb(tmp, 65_536, 65_536), "invalid_model"),
+    ("gltf_ktx2_over_50mp", lambda tmp: _ktx2_glb(tmp, 8_000, 8_000), "invalid_model"),
+    ("gltf_ktx2_cube_map", lambda tmp: _ktx2_glb(tmp, 64, 64, faces=6), "invalid_model"),
+    ("gltf_ktx2_damaged", lambda tmp: _ktx2_glb(tmp, 64, 64), "invalid_model"),
+    ("gltf_instancing_triangle_bomb", _instancing_triangle_bomb, "invalid_model"),
     # Not a model at all
     ("not_a_model", _raw("model.glb", b"\x7fELF" + b"\x00" * 60), "invalid_format"),
 ]
@@ -278,6 +388,17 @@ MESSAGE_HINTS: dict[str, str] = {
     "gltf_zip_uri_escaping": "climbs out",
     "gltf_missing_bin": "scene.bin",
     "not_a_model": "not a GLB",
+    "gltf_draco_count_1e9": "accessors[0].count = 1000000000 exceeds",
+    "gltf_draco_garbage": "KHR_draco_mesh_compression data could not be decoded",
+    "gltf_meshopt_count_1e9": "EXT_meshopt_compression.count = 1000000000 exceeds",
+    "gltf_meshopt_length_beyond_buffer": "EXT_meshopt_compression reaches byte 10000000 of buffers[0]",
+    "gltf_meshopt_length_too_short": "EXT_meshopt_compression data could not be decoded",
+    "gltf_meshopt_view_length_lies": "decodes to 3 x 12 = 36 bytes but bufferViews[0].byteLength is 48",
+    "gltf_ktx2_65536_square": "megapixels",
+    "gltf_ktx2_over_50mp": "KTX2 image of 8000x8000 (64 megapixels); the limit is 50 megapixels",
+    "gltf_ktx2_cube_map": "cube map",
+    "gltf_ktx2_damaged": "images[0] (KTX2) could not be transcoded",
+    "gltf_instancing_triangle_bomb": "draws 100000000 triangles",
 }
 
 
