@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     render_max_size: int = 0
     render_max_length: int = 0
     render_max_views: int = 0  # caps a dataset's view count
+    # Every new upload (and URL ingest) also makes a free system preview: a small turntable video,
+    # unwatermarked, flagged isSystemPreview, rendered before other queued work. Its failure because
+    # of the file marks the model broken (docs/api.md, "System previews"). 0 turns them off.
+    system_preview: bool = True
     # A worker renews its lease on a render while it works; a lease that runs out means the
     # worker is gone and the sweeper queues the render again.
     job_lease_seconds: float = 120.0

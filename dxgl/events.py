@@ -35,7 +35,9 @@ CHANNEL_PREFIX = "dxgl:renders:"
 
 
 def render_event(render: Render) -> dict[str, Any]:
-    """The event payload of a render: the fields of ``GET /v1/renders/{id}`` (camelCase)."""
+    """The event payload of a render: the fields of ``GET /v1/renders/{id}`` (camelCase), and
+    ``isSystemPreview`` (dxgl's extension: the free preview every upload makes). Previews' events go
+    to the live status bus like every render's; webhooks, when they arrive, leave previews out."""
     return {
         "id": render.id,
         "modelId": render.model_id,
@@ -44,6 +46,7 @@ def render_event(render: Render) -> dict[str, Any]:
         "fileSize": render.file_size,
         "errorMessage": render.error_message,
         "hasWebVariant": render.has_web_variant,
+        "isSystemPreview": bool(render.is_system_preview),
         "createdAt": iso(render.created_at),
         "updatedAt": iso(render.updated_at),
     }

@@ -69,6 +69,13 @@ class Model3D(SQLModel, table=True):
     storage_key: str = Field(max_length=255)
     source_kind: str = Field(default="glb", max_length=16)
     warnings: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # The decoded, normalised GLB renders load (contract.decoded_model_key); None: the model file
+    # itself is already plain glTF and is what renders load.
+    decoded_key: str | None = Field(default=None, max_length=255)
+    # The inspection report computed at upload (docs/ingest.md); {} for models stored before it.
+    inspection: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Set when the system preview failed because of the file: paid renders then fail at once.
+    broken_reason: str | None = Field(default=None, max_length=1000)
     archived_at: datetime | None = None
     deleted_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow, index=True)
@@ -99,6 +106,8 @@ class Render(SQLModel, table=True):
     file_size: int | None = None
     error_message: str | None = None
     has_web_variant: bool = False
+    # The free system preview made on every upload (no credits, no watermark, no webhooks).
+    is_system_preview: bool = Field(default=False, index=True)
     # Asset names present in storage (video, web, thumb, poster, poster_small, bundle members).
     assets: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     attempts: int = 0

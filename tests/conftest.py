@@ -29,6 +29,10 @@ from tests.assets import MODELS_DIR
 os.environ.setdefault("DXGL_RUN_RENDERS_IN_PROCESS", "false")
 os.environ.setdefault("DXGL_RENDER_MAX_SIZE", "160")
 os.environ.setdefault("DXGL_RENDER_MAX_LENGTH", "1")
+# The free system preview of every upload is off unless a test is about previews (it passes
+# system_preview=True): it would add a render per upload to every count and, where renders run, a
+# render's time. ``tests.live_server.clean_env`` carries this into subprocesses.
+os.environ.setdefault("DXGL_SYSTEM_PREVIEW", "0")
 
 ASSETS = MODELS_DIR
 PG_ADMIN_URL = os.environ.get("DXGL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -51,9 +51,14 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+# DXGL_* settings a test run sets for every process it starts (tests/conftest.py): kept by clean_env.
+TEST_WIDE_SETTINGS = ("DXGL_SYSTEM_PREVIEW",)
+
+
 def clean_env(**values: str) -> dict[str, str]:
-    """This process's environment without any ``DXGL_*`` setting, plus ``values``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DXGL_")}
+    """This process's environment without any ``DXGL_*`` setting (but the test-wide ones of
+    ``TEST_WIDE_SETTINGS``, when set: previews off in tests not about them), plus ``values``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DXGL_") or k in TEST_WIDE_SETTINGS}
     env.update(values)
     return env
 

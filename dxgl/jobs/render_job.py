@@ -5,6 +5,12 @@ whose frames would be identical (differing only in background colour, overlays o
 drawn once and encoded per variant (``render_variants``). Files are written to a temporary folder
 and published atomically, so a job that runs twice (at-least-once delivery) leaves one set. Every
 state change goes through ``services.render_state`` and is published after its commit.
+
+System previews go first: before its own renders, every job renders the system previews still
+waiting (oldest first, at most ``PREVIEWS_PER_JOB``), so a preview waits at most for the render in
+progress on the embedded runner and on every arq worker, whatever the queue holds. A preview that
+fails because of the file (``ModelFileError``) marks its model broken: its paid renders then end in
+``error`` with their refund instead of running (``render_state.mark_model_broken``).
 """
 
 from __future__ import annotations
@@ -27,9 +33,11 @@ from dxgl.render import (
     RenderError,
     RenderOutputs,
 )
+from dxgl.render.child import ModelFileError
 from dxgl.runtime import Runtime
 from dxgl.services import overlays, render_state
-from dxgl.services.render_settings import is_dataset
+from dxgl.services.assets import render_source_key
+from dxgl.services.render_settings import is_dataset, system_preview_size
 from dxgl.tables import Model3D, Render
 
 log = logging.getLogger(__name__)
@@ -37,10 +45,31 @@ log = logging.getLogger(__name__)
 Spec = JobSpec | DatasetSpec
 Outputs = RenderOutputs | DatasetOutputs
 
+# How many waiting system previews one job renders before its own renders (a bound, so that a
+# stream of uploads cannot starve paid renders).
+PREVIEWS_PER_JOB = 8
+
 
 async def run_renders(ctx: dict[str, Any], render_ids: list[str]) -> None:
-    """arq entry point (also called by the embedded runner with ``{"runtime": rt}``)."""
+    """arq entry point (also called by the embedded runner with ``{"runtime": rt}``): the waiting
+    system previews first, then these renders."""
     rt: Runtime = ctx["runtime"]
+    await _previews_first(rt)
+    await _run(rt, render_ids)
+
+
+async def _previews_first(rt: Runtime) -> None:
+    tried: set[str] = set()
+    while len(tried) < PREVIEWS_PER_JOB:
+        async with rt.unit_of_work() as session:
+            preview_id = await render_state.next_waiting_preview(session, skip=tried)
+        if preview_id is None:
+            return
+        tried.add(preview_id)
+        await _run(rt, [preview_id])
+
+
+async def _run(rt: Runtime, render_ids: list[str]) -> None:
     claimed: list[Render] = []
     for render_id in render_ids:
         async with rt.unit_of_work() as session:
@@ -53,7 +82,12 @@ async def run_renders(ctx: dict[str, Any], render_ids: list[str]) -> None:
         if render is not None:
             claimed.append(render)
     groups: dict[tuple[Any, ...], list[tuple[Render, Spec]]] = {}
+    broken = await _broken_models(rt, {r.model_id for r in claimed if not r.is_system_preview})
     for render in claimed:
+        if not render.is_system_preview and render.model_id in broken:
+            # Queued before its model was found broken: it ends now, refunded, instead of running.
+            await fail(rt, render, render_state.broken_model_message(broken[render.model_id]))
+            continue
         try:
             spec = await job_spec(rt, render)
         except (RenderError, DxglError) as err:
@@ -65,8 +99,20 @@ async def run_renders(ctx: dict[str, Any], render_ids: list[str]) -> None:
         await _render_group(rt, group)
 
 
+async def _broken_models(rt: Runtime, model_ids: set[str]) -> dict[str, str]:
+    """Of these models, the ones marked broken, with their reason."""
+    found: dict[str, str] = {}
+    async with rt.unit_of_work() as session:
+        for model_id in model_ids:
+            model = await session.get(Model3D, model_id)
+            if model is not None and model.broken_reason:
+                found[model_id] = model.broken_reason
+    return found
+
+
 async def job_spec(rt: Runtime, render: Render) -> Spec:
-    """The render library's spec for this render: a DatasetSpec or a (video) JobSpec."""
+    """The render library's spec for this render: a DatasetSpec or a (video) JobSpec. A system
+    preview is drawn at ``system_preview_size`` (still capped by ``DXGL_RENDER_MAX_SIZE``)."""
     if is_dataset(render.settings):
         return DatasetSpec.from_settings(
             render.settings, max_size=rt.settings.render_max_size, max_views=rt.settings.render_max_views
@@ -75,6 +121,7 @@ async def job_spec(rt: Runtime, render: Render) -> Spec:
         images = await overlays.overlay_paths(session, render.settings, storage=rt.storage)
     return JobSpec.from_settings(
         render.settings,
+        size=system_preview_size(render.settings) if render.is_system_preview else None,
         watermark=render.watermark,
         max_size=rt.settings.render_max_size,
         max_length=rt.settings.render_max_length,
@@ -87,7 +134,7 @@ async def _render_group(rt: Runtime, group: list[tuple[Render, Spec]]) -> None:
     renders = [r for r, _ in group]
     async with rt.unit_of_work() as session:
         model = await session.get(Model3D, renders[0].model_id)
-    model_path = rt.storage.path(model.storage_key) if model else None
+    model_path = rt.storage.path(render_source_key(model)) if model else None
     if model_path is None or not model_path.is_file():
         for render in renders:
             await fail(rt, render, "The model file is missing from storage; upload the model again")
@@ -139,6 +186,8 @@ async def _render_into(rt: Runtime, group: list[tuple[Render, Spec]], model_path
             await _on_event(rt, renders, jobs, *events.get_nowait())
         outputs = task.result()
     except RenderError as err:
+        if isinstance(err, ModelFileError) and any(r.is_system_preview for r in renders):
+            await _mark_broken(rt, renders[0].model_id, str(err))
         for render in renders:
             await fail(rt, render, str(err))
         return
@@ -221,6 +270,14 @@ async def _finish(rt: Runtime, render: Render, out: Outputs) -> None:
         )
     if not done:  # deleted while rendering: drop the files it no longer owns
         rt.storage.delete_prefix(render_prefix(render.id))
+
+
+async def _mark_broken(rt: Runtime, model_id: str, reason: str) -> None:
+    """The system preview could not load or draw the file: the model is broken, and its paid
+    renders already queued end in ``error`` with their refund now."""
+    async with rt.unit_of_work() as session:
+        failed = await render_state.mark_model_broken(session, model_id, reason)
+    log.warning("model %s is broken (%s); %d queued render(s) failed and refunded", model_id, reason, len(failed))
 
 
 async def fail(rt: Runtime, render: Render, message: str) -> None:

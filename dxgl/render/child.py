@@ -8,6 +8,10 @@ The video child (``video_child``) and the dataset child (``dataset.child``) both
 * every failure becomes a :class:`RenderError` whose message is meant for the user: a timeout, a
   child over its resident-memory limit, a child that died (crash), or an exception in the child
   (:func:`describe_failure`, which runs in the child);
+* a failure caused by the model file itself is a :class:`ModelFileError` (a RenderError): the child
+  raised while the file was being loaded into a scene or the camera placed around it (the modules of
+  ``FILE_FAULT_MODULES``), not a timeout, a killed or crashed child, memory, GL or the encoder
+  (:func:`is_file_fault`). The service marks a model broken on it (its system preview);
 * the child's resident memory (with its ffmpeg encoders) is watched against a limit
   (:func:`default_memory_limit_bytes` unless the caller gives one); no address-space limit, because
   llvmpipe and NVIDIA's driver reserve far more address space than they use.
@@ -43,6 +47,17 @@ EXIT_GRACE_S = 5.0  # after its outcome, how long the child may take to exit bef
 # decoded: about 1.75 GB more. 2.01 + 1.75 GB, rounded up with a margin: 5 GiB.
 SIZED_MEMORY_LIMIT_BYTES = 5 * 1024**3
 MACHINE_MEMORY_SHARE = 0.75  # never more than this share of the machine's (or cgroup's) memory
+
+# Where an exception means the model file itself is at fault: the scene loader (reading, validating
+# and normalising the file's geometry and materials) and the camera placement around that geometry.
+# Pure functions of the file: a timeout, memory, a killed child, GL and ffmpeg never fail there.
+FILE_FAULT_MODULES = frozenset({"dxgl.render.scene", "dxgl.render.camera"})
+
+
+class ModelFileError(RenderError):
+    """A render failure caused by the model file (it cannot be loaded or drawn), as opposed to the
+    worker or its machine (timeouts, memory, a killed child, GL context or encoder failures)."""
+
 
 # The caller's view of events: (name, payload); payloads of render_variants carry "job".
 EventCallback = Callable[[str, dict[str, Any]], None]
@@ -95,6 +110,25 @@ def _size(n: int) -> str:
     return f"{n / 1024**3:.1f} GiB" if n >= 1024**3 else f"{n / 1024**2:.0f} MiB"
 
 
+def is_file_fault(exc: BaseException) -> bool:
+    """In the child: was ``exc`` raised while the model file was loaded into a scene or the camera
+    placed around it (a frame of ``FILE_FAULT_MODULES`` on its traceback)? Running out of memory
+    never counts: that is the machine's limit, not the file's fault."""
+    if isinstance(exc, MemoryError):
+        return False
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_globals.get("__name__") in FILE_FAULT_MODULES:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def describe_render_failure(what: str, smaller: str, exc: BaseException) -> tuple[str, bool]:
+    """In the child: (the user's message for ``exc``, whether the model file is at fault)."""
+    return describe_failure(what, smaller, exc), is_file_fault(exc)
+
+
 def describe_failure(what: str, smaller: str, exc: BaseException) -> str:
     """In the child: the user's message for ``exc``. ``what`` names the job in messages
     ("render"), ``smaller`` the advice when memory runs out ("a smaller quality tier")."""
@@ -124,7 +158,7 @@ def run_render_child(
     RenderError for a missing model file, past ``timeout_s`` (the child is killed), when the child
     and its encoders use more resident memory than ``memory_limit_bytes`` (None or 0:
     :func:`default_memory_limit_bytes`; they are killed), when the child dies, and with the child's
-    own message when the work fails there."""
+    own message when the work fails there (a :class:`ModelFileError` when the file is at fault)."""
     model_path = Path(model_path)
     if not model_path.is_file():
         raise RenderError(f"The model file {model_path.name} does not exist")
@@ -143,7 +177,7 @@ def run_render_child(
             name=PROCESS_NAME,
             timeout_s=timeout_s,
             on_event=forward,
-            describe_error=partial(describe_failure, what, smaller),
+            describe_error=partial(describe_render_failure, what, smaller),
             exit_grace_s=EXIT_GRACE_S,
             resident_limit_bytes=memory_limit_bytes or default_memory_limit_bytes(),
         )
@@ -159,4 +193,8 @@ def run_render_child(
             f"The render process stopped unexpectedly (exit code {exc.exitcode}); the model may be too large or damaged"
         ) from None
     except ChildFailed as exc:
-        raise RenderError(str(exc.payload)) from None
+        payload = exc.payload
+        if isinstance(payload, tuple) and len(payload) == 2:
+            message, file_fault = payload
+            raise (ModelFileError if file_fault else RenderError)(str(message)) from None
+        raise RenderError(str(payload)) from None

@@ -79,6 +79,7 @@ UPLOAD_ERRORS = (
     "invalid_request",
     "no_credits",
     "upload_limit",
+    "unsupported_extension",
 )
 
 
@@ -92,7 +93,8 @@ def paths() -> dict[str, dict[str, Schema]]:
     return {
         "/models": {
             "post": operation(
-                "Upload a model (GLB, glTF or ZIP of OBJ+MTL+textures)",
+                "Upload a model (GLB, glTF, USDZ, USDA, USDC, STL or PLY; or a ZIP of one model: OBJ+MTL+textures, "
+                "glTF+files, STL, PLY or USD layers+textures)",
                 scope="models:write",
                 ok=created,
                 errors=UPLOAD_ERRORS,
@@ -197,6 +199,11 @@ def paths() -> dict[str, dict[str, Schema]]:
                 params=[
                     query("model", {"type": "string"}, "Filter by model id"),
                     query("status", RENDER_STATUS, "Filter by status"),
+                    query(
+                        "systemPreview",
+                        {"type": "boolean"},
+                        "false: leave the free system previews out; true: only them (absent: all, flagged)",
+                    ),
                     *PAGE_PARAMS,
                 ],
             ),

@@ -118,8 +118,41 @@ MODEL_FIELDS: dict[str, Schema] = {
     "fileSize": {"type": "integer", "minimum": 0},
     "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
     "createdAt": TIMESTAMP,
+    # dxgl's extensions (docs/api.md): the system preview could not load or draw the file.
+    "broken": {"type": "boolean"},
+    "brokenReason": nullable({"type": "string"}),
 }
 RENDER_STATUS: Schema = {"type": "string", "enum": [status.value for status in RenderStatus]}
+# The inspection report of docs/ingest.md; open (closed=False): the ingest side may add fields.
+INSPECTION: Schema = {
+    "type": "object",
+    "description": "What ingest found in the file (docs/ingest.md); null for models stored before reports",
+    "properties": {
+        "triangles": {"type": "integer", "minimum": 0},
+        "vertices": {"type": "integer", "minimum": 0},
+        "meshes": {"type": "integer", "minimum": 0},
+        "materials": {"type": "integer", "minimum": 0},
+        "textures": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "width": {"type": "integer"},
+                    "height": {"type": "integer"},
+                    "format": {"type": "string"},
+                },
+            },
+        },
+        "extensionsUsed": {"type": "array", "items": {"type": "string"}},
+        "extensionsRequired": {"type": "array", "items": {"type": "string"}},
+        "sizeMeters": {"type": "array", "items": {"type": "number"}, "minItems": 3, "maxItems": 3},
+        "hasUVs": {"type": "boolean"},
+        "hasNormals": {"type": "boolean"},
+        "hasVertexColors": {"type": "boolean"},
+        "animationsIgnored": {"type": "integer", "minimum": 0},
+        "warnings": {"type": "array", "items": {"type": "string"}},
+    },
+}
 
 
 def component_schemas() -> dict[str, Schema]:
@@ -148,6 +181,7 @@ def component_schemas() -> dict[str, Schema]:
             {
                 **MODEL_FIELDS,
                 "warnings": {"type": "array", "items": {"type": "string"}},
+                "inspection": nullable(INSPECTION),
                 "renders": {
                     "type": "array",
                     "items": obj(
@@ -155,6 +189,7 @@ def component_schemas() -> dict[str, Schema]:
                             "id": ID,
                             "status": RENDER_STATUS,
                             "renderSettings": ref("RenderSettings"),
+                            "isSystemPreview": {"type": "boolean"},
                             "createdAt": TIMESTAMP,
                             "updatedAt": TIMESTAMP,
                         }
@@ -175,6 +210,7 @@ def component_schemas() -> dict[str, Schema]:
                 "fileSize": nullable({"type": "integer", "minimum": 0}),
                 "errorMessage": nullable({"type": "string"}),
                 "hasWebVariant": {"type": "boolean"},
+                "isSystemPreview": {"type": "boolean", "description": "The free system preview of an upload"},
                 "createdAt": TIMESTAMP,
                 "updatedAt": TIMESTAMP,
             }

@@ -7,6 +7,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from dxgl.contract import ErrorCode
+from dxgl.errors import DxglError
 from dxgl.rest.http import authed, json_object, ok, page_of, paged, runtime
 from dxgl.rest.serializers import batch_item_json, render_created_json, render_json
 from dxgl.services import renders
@@ -29,6 +31,16 @@ async def create_batch(request: Request, session: AsyncSession, caller: Caller) 
     return ok([batch_item_json(r) for r in created], status=201)
 
 
+def _optional_flag(request: Request, name: str) -> bool | None:
+    """A true/false query parameter; None when it is absent (or empty)."""
+    value = request.query_params.get(name, "").lower()
+    if value == "":
+        return None
+    if value not in ("true", "false", "1", "0"):
+        raise DxglError(ErrorCode.INVALID_REQUEST, f"{name} must be true or false")
+    return value in ("true", "1")
+
+
 @authed
 async def list_renders(request: Request, session: AsyncSession, caller: Caller) -> Response:
     page = page_of(request)
@@ -38,6 +50,8 @@ async def list_renders(request: Request, session: AsyncSession, caller: Caller) 
         page=page,
         model_id=request.query_params.get("model"),
         status=request.query_params.get("status"),
+        # dxgl's extension: false leaves the free system previews out, true lists only them.
+        system_preview=_optional_flag(request, "systemPreview"),
     )
     return paged([render_json(r) for r in items], total, page)
 

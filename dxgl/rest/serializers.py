@@ -10,6 +10,8 @@ from dxgl.timeutil import iso
 
 
 def model_json(model: Model3D) -> dict[str, Any]:
+    """The documented model fields, and (dxgl's extension, docs/api.md) ``broken`` /
+    ``brokenReason``: the system preview could not load or draw the file."""
     return {
         "id": model.id,
         "originalName": model.original_name,
@@ -19,11 +21,13 @@ def model_json(model: Model3D) -> dict[str, Any]:
         "fileSize": model.file_size,
         "sha256": model.sha256,
         "createdAt": iso(model.created_at),
+        "broken": model.broken_reason is not None,
+        "brokenReason": model.broken_reason,
     }
 
 
 # The fields of a render inside a model's detail (a subset of the render JSON).
-RENDER_SUMMARY_FIELDS = ("id", "status", "renderSettings", "createdAt", "updatedAt")
+RENDER_SUMMARY_FIELDS = ("id", "status", "renderSettings", "isSystemPreview", "createdAt", "updatedAt")
 
 
 def model_detail_json(model: Model3D, renders: list[Render]) -> dict[str, Any]:
@@ -31,6 +35,9 @@ def model_detail_json(model: Model3D, renders: list[Render]) -> dict[str, Any]:
         **model_json(model),
         # Beyond the document: what a scan conversion could not do (e.g. a missing texture).
         "warnings": list(model.warnings),
+        # Beyond the document: the inspection report made at upload (docs/ingest.md); null for
+        # models stored before reports existed.
+        "inspection": dict(model.inspection) if model.inspection else None,
         "renders": [{k: v for k, v in render_event(r).items() if k in RENDER_SUMMARY_FIELDS} for r in renders],
     }
 

@@ -9,6 +9,8 @@ before graphql-core's own rules and before any resolver runs (so a refused opera
   the page it belongs to (``models(limit: 20) { items }``), or the default page size (50);
   nested lists multiply. ``{ models(limit: 50) { items { renders { id } } } }`` is
   1 + 50 + 50 x 50 = 2551.
+  Objects read with their parent's row (``IN_ROW_TYPES``: a model's inspection report and its
+  textures) are free like leaves: they cost no query and no more than the row they are part of.
 
 Fragments are expanded where they are spread (memoised, so a document that spreads fragments into
 fragments costs its real size, not its text size, and walking it stays linear).
@@ -58,6 +60,9 @@ INTROSPECTION_MAX_LISTS = 3
 # renders with inline settings under 2000.
 MAX_TOKENS = 5000
 _INTROSPECTION_ROOTS = {"__schema": SchemaMetaFieldDef, "__type": TypeMetaFieldDef}
+# Object types whose values are part of the parent's row (a JSON column), not rows of their own:
+# free in the cost estimate, like leaves (their depth still counts).
+IN_ROW_TYPES = frozenset({"ModelInspection", "TextureInfo"})
 _SHOWN_MAX = 10**15  # a cost beyond this is reported as "more than"
 
 
@@ -185,6 +190,8 @@ class _Walker:
             # In-memory: neither deep nor costly for this operation; only its lists are bounded.
             lists = inner.introspection_lists + (1 if is_list else 0)
             return Measure(depth=1, aliases=aliases + inner.aliases, introspection_lists=lists)
+        if named is not None and named.name in IN_ROW_TYPES:
+            return Measure(depth=1 + inner.depth, aliases=aliases + inner.aliases, cost=inner.cost)
         times = (own_limit or page_limit or DEFAULT_PAGE_LIMIT) if is_list else 1
         return Measure(
             depth=1 + inner.depth,

@@ -77,12 +77,16 @@ class Query:
         async with info.context.unit_of_work() as session:
             return Render.from_row(await renders.get_render(session, caller, str(id)))
 
-    @strawberry.field(description="The caller's renders, newest first, optionally of one model and/or one status.")
+    @strawberry.field(
+        description="The caller's renders, newest first, optionally of one model and/or one status. "
+        "systemPreview: false leaves the free system previews out, true lists only them (null: all, flagged)."
+    )
     async def renders(
         self,
         info: Info,
         model_id: strawberry.ID | None = None,
         status: str | None = None,
+        system_preview: bool | None = None,
         limit: int | None = None,
         offset: int | None = None,
     ) -> RenderPage:
@@ -95,6 +99,7 @@ class Query:
                 page=page,
                 model_id=str(model_id) if model_id else None,
                 status=status,
+                system_preview=system_preview,
                 with_total=total_selected(info),
             )
         return RenderPage(

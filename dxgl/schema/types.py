@@ -46,6 +46,9 @@ class Render:
     file_size: int | None
     error_message: str | None
     has_web_variant: bool
+    is_system_preview: bool = strawberry.field(
+        description="The free system preview every upload makes (no credits, no watermark)."
+    )
     created_at: str
     updated_at: str
 
@@ -69,8 +72,66 @@ class Render:
             file_size=data.get("fileSize"),
             error_message=data.get("errorMessage"),
             has_web_variant=bool(data.get("hasWebVariant")),
+            is_system_preview=bool(data.get("isSystemPreview")),
             created_at=data.get("createdAt") or "",
             updated_at=data.get("updatedAt") or "",
+        )
+
+
+@strawberry.type(description="One texture of a model, as decoded at upload.")
+class TextureInfo:
+    width: int
+    height: int
+    format: str = strawberry.field(description="The image format, e.g. png, jpeg, webp, ktx2.")
+
+
+def _ints(value: Any) -> int:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+
+def _strings(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+@strawberry.type(description="What ingest found in the model file at upload (docs/ingest.md).")
+class ModelInspection:
+    triangles: int
+    vertices: int
+    meshes: int
+    materials: int
+    textures: list[TextureInfo]
+    extensions_used: list[str]
+    extensions_required: list[str]
+    size_meters: list[float] = strawberry.field(description="The model's extent along x, y and z, in metres.")
+    has_uvs: bool = strawberry.field(name="hasUVs")
+    has_normals: bool
+    has_vertex_colors: bool
+    animations_ignored: int = strawberry.field(description="Animations in the file (dxgl renders none).")
+    warnings: list[str]
+
+    @classmethod
+    def from_report(cls, report: dict[str, Any]) -> ModelInspection:
+        """From the stored report (``Model3D.inspection``; the REST ``inspection`` object)."""
+        textures = report.get("textures")
+        size = report.get("sizeMeters")
+        return cls(
+            triangles=_ints(report.get("triangles")),
+            vertices=_ints(report.get("vertices")),
+            meshes=_ints(report.get("meshes")),
+            materials=_ints(report.get("materials")),
+            textures=[
+                TextureInfo(width=_ints(t.get("width")), height=_ints(t.get("height")), format=str(t.get("format", "")))
+                for t in (textures if isinstance(textures, list) else [])
+                if isinstance(t, dict)
+            ],
+            extensions_used=_strings(report.get("extensionsUsed")),
+            extensions_required=_strings(report.get("extensionsRequired")),
+            size_meters=[float(v) for v in size] if isinstance(size, list) else [],
+            has_uvs=bool(report.get("hasUVs")),
+            has_normals=bool(report.get("hasNormals")),
+            has_vertex_colors=bool(report.get("hasVertexColors")),
+            animations_ignored=_ints(report.get("animationsIgnored")),
+            warnings=_strings(report.get("warnings")),
         )
 
 
@@ -86,6 +147,13 @@ class Model:
     created_at: str
     archived: bool
     warnings: list[str] = strawberry.field(description="What a scan conversion could not do (e.g. a missing texture).")
+    broken: bool = strawberry.field(
+        description="The system preview could not load or draw the file: new renders end in error, refunded."
+    )
+    broken_reason: str | None = strawberry.field(description="Why the model is broken; null when it is not.")
+    inspection: ModelInspection | None = strawberry.field(
+        description="The inspection report made at upload; null for models stored before reports existed."
+    )
 
     @strawberry.field(description="Every render of this model, newest first.")
     async def renders(self, info: Info) -> list[Render]:
@@ -105,6 +173,9 @@ class Model:
             created_at=iso(row.created_at) or "",
             archived=row.archived_at is not None,
             warnings=list(row.warnings),
+            broken=row.broken_reason is not None,
+            broken_reason=row.broken_reason,
+            inspection=ModelInspection.from_report(row.inspection) if row.inspection else None,
         )
 
 
@@ -135,12 +206,18 @@ class UploadResult:
     duplicate: bool = strawberry.field(
         description="True when this account already had the file: a new render on the existing model."
     )
+    system_preview: Render | None = strawberry.field(
+        description="The free system preview of a new model; null for a duplicate or when previews are off."
+    )
 
     @classmethod
     def from_result(cls, result: Any) -> UploadResult:
         """From ``services.models.UploadResult``."""
         return cls(
-            model=Model.from_row(result.model), render=Render.from_row(result.render), duplicate=result.duplicate
+            model=Model.from_row(result.model),
+            render=Render.from_row(result.render),
+            duplicate=result.duplicate,
+            system_preview=Render.from_row(result.preview) if result.preview is not None else None,
         )
 
 

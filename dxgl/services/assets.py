@@ -1,4 +1,5 @@
-"""Render assets: which stored file answers which download, and when it is available."""
+"""Render assets: which stored file answers which download, and when it is available; and which
+stored GLB of a model a render loads (``render_source_key``)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,15 @@ from dxgl.services.auth import Caller
 from dxgl.services.render_settings import is_dataset
 from dxgl.services.renders import get_render
 from dxgl.storage import LocalStorage
-from dxgl.tables import Render
+from dxgl.tables import Model3D, Render
+
+
+def render_source_key(model: Model3D) -> str:
+    """The one rule for which stored GLB a render (video or dataset) loads: the decoded, normalised
+    copy made at upload when there is one, else the model file itself (plain glTF already, and every
+    model stored before decoded copies existed). ``GET /v1/models/:id/file`` always answers the
+    model file (``storage_key``)."""
+    return model.decoded_key or model.storage_key
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,10 @@ async def charge(session: AsyncSession, *, account_id: str, renders: list[Render
 
 async def refund(session: AsyncSession, *, render: Render, note: str = "") -> bool:
     """Give back what ``render`` was charged, exactly once (a unique ledger row per render and kind).
-    Returns False when it was already refunded."""
+    Returns False when it was already refunded, and for a system preview: nothing was charged for
+    it (no charge row), so it gets no refund row either."""
+    if render.is_system_preview:
+        return False
     try:
         async with session.begin_nested():
             session.add(

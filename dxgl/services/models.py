@@ -7,6 +7,7 @@ import asyncio
 import re
 import shutil
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from dxgl.config import Settings
-from dxgl.contract import ErrorCode, Scope, model_key
+from dxgl.contract import ErrorCode, Scope, decoded_model_key, model_key
 from dxgl.errors import DxglError
 from dxgl.ids import is_id, new_id
 from dxgl.ingest import fetch_url
@@ -46,6 +47,7 @@ class ModelIntake:
     ingest_timeout_s: float
     ingest_allow_private: bool
     texture_budget_mpx: float
+    system_preview: bool = True  # DXGL_SYSTEM_PREVIEW: a new model gets a free system preview
 
     @classmethod
     def of(cls, storage: LocalStorage, settings: Settings) -> ModelIntake:
@@ -56,14 +58,16 @@ class ModelIntake:
             ingest_timeout_s=settings.ingest_timeout_seconds,
             ingest_allow_private=settings.ingest_allow_private,
             texture_budget_mpx=settings.texture_budget_mpx,
+            system_preview=settings.system_preview,
         )
 
 
 @dataclass
 class UploadResult:
     model: Model3D
-    render: Render
+    render: Render  # the documented first render (charged)
     duplicate: bool
+    preview: Render | None = None  # the free system preview of a new model (None: duplicate, or off)
 
 
 def parse_settings_field(raw: Any) -> Any:
@@ -106,6 +110,11 @@ async def upload_model(
     SHA-256, not deleted) gets a new render on the existing model instead (``duplicate``).
     The temporary upload is always consumed.
 
+    A new model stores its model file at ``model_key`` and, when ingest decoded it into a different
+    GLB, the decoded copy at ``decoded_model_key`` (what renders load: ``assets.render_source_key``),
+    with the inspection report on the row; both files go again if the transaction rolls back. With
+    ``intake.system_preview`` it also gets its free system preview (queued before its first render).
+
     The file is validated and converted before the first database statement, so no transaction
     (on SQLite: no write lock) stays open while a child process parses it."""
     prepared: model_files.PreparedFile | None = None
@@ -133,8 +142,11 @@ async def upload_model(
             storage_key="",
             source_kind=prepared.source_kind,
             warnings=list(prepared.warnings),
+            inspection=dict(prepared.inspection),
         )
         model.storage_key = model_key(caller.account_id, model.id)
+        if prepared.decoded_path is not None:
+            model.decoded_key = decoded_model_key(caller.account_id, model.id)
         try:
             async with session.begin_nested():
                 session.add(model)
@@ -145,15 +157,28 @@ async def upload_model(
             if existing is None:
                 raise
             return await _duplicate(session, caller, existing, settings_raw)
+        # The preview first: its id is queued before the first render's (docs/api.md, "System previews").
+        preview = await renders.create_system_preview(session, caller, model=model) if intake.system_preview else None
         render = await renders.create_renders(session, caller, items=[(model, settings_raw)])
-        intake.storage.publish(prepared.glb_path, model.storage_key)
-        key = model.storage_key
-        on_rollback(session, lambda: intake.storage.delete(key))
-        return UploadResult(model, render[0], duplicate=False)
+        _publish_files(session, intake.storage, prepared, model)
+        return UploadResult(model, render[0], duplicate=False, preview=preview)
     finally:
         upload.discard()
         if prepared is not None:
             prepared.discard()
+
+
+def _publish_files(
+    session: AsyncSession, storage: LocalStorage, prepared: model_files.PreparedFile, model: Model3D
+) -> None:
+    """Publish the model file (and the decoded copy, when there is one) under the model's keys;
+    each is removed again if the transaction does not commit."""
+    files = [(prepared.glb_path, model.storage_key)]
+    if prepared.decoded_path is not None and model.decoded_key:
+        files.append((prepared.decoded_path, model.decoded_key))
+    for path, key in files:
+        storage.publish(path, key)
+        on_rollback(session, partial(storage.delete, key))
 
 
 async def _duplicate(session: AsyncSession, caller: Caller, model: Model3D, raw: Any) -> UploadResult:
@@ -303,7 +328,8 @@ async def set_archived(session: AsyncSession, caller: Caller, model_id: str, *, 
 
 
 async def delete_model(session: AsyncSession, caller: Caller, model_id: str) -> Model3D:
-    """Soft delete: the model answers 404 afterwards; its renders stay reachable."""
+    """Soft delete: the model answers 404 afterwards; its renders stay reachable. Its stored files
+    (the model file and the decoded copy) stay too: renders of it still queued load them."""
     caller.require(Scope.MODELS_WRITE)
     model = await scoped.live_model(session, caller.account_id, model_id)
     model.deleted_at = utcnow()

@@ -31,6 +31,7 @@ from dxgl.contract import (
     Quality,
     SettingKind,
     effect_defaults,
+    output_size,
 )
 from dxgl.errors import DxglError
 
@@ -137,3 +138,27 @@ def free_credits_may_pay(settings: dict[str, Any]) -> bool:
     if is_dataset(settings):
         return DATASET_TIERS[DatasetQuality(settings["datasetQuality"])].free_credits_may_pay
     return QUALITY_TIERS[Quality(settings["quality"])].free_credits_may_pay
+
+
+# --- the free system preview (docs/api.md, "System previews") ------------------------------------
+
+# What every new upload's system preview renders: a 3 s turntable at the lowest quality tier. Fixed
+# settings, validated by the same rule as a client's (so they are stored with every default filled).
+SYSTEM_PREVIEW_SETTINGS: dict[str, Any] = {"quality": Quality.STANDARD.value, "effect": "turntable", "length": 3}
+# Drawn at this fraction of each side of its tier's size: 480x270 for 16:9 (the thumbnail's size).
+SYSTEM_PREVIEW_DIVISOR = 4
+
+
+def system_preview_settings() -> dict[str, Any]:
+    """The stored settings of a system preview."""
+    return validate_render_settings(dict(SYSTEM_PREVIEW_SETTINGS))
+
+
+def system_preview_size(settings: dict[str, Any]) -> tuple[int, int]:
+    """The (width, height) a system preview is drawn at: a quarter of its tier's size on each side,
+    kept even (the job spec's ``size`` override; ``DXGL_RENDER_MAX_SIZE`` still caps it)."""
+    width, height = output_size(settings["quality"], settings["aspect"])
+    return (
+        max(2, width // SYSTEM_PREVIEW_DIVISOR // 2 * 2),
+        max(2, height // SYSTEM_PREVIEW_DIVISOR // 2 * 2),
+    )

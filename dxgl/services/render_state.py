@@ -18,7 +18,7 @@ from sqlmodel import col
 from dxgl.contract import FINISHED, PROCESSING, TRANSITIONS, ErrorCode, RenderStatus, sources_of
 from dxgl.errors import DxglError
 from dxgl.services import credits
-from dxgl.tables import Render
+from dxgl.tables import Model3D, Render
 from dxgl.timeutil import utcnow
 from dxgl.uow import publish_after_commit
 
@@ -202,3 +202,47 @@ async def unfinished(session: AsyncSession) -> list[list[str]]:
     for render_id, model_id in (await session.execute(query)).all():
         groups.setdefault(model_id, []).append(render_id)
     return list(groups.values())
+
+
+def broken_model_message(reason: str) -> str:
+    """The ``errorMessage`` of a paid render of a broken model (it is refunded)."""
+    return f"The model cannot be rendered: {reason}. The credits were refunded; upload a repaired file"
+
+
+async def mark_model_broken(session: AsyncSession, model_id: str, reason: str) -> list[Render]:
+    """The model's system preview failed because of its file (it cannot be loaded or drawn): the
+    model is marked broken with ``reason`` (the first reason stays), and every unfinished paid
+    render of it ends in ``error`` now, refunded once (``fail``), instead of running. Renders
+    created later fail at creation (``services.renders.create_renders``). Returns the renders
+    failed here."""
+    model = await session.get(Model3D, model_id, with_for_update=True)
+    if model is None:
+        return []
+    if model.broken_reason is None:
+        model.broken_reason = reason[:1000]
+        await session.flush()
+    query = select(Render).where(
+        col(Render.model_id) == model_id,
+        col(Render.is_system_preview).is_(False),
+        col(Render.status).not_in([s.value for s in FINISHED]),
+    )
+    failed = []
+    for render in (await session.execute(query)).scalars().all():
+        if await fail(session, render, broken_model_message(model.broken_reason)):
+            failed.append(render)
+    return failed
+
+
+async def next_waiting_preview(session: AsyncSession, *, skip: set[str]) -> str | None:
+    """The oldest system preview still waiting (``pending``), other than ``skip``: the job renders
+    these before its own renders (previews go first, on every worker and the embedded runner)."""
+    query = (
+        select(col(Render.id))
+        .where(col(Render.is_system_preview).is_(True), col(Render.status) == RenderStatus.PENDING.value)
+        .order_by(col(Render.created_at))
+        .limit(len(skip) + 1)
+    )
+    for render_id in (await session.execute(query)).scalars():
+        if render_id not in skip:
+            return str(render_id)
+    return None

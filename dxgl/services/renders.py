@@ -1,6 +1,9 @@
-"""Renders: create (single and batch, all-or-nothing credits), list, get, dismiss, delete.
+"""Renders: create (single and batch, all-or-nothing credits), the free system preview of an
+upload, list, get, dismiss, delete.
 
-A created render is committed as ``pending`` and its id is queued after the commit."""
+A created render is committed as ``pending`` and its id is queued after the commit. A render of a
+model marked broken (its system preview could not load or draw the file) is charged and failed with
+its refund in the same transaction: it ends in ``error`` at once instead of running."""
 
 from __future__ import annotations
 
@@ -15,7 +18,12 @@ from dxgl.ids import is_id, new_id
 from dxgl.services import credits, overlays, render_state, scoped
 from dxgl.services.auth import Caller
 from dxgl.services.pagination import Page, fetch_page
-from dxgl.services.render_settings import free_credits_may_pay, render_cost, validate_render_settings
+from dxgl.services.render_settings import (
+    free_credits_may_pay,
+    render_cost,
+    system_preview_settings,
+    validate_render_settings,
+)
 from dxgl.storage import LocalStorage
 from dxgl.tables import Account, Model3D, Render
 from dxgl.uow import after_commit, enqueue_after_commit, publish_after_commit
@@ -55,14 +63,41 @@ async def create_renders(
         session.add(render)
     await session.flush()
     await credits.charge(session, account_id=caller.account_id, renders=created)
+    broken = {model.id: model.broken_reason for model, _ in validated if model.broken_reason}
     groups: dict[str, list[str]] = {}
     for render in created:
+        if render.model_id in broken:
+            await render_state.fail(session, render, render_state.broken_model_message(broken[render.model_id]))
+            continue
         groups.setdefault(render.model_id, []).append(render.id)
+        publish_after_commit(session, render)
     for ids in groups.values():
         enqueue_after_commit(session, ids)
-    for render in created:
-        publish_after_commit(session, render)
     return created
+
+
+async def create_system_preview(session: AsyncSession, caller: Caller, *, model: Model3D) -> Render:
+    """The free system preview of a new upload (docs/api.md, "System previews"): fixed settings
+    (``render_settings.SYSTEM_PREVIEW_SETTINGS``), drawn small, no credits (no ledger row), no
+    watermark, flagged ``is_system_preview``. Queued after the commit like any render; the job
+    renders waiting previews before its own renders (``dxgl.jobs.render_job``), so call this
+    before creating the upload's charged render and its id is also queued first."""
+    render = Render(
+        id=new_id(),
+        account_id=caller.account_id,
+        model_id=model.id,
+        settings=system_preview_settings(),
+        cost=0,
+        watermark=False,
+        is_system_preview=True,
+    )
+    session.add(render)
+    await session.flush()
+    enqueue_after_commit(session, [render.id])
+    # Previews send no webhooks (when webhooks arrive, they skip is_system_preview renders); their
+    # status events still go to the live status bus, like every render's.
+    publish_after_commit(session, render)
+    return render
 
 
 async def create_render(session: AsyncSession, caller: Caller, *, model_id: Any, raw_settings: Any) -> Render:
@@ -115,8 +150,11 @@ async def list_renders(
     page: Page,
     model_id: str | None = None,
     status: str | None = None,
+    system_preview: bool | None = None,
     with_total: bool = True,
 ) -> tuple[list[Render], int | None]:
+    """The caller's renders, newest first. ``system_preview``: None lists every render (previews
+    flagged), False leaves the system previews out, True lists only them."""
     caller.require(Scope.RENDERS_READ)
     where = scoped.account_renders(caller.account_id)
     if model_id:
@@ -125,6 +163,8 @@ async def list_renders(
         where.append(col(Render.model_id) == model_id)
     if status:
         where.append(col(Render.status) == _status_filter(status))
+    if system_preview is not None:
+        where.append(col(Render.is_system_preview) == system_preview)
     return await fetch_page(session, Render, where, page, with_total=with_total)
 
 
@@ -138,7 +178,8 @@ async def dismiss_render(session: AsyncSession, caller: Caller, render_id: str) 
 
 async def delete_render(session: AsyncSession, caller: Caller, render_id: str, *, storage: LocalStorage) -> Render:
     """Delete the render and its files (video, poster, thumbnail, ...) once the deletion commits.
-    A render deleted before it finished is refunded once (``render_state.delete``; docs/credits.md)."""
+    A render deleted before it finished is refunded once (``render_state.delete``; docs/credits.md);
+    a system preview is deleted like any render, with nothing to refund (nothing was charged)."""
     caller.require(Scope.RENDERS_WRITE)
     render = await scoped.account_render(session, caller.account_id, render_id)
     await render_state.delete(session, render)

@@ -22,6 +22,7 @@ from dxgl.tables import Model3D, Render
 from tests.api.helpers import assert_error, minimal_glb
 from tests.ingest import builders as b
 from tests.ingest.hostile_cases import HOSTILE_CASES, MESSAGE_HINTS, lay_out, snapshot
+from tests.ingest.hostile_format_cases import FORMAT_HOSTILE_CASES, FORMAT_MESSAGE_HINTS
 
 STATUS = {"invalid_format": 400, "invalid_model": 400, "file_too_large": 400}
 # From data/files/.tmp/<job>/work/extracted up to the folder that holds data/ and sentinel/.
@@ -84,7 +85,10 @@ def built_once(build):
     return copy
 
 
-ALL_CASES = [(name, built_once(build), code, MESSAGE_HINTS[name]) for name, build, code in HOSTILE_CASES] + API_CASES
+HINTS = {**MESSAGE_HINTS, **FORMAT_MESSAGE_HINTS}
+ALL_CASES = [
+    (name, built_once(build), code, HINTS[name]) for name, build, code in [*HOSTILE_CASES, *FORMAT_HOSTILE_CASES]
+] + API_CASES
 # Names that a naive extractor would create relative to the process's working directory or as absolute paths.
 STRAY_PATHS = [Path("/tmp/pwned.obj"), Path.cwd() / "C:", Path.cwd() / "sentinel", Path("/etc/passwd.glb")]
 
@@ -104,7 +108,7 @@ async def rows_of(service, account_id: str) -> tuple[int, int]:
 
 def test_every_ingest_case_is_covered_with_a_hint():
     assert len(ALL_CASES) >= 30
-    assert {c[0] for c in HOSTILE_CASES} <= {c[0] for c in ALL_CASES}
+    assert {c[0] for c in [*HOSTILE_CASES, *FORMAT_HOSTILE_CASES]} <= {c[0] for c in ALL_CASES}
     assert all(hint for *_, hint in ALL_CASES)
 
 

@@ -27,7 +27,8 @@ async def test_upload_creates_model_and_first_render(service, duck):
     render = model["renders"][0]
     assert render["status"] == "pending"
     assert render["renderSettings"]["length"] == 6 and render["renderSettings"]["quality"] == "standard"
-    assert set(render) == {"id", "status", "renderSettings", "createdAt", "updatedAt"}
+    assert set(render) == {"id", "status", "renderSettings", "isSystemPreview", "createdAt", "updatedAt"}
+    assert render["isSystemPreview"] is False
 
 
 async def test_duplicate_within_account_reuses_model_never_across(service):

@@ -38,10 +38,12 @@ async def test_create_render_shape_and_defaults(service):
         "fileSize",
         "errorMessage",
         "hasWebVariant",
+        "isSystemPreview",
         "createdAt",
         "updatedAt",
     }
     assert full["fileSize"] is None and full["errorMessage"] is None and full["hasWebVariant"] is False
+    assert full["isSystemPreview"] is False
     hero = (
         await acct.request("POST", "/v1/renders", json={"modelId": model_id, "renderSettings": {"effect": "hero-spin"}})
     ).json()

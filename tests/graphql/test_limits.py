@@ -184,3 +184,14 @@ async def test_no_resolver_is_called_for_a_refused_operation(service):
         assert _CountResolvers.calls == []
     ok = await run("{ account { id } }")
     assert not ok.errors and _CountResolvers.calls  # the counter does count
+
+
+async def test_the_inspection_report_costs_nothing_more_than_its_model(service):
+    """A model's inspection report and its textures are part of the model's row: free like leaves."""
+    acct = await service.account(credits=1)
+    query = "{ models(limit: 50) { items { id inspection { triangles textures { width height } } renders { id } } } }"
+    result = await gql(acct, query)
+    assert "errors" not in result, result  # 1 + 50 + 50 x 50 = 2551 with the report free
+    costly = "{ models(limit: 100) { items { inspection { textures { width } } renders { id } } } }"
+    refused = _too_complex(await gql(acct, costly))
+    assert refused["cost"]["extensions"]["value"] == 1 + 100 + 100 * 50

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from tests.graphql.conftest import error_codes, gql
 
-MODEL_FIELDS = "id originalName title sku tags fileSize sha256 createdAt archived"
-RENDER_FIELDS = "id modelId status renderSettings fileSize errorMessage hasWebVariant createdAt updatedAt"
+MODEL_FIELDS = "id originalName title sku tags fileSize sha256 createdAt archived broken brokenReason"
+RENDER_FIELDS = (
+    "id modelId status renderSettings fileSize errorMessage hasWebVariant isSystemPreview createdAt updatedAt"
+)
 
 
 async def _upload(acct, path) -> str:
@@ -25,7 +27,18 @@ async def test_account_and_model_mirror_rest(service, duck):
     query = f"query($id: ID!) {{ model(id: $id) {{ {MODEL_FIELDS} renders {{ {RENDER_FIELDS} model {{ id }} }} }} }}"
     model = (await gql(acct, query, {"id": model_id}))["data"]["model"]
     rest = (await acct.request("GET", f"/v1/models/{model_id}")).json()["data"]
-    for key in ("id", "originalName", "title", "sku", "tags", "fileSize", "sha256", "createdAt"):
+    for key in (
+        "id",
+        "originalName",
+        "title",
+        "sku",
+        "tags",
+        "fileSize",
+        "sha256",
+        "createdAt",
+        "broken",
+        "brokenReason",
+    ):
         assert model[key] == rest[key], key
     assert model["archived"] is False
     render = model["renders"][0]
