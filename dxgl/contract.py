@@ -375,6 +375,8 @@ class Scope(StrEnum):
     OVERLAYS_READ = "overlays:read"
     OVERLAYS_WRITE = "overlays:write"
     ACCOUNT_READ = "account:read"
+    # Added by dxgl: managing API tokens (a portal session may always; a token needs this scope).
+    TOKENS_WRITE = "tokens:write"
 
 
 # --- error codes ----------------------------------------------------------------------------------
@@ -438,6 +440,7 @@ class ErrorCode(StrEnum):
     OVERLAY_NOT_FOUND = ("overlay_not_found", 404, "Overlay not found")
     SERVICE_UNAVAILABLE = ("service_unavailable", 503, "Service unavailable")
     QUERY_TOO_COMPLEX = ("query_too_complex", 400, "The GraphQL operation is too deep, too wide or too costly")
+    RATE_LIMITED = ("rate_limited", 429, "Too many requests; retry later")
     UNSUPPORTED_EXTENSION = (
         "unsupported_extension",
         400,

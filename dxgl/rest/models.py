@@ -7,9 +7,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from dxgl.contract import ErrorCode, media_type_of
+from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
-from dxgl.rest.http import authed, caller_of, file_response, json_object, ok, page_of, paged, runtime
+from dxgl.rest.http import authed, caller_of, json_object, ok, page_of, paged, runtime
 from dxgl.rest.multipart import read_multipart
 from dxgl.rest.serializers import model_detail_json, model_json
 from dxgl.services import models
@@ -80,7 +80,14 @@ def _flag(request: Request, name: str) -> bool:
 async def list_models(request: Request, session: AsyncSession, caller: Caller) -> Response:
     page = page_of(request)
     tags = [t for t in request.query_params.get("tags", "").split(",") if t.strip()]
-    items, total = await models.list_models(session, caller, page=page, tags=tags, archived=_flag(request, "archived"))
+    items, total = await models.list_models(
+        session,
+        caller,
+        page=page,
+        tags=tags,
+        archived=_flag(request, "archived"),
+        search=request.query_params.get("search"),
+    )
     return paged([model_json(m) for m in items], total, page)
 
 
@@ -121,13 +128,6 @@ async def delete_model(request: Request, session: AsyncSession, caller: Caller) 
 
 
 @authed
-async def download_model_file(request: Request, session: AsyncSession, caller: Caller) -> Response:
-    model, path = await models.model_file(session, caller, request.path_params["id"], storage=runtime(request).storage)
-    stem = (model.original_name.rsplit(".", 1)[0] or model.id).replace('"', "")
-    return file_response(request, path, media_type_of(".glb"), f"{stem}.glb", disposition="attachment")
-
-
-@authed
 async def check_hash(request: Request, session: AsyncSession, caller: Caller) -> Response:
     body = await json_object(request)
     model = await models.check_hash(session, caller, body.get("sha256"))
@@ -144,5 +144,4 @@ routes = [
     Route("/models/{id}", delete_model, methods=["DELETE"]),
     Route("/models/{id}/archive", archive_model, methods=["PATCH"]),
     Route("/models/{id}/unarchive", unarchive_model, methods=["PATCH"]),
-    Route("/models/{id}/file", download_model_file, methods=["GET"]),
 ]

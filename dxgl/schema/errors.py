@@ -28,7 +28,9 @@ def to_dxgl_error(error: GraphQLError) -> DxglError:
         original = original.original_error
     if isinstance(original, DxglError):
         return original
-    if original is None:
+    if original is None or isinstance(original, GraphQLError):
+        # GraphQL's own errors: syntax, validation, and coercing a variable (a typed input's
+        # scalar or enum raising "Int cannot represent non-integer value: 6.5").
         return DxglError(ErrorCode.INVALID_REQUEST, error.message)
     if is_busy(original):  # SQLite's write lock held past DXGL_DB_BUSY_SECONDS, as REST answers it
         log.warning("database busy in GraphQL resolver at %s", error.path)

@@ -10,7 +10,7 @@ before graphql-core's own rules and before any resolver runs (so a refused opera
   nested lists multiply. ``{ models(limit: 50) { items { renders { id } } } }`` is
   1 + 50 + 50 x 50 = 2551.
   Objects read with their parent's row (``IN_ROW_TYPES``: a model's inspection report and its
-  textures) are free like leaves: they cost no query and no more than the row they are part of.
+  textures, a render's settings) are free like leaves: they cost no query and no more than the row they are part of.
 
 Fragments are expanded where they are spread (memoised, so a document that spreads fragments into
 fragments costs its real size, not its text size, and walking it stays linear).
@@ -60,9 +60,9 @@ INTROSPECTION_MAX_LISTS = 3
 # renders with inline settings under 2000.
 MAX_TOKENS = 5000
 _INTROSPECTION_ROOTS = {"__schema": SchemaMetaFieldDef, "__type": TypeMetaFieldDef}
-# Object types whose values are part of the parent's row (a JSON column), not rows of their own:
-# free in the cost estimate, like leaves (their depth still counts).
-IN_ROW_TYPES = frozenset({"ModelInspection", "TextureInfo"})
+# Object types whose values are part of the parent's row (a JSON column: a model's inspection report, a
+# render's settings), not rows of their own: free in the cost estimate, like leaves (their depth still counts).
+IN_ROW_TYPES = frozenset({"ModelInspection", "TextureInfo", "RenderSettings"})
 _SHOWN_MAX = 10**15  # a cost beyond this is reported as "more than"
 
 

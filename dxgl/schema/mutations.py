@@ -7,13 +7,14 @@ from typing import Any
 
 import strawberry
 from strawberry.file_uploads import Upload
-from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from dxgl.schema.types import Deleted, Model, Render, RenderRequest, UploadResult
+from dxgl.schema.types import ApiToken, CreatedApiToken, Deleted, Model, Render, RenderRequest, UploadResult
 from dxgl.schema.uploads import receive_upload
+from dxgl.schema.vocabulary import RenderSettingsInput, settings_dict
 from dxgl.services import models as model_service
 from dxgl.services import renders as render_service
+from dxgl.services import tokens as token_service
 
 
 def _changes(**fields: Any) -> dict[str, Any]:
@@ -27,7 +28,9 @@ class Mutation:
         description="Upload a GLB/glTF (GraphQL multipart request spec) and create its first render. "
         "A file the account already has adds a render to the existing model (duplicate: true)."
     )
-    async def upload_model(self, info: Info, file: Upload, render_settings: JSON | None = None) -> UploadResult:
+    async def upload_model(
+        self, info: Info, file: Upload, render_settings: RenderSettingsInput | None = None
+    ) -> UploadResult:
         ctx = info.context
         rt = ctx.runtime
         caller = await ctx.caller()
@@ -39,7 +42,7 @@ class Mutation:
                 caller,
                 intake=model_service.ModelIntake.of(rt.storage, rt.settings),
                 upload=uploaded,
-                raw_settings=render_settings,
+                raw_settings=settings_dict(render_settings),
             )
             return UploadResult.from_result(result)
 
@@ -80,17 +83,20 @@ class Mutation:
 
     @strawberry.mutation(description="Create one render of a model; credits are charged now.")
     async def create_render(
-        self, info: Info, model_id: strawberry.ID | None = None, render_settings: JSON | None = None
+        self, info: Info, model_id: strawberry.ID | None = None, render_settings: RenderSettingsInput | None = None
     ) -> Render:
+        raw_settings = settings_dict(render_settings)
         async with info.context.unit_of_work() as session:
             caller = await info.context.caller()
-            row = await render_service.create_render(session, caller, model_id=model_id, raw_settings=render_settings)
+            row = await render_service.create_render(session, caller, model_id=model_id, raw_settings=raw_settings)
             return Render.from_row(row)
 
     @strawberry.mutation(description="Create up to 100 renders at once: all are charged, or none.")
     async def create_render_batch(self, info: Info, renders: list[RenderRequest] | None = None) -> list[Render]:
         items = (
-            None if renders is None else [{"modelId": r.model_id, "renderSettings": r.render_settings} for r in renders]
+            None
+            if renders is None
+            else [{"modelId": r.model_id, "renderSettings": settings_dict(r.render_settings)} for r in renders]
         )
         async with info.context.unit_of_work() as session:
             caller = await info.context.caller()
@@ -109,3 +115,26 @@ class Mutation:
             caller = await info.context.caller()
             row = await render_service.delete_render(session, caller, str(id), storage=info.context.runtime.storage)
             return Deleted(id=strawberry.ID(row.id), deleted=True)
+
+    @strawberry.mutation(
+        description="Create an API token of your account (a portal session, or a token with tokens:write). Its "
+        "scopes must be among yours. The raw token is answered this once; only its hash is stored."
+    )
+    async def create_api_token(
+        self, info: Info, scopes: list[str], expires_in_seconds: int | None = None
+    ) -> CreatedApiToken:
+        async with info.context.unit_of_work() as session:
+            caller = await info.context.caller()
+            row, raw = await token_service.create_token(
+                session, caller, scopes=scopes, expires_in_seconds=expires_in_seconds
+            )
+            return CreatedApiToken(token=ApiToken.from_row(row), raw_token=raw)
+
+    @strawberry.mutation(
+        description="Revoke one of your account's API tokens: it is refused (401) from now on. Revoking it "
+        "again changes nothing."
+    )
+    async def revoke_api_token(self, info: Info, id: strawberry.ID) -> ApiToken:
+        async with info.context.unit_of_work() as session:
+            caller = await info.context.caller()
+            return ApiToken.from_row(await token_service.revoke_token(session, caller, str(id)))

@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
+import enum
+from typing import Any
+
 import strawberry
 from strawberry.file_uploads import Upload
-from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from dxgl.contract import MAX_OVERLAY_BYTES
 from dxgl.schema.types import Deleted, UploadResult
 from dxgl.schema.uploads import receive_upload
+from dxgl.schema.vocabulary import AlignmentEnum, OverlayLayerEnum, RenderSettingsInput, settings_dict
 from dxgl.services import models as model_service
 from dxgl.services import overlays as overlay_service
 from dxgl.tables import Overlay as OverlayRow
 from dxgl.timeutil import iso
 
 
+def _value(choice: Any) -> Any:
+    """A GraphQL enum argument as the contract value the service takes (None stays None)."""
+    return choice.value if isinstance(choice, enum.Enum) else choice
+
+
 @strawberry.type(description="A reusable background or foreground image.")
 class Overlay:
     id: strawberry.ID
-    layer: str
-    alignment: str
+    layer: OverlayLayerEnum
+    alignment: AlignmentEnum = strawberry.field(description="Where it is placed when a render does not say.")
     name: str
     description: str
     system: bool = strawberry.field(description="Published for every account (only the server's admin deletes it).")
@@ -46,10 +54,11 @@ class Overlay:
 @strawberry.type
 class OverlayQuery:
     @strawberry.field(description="The caller's overlays plus the published system overlays (scope overlays:read).")
-    async def overlays(self, info: Info, layer: str | None = None) -> list[Overlay]:
+    async def overlays(self, info: Info, layer: OverlayLayerEnum | None = None) -> list[Overlay]:
         caller = await info.context.caller()
         async with info.context.unit_of_work() as session:
-            return [Overlay.from_row(o) for o in await overlay_service.list_overlays(session, caller, layer=layer)]
+            rows = await overlay_service.list_overlays(session, caller, layer=_value(layer))
+            return [Overlay.from_row(o) for o in rows]
 
 
 @strawberry.type
@@ -59,10 +68,10 @@ class OverlayMutation:
         self,
         info: Info,
         file: Upload,
-        layer: str | None = None,
+        layer: OverlayLayerEnum | None = None,
         name: str | None = None,
         description: str | None = None,
-        alignment: str | None = None,
+        alignment: AlignmentEnum | None = None,
     ) -> Overlay:
         ctx = info.context
         caller = await ctx.caller()
@@ -74,10 +83,10 @@ class OverlayMutation:
                 caller,
                 storage=ctx.runtime.storage,
                 upload=uploaded,
-                layer=layer,
+                layer=_value(layer),
                 name=name,
                 description=description,
-                alignment=alignment,
+                alignment=_value(alignment),
             )
             return Overlay.from_row(row)
 
@@ -90,7 +99,7 @@ class OverlayMutation:
 
     @strawberry.mutation(description="Download a GLB/glTF from a public http(s) URL and create its first render.")
     async def ingest_model(
-        self, info: Info, url: str | None = None, render_settings: JSON | None = None
+        self, info: Info, url: str | None = None, render_settings: RenderSettingsInput | None = None
     ) -> UploadResult:
         caller = await info.context.caller()
         rt = info.context.runtime
@@ -100,6 +109,6 @@ class OverlayMutation:
                 caller,
                 intake=model_service.ModelIntake.of(rt.storage, rt.settings),
                 url=url,
-                raw_settings=render_settings,
+                raw_settings=settings_dict(render_settings),
             )
             return UploadResult.from_result(result)

@@ -9,8 +9,9 @@ import strawberry
 from strawberry.types import Info
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
-from dxgl.schema.types import Account, Model, ModelPage, Render, RenderPage
-from dxgl.services import accounts, models, renders
+from dxgl.schema.types import Account, ApiToken, LedgerEntry, LedgerPage, Model, ModelPage, Render, RenderPage
+from dxgl.schema.vocabulary import RenderStatusEnum
+from dxgl.services import accounts, ledger, models, renders, tokens
 from dxgl.services.pagination import Page
 
 
@@ -44,7 +45,8 @@ class Query:
 
     @strawberry.field(
         description="The caller's live models, newest first. tags: any of them (OR). archived: list only "
-        "archived models instead of only unarchived ones. limit defaults to 50 and is clamped to 100."
+        "archived models instead of only unarchived ones. search: title, SKU or original file name contains it "
+        f"(case-insensitive; at most {models.MAX_SEARCH_LEN} characters). limit defaults to 50 and is clamped to 100."
     )
     async def models(
         self,
@@ -53,12 +55,19 @@ class Query:
         offset: int | None = None,
         tags: list[str] | None = None,
         archived: bool = False,
+        search: str | None = None,
     ) -> ModelPage:
         caller = await info.context.caller()
         page = Page.parse(limit, offset)
         async with info.context.unit_of_work() as session:
             rows, total = await models.list_models(
-                session, caller, page=page, tags=tags or [], archived=archived, with_total=total_selected(info)
+                session,
+                caller,
+                page=page,
+                tags=tags or [],
+                archived=archived,
+                search=search,
+                with_total=total_selected(info),
             )
         return ModelPage(
             items=[Model.from_row(r) for r in rows], limit=page.limit, offset=page.offset, total_count=total or 0
@@ -85,7 +94,7 @@ class Query:
         self,
         info: Info,
         model_id: strawberry.ID | None = None,
-        status: str | None = None,
+        status: RenderStatusEnum | None = None,
         system_preview: bool | None = None,
         limit: int | None = None,
         offset: int | None = None,
@@ -98,10 +107,32 @@ class Query:
                 caller,
                 page=page,
                 model_id=str(model_id) if model_id else None,
-                status=status,
+                status=status.value if status is not None else None,
                 system_preview=system_preview,
                 with_total=total_selected(info),
             )
         return RenderPage(
             items=[Render.from_row(r) for r in rows], limit=page.limit, offset=page.offset, total_count=total or 0
         )
+
+    @strawberry.field(
+        description="The caller's credit ledger, newest first: every grant, charge and refund (scope "
+        "account:read). limit defaults to 50 and is clamped to 100."
+    )
+    async def ledger(self, info: Info, limit: int | None = None, offset: int | None = None) -> LedgerPage:
+        caller = await info.context.caller()
+        page = Page.parse(limit, offset)
+        async with info.context.unit_of_work() as session:
+            rows, total = await ledger.list_entries(session, caller, page=page, with_total=total_selected(info))
+        return LedgerPage(
+            items=[LedgerEntry.from_row(r) for r in rows], limit=page.limit, offset=page.offset, total_count=total or 0
+        )
+
+    @strawberry.field(
+        description="The account's API tokens, newest first, revoked and expired ones included (a portal "
+        "session, or a token with tokens:write). The raw tokens are never shown again."
+    )
+    async def api_tokens(self, info: Info) -> list[ApiToken]:
+        caller = await info.context.caller()
+        async with info.context.unit_of_work() as session:
+            return [ApiToken.from_row(r) for r in await tokens.list_tokens(session, caller)]

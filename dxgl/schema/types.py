@@ -7,12 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from dxgl.contract import RenderStatus
 from dxgl.events import render_event
+from dxgl.schema.vocabulary import RenderSettings, RenderSettingsInput, RenderStatusEnum, render_settings_of
+from dxgl.services.tokens import token_scopes
 from dxgl.tables import Account as AccountRow
+from dxgl.tables import ApiToken as ApiTokenRow
+from dxgl.tables import LedgerEntry as LedgerRow
 from dxgl.tables import Model3D
 from dxgl.tables import Render as RenderRow
 from dxgl.timeutil import iso
@@ -41,8 +43,8 @@ class Account:
 class Render:
     id: strawberry.ID
     model_id: strawberry.ID
-    status: str = strawberry.field(description=", ".join(list(RenderStatus)[:-1]) + f" or {list(RenderStatus)[-1]}.")
-    render_settings: JSON = strawberry.field(description="The stored settings, every default filled in.")
+    status: RenderStatusEnum
+    render_settings: RenderSettings = strawberry.field(description="The stored settings, every default filled in.")
     file_size: int | None
     error_message: str | None
     has_web_variant: bool
@@ -68,7 +70,7 @@ class Render:
             id=strawberry.ID(data["id"]),
             model_id=strawberry.ID(data["modelId"]),
             status=data["status"],
-            render_settings=data.get("renderSettings") or {},
+            render_settings=render_settings_of(data.get("renderSettings")),
             file_size=data.get("fileSize"),
             error_message=data.get("errorMessage"),
             has_web_variant=bool(data.get("hasWebVariant")),
@@ -231,4 +233,64 @@ class Deleted:
 class RenderRequest:
     # Nullable so that a missing id is answered with model_id_required, as in REST.
     model_id: strawberry.ID | None = None
-    render_settings: JSON | None = None
+    render_settings: RenderSettingsInput | None = None
+
+
+@strawberry.type(description="One movement of the account's credits (grant, charge or refund).")
+class LedgerEntry:
+    id: strawberry.ID
+    kind: str = strawberry.field(description="grant (credits added), charge (a render paid) or refund (given back).")
+    paid_delta: int = strawberry.field(description="Change of the paid credits: negative for a charge.")
+    free_delta: int = strawberry.field(description="Change of the free credits: negative for a charge.")
+    render_id: strawberry.ID | None = strawberry.field(description="The render charged or refunded; null for a grant.")
+    note: str
+    created_at: str
+
+    @classmethod
+    def from_row(cls, row: LedgerRow) -> LedgerEntry:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            kind=row.kind,
+            paid_delta=row.paid_delta,
+            free_delta=row.free_delta,
+            render_id=strawberry.ID(row.render_id) if row.render_id else None,
+            note=row.note,
+            created_at=iso(row.created_at) or "",
+        )
+
+
+@strawberry.type(description="One page of the credit ledger, newest first (offset pagination).")
+class LedgerPage:
+    items: list[LedgerEntry]
+    limit: int
+    offset: int
+    total_count: int = strawberry.field(description="All entries of the account (computed only when selected).")
+
+
+@strawberry.type(description="An API token of the account. The raw token is shown once, by createApiToken.")
+class ApiToken:
+    id: strawberry.ID
+    prefix: str = strawberry.field(description="The token's first characters (dxgl_sk_ + 8), to recognise it.")
+    scopes: list[str]
+    created_at: str
+    expires_at: str | None = strawberry.field(description="Null: never expires.")
+    revoked_at: str | None = strawberry.field(description="Null: not revoked.")
+
+    @classmethod
+    def from_row(cls, row: ApiTokenRow) -> ApiToken:
+        return cls(
+            id=strawberry.ID(row.id),
+            prefix=row.prefix,
+            scopes=token_scopes(row),
+            created_at=iso(row.created_at) or "",
+            expires_at=iso(row.expires_at),
+            revoked_at=iso(row.revoked_at),
+        )
+
+
+@strawberry.type(description="The answer to createApiToken: the new token, and its raw value (shown this once).")
+class CreatedApiToken:
+    token: ApiToken
+    raw_token: str = strawberry.field(
+        description="Send it as 'Authorization: Bearer <rawToken>'. Only its hash is stored: it cannot be read again."
+    )

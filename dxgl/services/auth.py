@@ -65,8 +65,10 @@ class Caller:
     """The authenticated account and what its token may do."""
 
     account_id: str
-    token_id: str
+    token_id: str  # the API token's id; for a portal session, the session's id
     scopes: frozenset[str]
+    # True when authenticated by a portal session cookie (docs/portal.md), not a Bearer token.
+    portal_session: bool = False
 
     def require(self, scope: Scope) -> None:
         if scope not in self.scopes:

@@ -140,14 +140,14 @@ async def test_graphql_upload_answers_the_preview(service, duck):
     acct = await service.account(credits=5)
     operations = {
         "query": "mutation($f: Upload!) { uploadModel(file: $f) { duplicate render { id isSystemPreview } "
-        "systemPreview { id isSystemPreview status renderSettings } } }",
+        "systemPreview { id isSystemPreview status renderSettings { length } } } }",
         "variables": {"f": None},
     }
     form = {"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.f"]})}
     files = {"0": ("duck.glb", duck.read_bytes(), "application/octet-stream")}
     first = (await acct.request("POST", "/graphql", data=form, files=files)).json()["data"]["uploadModel"]
     assert first["render"]["isSystemPreview"] is False
-    assert first["systemPreview"]["isSystemPreview"] is True and first["systemPreview"]["status"] == "pending"
+    assert first["systemPreview"]["isSystemPreview"] is True and first["systemPreview"]["status"] == "PENDING"
     assert first["systemPreview"]["renderSettings"]["length"] == 3
     again = (await acct.request("POST", "/graphql", data=form, files=files)).json()["data"]["uploadModel"]
     assert again["duplicate"] is True and again["systemPreview"] is None

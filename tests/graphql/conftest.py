@@ -7,6 +7,12 @@ from typing import Any
 import httpx
 import pytest
 
+from dxgl.contract import SETTING_FIELDS
+from dxgl.schema.vocabulary import RenderStatusEnum, enum_of
+
+# Every field of RenderSettings, for a selection set.
+SETTINGS_FIELDS = " ".join(SETTING_FIELDS)
+
 
 async def gql(
     client_or_account: Any, query: str, variables: dict[str, Any] | None = None, **kwargs: Any
@@ -31,17 +37,33 @@ def only_error(result: dict[str, Any]) -> dict[str, Any]:
     return errors[0]
 
 
+def status_name(value: str) -> str:
+    """The GraphQL enum value of a render status (``poster-done`` -> ``POSTER_DONE``)."""
+    return str(RenderStatusEnum(value).name)
+
+
+def rest_settings(rest: dict[str, Any]) -> dict[str, Any]:
+    """REST's renderSettings JSON as the typed RenderSettings answers it: enum value names for the
+    choices, null for every field the stored settings do not hold."""
+    out: dict[str, Any] = {}
+    for field in SETTING_FIELDS:
+        value = rest.get(field)
+        graphql_enum = enum_of(field)
+        out[field] = graphql_enum(value).name if graphql_enum is not None and value is not None else value
+    return out
+
+
 @pytest.fixture
 def gql_run():
     return gql
 
 
 UPLOAD = """
-mutation($file: Upload!, $settings: JSON) {
+mutation($file: Upload!, $settings: RenderSettingsInput) {
   uploadModel(file: $file, renderSettings: $settings) {
     duplicate
     model { id originalName sha256 fileSize }
-    render { id modelId status renderSettings }
+    render { id modelId status renderSettings { quality effect length } }
   }
 }
 """

@@ -70,14 +70,16 @@ async def test_insufficient_scope_per_operation(service, duck):
 async def test_render_creation_errors(service, duck):
     acct = await service.account(credits=2)
     model_id = await _model_id(acct, duck)  # spends 1
-    create = "mutation($m: ID, $s: JSON) { createRender(modelId: $m, renderSettings: $s) { id status } }"
+    create = "mutation($m: ID, $s: RenderSettingsInput) { createRender(modelId: $m, renderSettings: $s) { id status } }"
     assert error_codes(await gql(acct, create, {"m": None})) == ["model_id_required"]
     assert error_codes(await gql(acct, create, {"m": "doesnotexist"})) == ["model_not_found"]
-    assert error_codes(await gql(acct, create, {"m": model_id, "s": {"length": 6.5}})) == ["invalid_settings"]
-    assert error_codes(await gql(acct, create, {"m": model_id, "s": {"nope": 1}})) == ["invalid_settings"]
-    assert error_codes(await gql(acct, create, {"m": model_id, "s": {"quality": "4k"}})) == ["no_credits"]
+    # Out of range: the service's rule (invalid_settings); not an Int, an unknown field: GraphQL's types.
+    assert error_codes(await gql(acct, create, {"m": model_id, "s": {"length": 16}})) == ["invalid_settings"]
+    assert error_codes(await gql(acct, create, {"m": model_id, "s": {"length": 6.5}})) == ["invalid_request"]
+    assert error_codes(await gql(acct, create, {"m": model_id, "s": {"nope": 1}})) == ["invalid_request"]
+    assert error_codes(await gql(acct, create, {"m": model_id, "s": {"quality": "Q4K"}})) == ["no_credits"]
     ok = await gql(acct, create, {"m": model_id})
-    assert ok["data"]["createRender"]["status"] == "pending"
+    assert ok["data"]["createRender"]["status"] == "PENDING"
     assert error_codes(await gql(acct, create, {"m": model_id})) == ["no_credits"]
     err = only_error(await gql(acct, create, {"m": model_id}))
     assert err["extensions"]["status"] == 402
@@ -91,8 +93,11 @@ async def test_batch_errors(service, duck):
     assert error_codes(await gql(acct, batch, {"r": []})) == ["renders_required"]
     assert error_codes(await gql(acct, batch, {"r": [{"modelId": model_id}] * 101})) == ["too_many"]
     assert error_codes(await gql(acct, batch, {"r": [{"modelId": model_id}, {}]})) == ["model_id_required"]
-    assert error_codes(await gql(acct, batch, {"r": [{"modelId": model_id, "renderSettings": {"aspect": "4:3"}}]})) == [
+    assert error_codes(await gql(acct, batch, {"r": [{"modelId": model_id, "renderSettings": {"length": 2}}]})) == [
         "invalid_settings"
+    ]
+    assert error_codes(await gql(acct, batch, {"r": [{"modelId": model_id, "renderSettings": {"aspect": "4:3"}}]})) == [
+        "invalid_request"
     ]
     # Three renders, two credits left: none is charged.
     assert error_codes(await gql(acct, batch, {"r": [{"modelId": model_id}] * 3})) == ["no_credits"]
@@ -111,7 +116,7 @@ async def test_render_state_and_hash_errors(service, duck):
     async with service.runtime.unit_of_work() as session:
         await session.execute(update(Render).where(Render.id == render_id).values(status="error", error_message="boom"))
     dismissed = await gql(acct, dismiss, {"id": render_id})
-    assert dismissed["data"]["dismissRender"]["status"] == "failed"
+    assert dismissed["data"]["dismissRender"]["status"] == "FAILED"
     assert error_codes(await gql(acct, dismiss, {"id": "nope"})) == ["render_not_found"]
     assert error_codes(await gql(acct, 'mutation { deleteRender(id: "nope") { id } }')) == ["render_not_found"]
     assert error_codes(await gql(acct, "{ modelByHash { id } }")) == ["sha256_required"]

@@ -8,7 +8,7 @@ from tests.api.test_overlays import image_bytes
 from tests.graphql.conftest import error_codes, gql
 
 UPLOAD_OVERLAY = """
-mutation($file: Upload!, $layer: String, $name: String, $alignment: String) {
+mutation($file: Upload!, $layer: OverlayLayer, $name: String, $alignment: Alignment) {
   uploadOverlay(file: $file, layer: $layer, name: $name, alignment: $alignment) { id layer alignment name system width height }
 }
 """
@@ -30,11 +30,11 @@ async def test_overlay_lifecycle_and_errors(service):
     a = await service.account()
     b = await service.account()
     created = (
-        await upload_overlay(a, image_bytes(size=(40, 20)), name="Studio", layer="foreground", alignment="center")
+        await upload_overlay(a, image_bytes(size=(40, 20)), name="Studio", layer="FOREGROUND", alignment="CENTER")
     )["data"]["uploadOverlay"]
     assert (created["layer"], created["alignment"], created["name"], created["system"]) == (
-        "foreground",
-        "center",
+        "FOREGROUND",
+        "CENTER",
         "Studio",
         False,
     )
@@ -46,7 +46,8 @@ async def test_overlay_lifecycle_and_errors(service):
         return [o["id"] for o in result["data"]["overlays"] if not o["system"]]
 
     assert await own(a) == [created["id"]]
-    assert await own(a, '(layer: "background")') == []
+    assert await own(a, "(layer: BACKGROUND)") == []
+    assert error_codes(await gql(a, '{ overlays(layer: "background") { id } }')) == ["invalid_request"]
     assert await own(b) == []
 
     assert error_codes(await upload_overlay(a, b"not an image")) == ["invalid_format"]

@@ -3,11 +3,13 @@ sees or touches account A's models and renders)."""
 
 from __future__ import annotations
 
-from tests.graphql.conftest import error_codes, gql
+from tests.graphql.conftest import SETTINGS_FIELDS, error_codes, gql, rest_settings, status_name
 
 MODEL_FIELDS = "id originalName title sku tags fileSize sha256 createdAt archived broken brokenReason"
 RENDER_FIELDS = (
-    "id modelId status renderSettings fileSize errorMessage hasWebVariant isSystemPreview createdAt updatedAt"
+    "id modelId status renderSettings { "
+    + SETTINGS_FIELDS
+    + " } fileSize errorMessage hasWebVariant isSystemPreview createdAt updatedAt"
 )
 
 
@@ -43,6 +45,8 @@ async def test_account_and_model_mirror_rest(service, duck):
     assert model["archived"] is False
     render = model["renders"][0]
     rest_render = (await acct.request("GET", f"/v1/renders/{render['id']}")).json()["data"]
+    rest_render["status"] = status_name(rest_render["status"])
+    rest_render["renderSettings"] = rest_settings(rest_render["renderSettings"])
     assert {k: v for k, v in render.items() if k != "model"} == rest_render
     assert render["model"] == {"id": model_id}
 
@@ -89,7 +93,7 @@ async def test_update_archive_delete_and_pages(service, duck, assets):
     )
     assert renders["data"]["renders"]["totalCount"] == 1
     render_id = renders["data"]["renders"]["items"][0]["id"]
-    pending = (await gql(acct, '{ renders(status: "pending") { totalCount } }'))["data"]["renders"]["totalCount"]
+    pending = (await gql(acct, "{ renders(status: PENDING) { totalCount } }"))["data"]["renders"]["totalCount"]
     assert pending == 2
 
     deleted = await gql(acct, "mutation($id: ID!) { deleteModel(id: $id) { id deleted } }", {"id": first})

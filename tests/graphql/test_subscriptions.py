@@ -14,6 +14,7 @@ import pytest
 from dxgl.config import Settings
 from dxgl.events import EventBus, RedisEventBus
 from tests.conftest import REDIS_URL, service_missing
+from tests.graphql.conftest import status_name
 from tests.graphql.live import GraphQLWs
 from tests.live_server import LiveServer
 
@@ -80,7 +81,7 @@ async def test_render_updated_sends_current_state_then_each_change(service, live
     try:
         await ws.subscribe("1", RENDER_UPDATED, {"id": render["id"]})
         first = await ws.next_payload("1")
-        assert first["data"]["renderUpdated"]["status"] == "pending"  # the current state, from the database
+        assert first["data"]["renderUpdated"]["status"] == "PENDING"  # the current state, from the database
         assert first["data"]["renderUpdated"]["id"] == render["id"]
 
         # Another render of the same account, a repeat and a stale event: none of them is sent.
@@ -93,7 +94,7 @@ async def test_render_updated_sends_current_state_then_each_change(service, live
         await publisher.publish(acct.id, _event(render, "error", 4, errorMessage="GPU fell over"))
 
         received = [(await ws.next_payload("1"))["data"]["renderUpdated"] for _ in range(4)]
-        assert [r["status"] for r in received] == PROGRESS[:3] + ["error"]
+        assert [r["status"] for r in received] == [status_name(s) for s in PROGRESS[:3] + ["error"]]
         assert {r["id"] for r in received} == {render["id"]}
         assert received[-1]["errorMessage"] == "GPU fell over"
     finally:
@@ -119,13 +120,13 @@ async def test_render_updates_are_filtered_to_the_callers_account(service, live,
         await publisher.publish(b.id, _event(render_b, "error", 1))
 
         seen_a = [(await ws_a.next_payload("a"))["data"]["renderUpdates"] for _ in PROGRESS]
-        assert [(r["id"], r["status"]) for r in seen_a] == [(render_a["id"], s) for s in PROGRESS]
+        assert [(r["id"], r["status"]) for r in seen_a] == [(render_a["id"], status_name(s)) for s in PROGRESS]
         # B's next message is its own event: none of A's four was delivered before it.
         only_b = (await ws_b.next_payload("b"))["data"]["renderUpdates"]
-        assert (only_b["id"], only_b["status"]) == (render_b["id"], "error")
+        assert (only_b["id"], only_b["status"]) == (render_b["id"], "ERROR")
         # And A never got B's: A's next message is A's next event.
         await publisher.publish(a.id, _event(render_a, "failed", 9))
-        assert (await ws_a.next_payload("a"))["data"]["renderUpdates"]["status"] == "failed"
+        assert (await ws_a.next_payload("a"))["data"]["renderUpdates"]["status"] == "FAILED"
     finally:
         await ws_a.close()
         await ws_b.close()
@@ -165,7 +166,7 @@ async def test_queries_and_mutations_work_over_the_websocket_too(service, live, 
         payload = await ws.next_payload("q")
         assert payload["data"]["render"] == {
             "id": render["id"],
-            "status": "pending",
+            "status": "PENDING",
             "model": {"id": render["modelId"]},
         }
     finally:

@@ -71,7 +71,7 @@ async def test_deeply_nested_json_is_invalid_json_not_a_server_error(service):
     response = await acct.request("POST", "/graphql", content=b"[" * 100_000 + b"]" * 100_000, headers=headers)
     assert "nested deeper" in _refused(response, "invalid_json", 400)
     # A renderSettings variable nested 30 000 levels, and one nested 500 (decodable, still refused).
-    create = 'mutation($s: JSON) { createRender(modelId: "x", renderSettings: $s) { id } }'
+    create = 'mutation($s: RenderSettingsInput) { createRender(modelId: "x", renderSettings: $s) { id } }'
     for levels in (30_000, 500):
         variables = '{"a":' * levels + "1" + "}" * levels
         body = '{"query": ' + json.dumps(create) + ', "variables": {"s": ' + variables + "}}"

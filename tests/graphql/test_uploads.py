@@ -16,7 +16,7 @@ async def test_upload_stores_model_and_first_render(service, duck):
     assert data["duplicate"] is False
     assert data["model"]["originalName"] == "duck.glb"
     assert data["model"]["sha256"] == hashlib.sha256(content).hexdigest()
-    assert data["render"]["status"] == "pending"
+    assert data["render"]["status"] == "PENDING"
     assert data["render"]["modelId"] == data["model"]["id"]
     assert data["render"]["renderSettings"]["length"] == 4
     # The same model is visible through REST, and its file was stored.
@@ -56,7 +56,8 @@ async def test_upload_errors_match_rest(service, duck):
     acct = await service.account(credits=5)
     assert error_codes(await gql_upload(acct, b"not a model at all")) == ["invalid_format"]
     assert error_codes(await gql_upload(acct, b"")) == ["invalid_format"]
-    assert error_codes(await gql_upload(acct, duck.read_bytes(), settings={"length": "6"})) == ["invalid_settings"]
+    assert error_codes(await gql_upload(acct, duck.read_bytes(), settings={"length": 2})) == ["invalid_settings"]
+    assert error_codes(await gql_upload(acct, duck.read_bytes(), settings={"length": "6"})) == ["invalid_request"]
     # A non-file value where the file belongs (plain JSON request): no_file.
     no_file = await gql(acct, 'mutation { uploadModel(file: "x") { duplicate } }')
     assert error_codes(no_file) == ["no_file"]

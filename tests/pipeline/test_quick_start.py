@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from dxgl.contract import RenderStatus
 from dxgl.runtime import Runtime
 from dxgl.services import accounts, auth
 from tests.graphql.live import GraphQLWs
@@ -20,6 +21,13 @@ from tests.render.ffprobe import probe
 pytestmark = pytest.mark.render
 
 STATUSES = ["pending", "poster-processing", "poster-done", "video-processing", "done"]
+
+
+def status_value(name: str) -> str:
+    """The contract's status for a GraphQL ``RenderStatus`` value (``POSTER_DONE`` -> ``poster-done``)."""
+    return RenderStatus[name].value
+
+
 SUBSCRIPTION = "subscription { renderUpdates { id status fileSize hasWebVariant } }"
 
 
@@ -56,7 +64,7 @@ async def quick_start(base_url: str, ws_url: str, token: str, model: Path, tmp_p
             payload = await ws.next_payload("all")
             event = payload["data"]["renderUpdates"]
             if event["id"] == render_id:
-                seen.append(event["status"])
+                seen.append(status_value(event["status"]))
         assert seen == STATUSES, seen
         assert event["fileSize"] > 0 and event["hasWebVariant"] is True
         await ws.close()
