@@ -1,4 +1,5 @@
-"""``create_app()``: the ASGI application (REST under /v1, GraphQL at /graphql) and its lifespan."""
+"""``create_app()``: the ASGI application (REST under /v1, GraphQL at /graphql, the portal's sign-in
+under /auth, the portal itself at /) and its lifespan."""
 
 from __future__ import annotations
 
@@ -6,13 +7,25 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from dxgl.config import Settings, get_settings
 from dxgl.jobs.embedded import start_embedded_runner
-from dxgl.rest.app import EXCEPTION_HANDLERS, v1_routes
+from dxgl.rest.app import EXCEPTION_HANDLERS, auth_routes, v1_routes
 from dxgl.runtime import Runtime
 from dxgl.schema import graphql_app
+
+
+def portal_pages() -> list[BaseRoute]:
+    """The portal's browser app (``dxgl/portal/``), mounted last (it claims ``/`` and ``/portal``).
+    Absent-safe: a build without the package serves the API alone."""
+    try:
+        from dxgl.portal.routes import portal_routes
+    except ModuleNotFoundError as error:
+        if error.name not in ("dxgl.portal", "dxgl.portal.routes"):
+            raise  # the portal is there but broken: say so
+        return []
+    return list(portal_routes())
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -32,7 +45,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     v1 = Starlette(routes=v1_routes(), exception_handlers=EXCEPTION_HANDLERS)
     graphql = graphql_app()
-    routes = [Mount("/v1", app=v1), Route("/graphql", graphql), WebSocketRoute("/graphql", graphql)]
+    routes: list[BaseRoute] = [
+        Mount("/v1", app=v1),
+        Route("/graphql", graphql),
+        WebSocketRoute("/graphql", graphql),
+        *auth_routes(),
+        # --- the portal's pages: last, so /v1, /graphql and /auth are never shadowed ---------------
+        *portal_pages(),
+    ]
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     # Unknown paths (a trailing slash included) are 404 envelopes, never redirects that drop a POST body.
     v1.router.redirect_slashes = False

@@ -42,9 +42,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-async def bootstrap_local_account(rt: Any) -> str | None:
-    """On an empty embedded database, create a local account and return a new token for it."""
-    from dxgl.services import accounts, auth
+async def bootstrap_local_account(rt: Any) -> tuple[str, str] | None:
+    """On an empty embedded database, create a local account; return a new API token for it and a
+    one-time portal sign-in link (docs/portal.md)."""
+    from dxgl.services import accounts, auth, sessions
     from dxgl.tables import Account
 
     async with rt.unit_of_work() as session:
@@ -57,10 +58,13 @@ async def bootstrap_local_account(rt: Any) -> str | None:
             free_credits=rt.settings.free_credits_for_new_accounts,
         )
         _, raw = await auth.create_token(session, account=account)
-        return raw
+        link = sessions.signin_url(
+            rt.settings.resolved_public_url, await sessions.create_signin_link(session, account=account)
+        )
+        return raw, link
 
 
-async def _bootstrap(settings: Any) -> str | None:
+async def _bootstrap(settings: Any) -> tuple[str, str] | None:
     from dxgl.runtime import Runtime
 
     rt = await Runtime.start(settings)
@@ -82,25 +86,71 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings.port = args.port
     logging.basicConfig(level=settings.log_level.upper())
     if not settings.database_url:
-        raw = _run(_bootstrap, settings)
-        if raw:
+        created = _run(_bootstrap, settings)
+        if created:
+            raw, link = created
             print("Created the local account local@dxgl.local. Its API token (shown once, store it now):")
-            print(raw, flush=True)
+            print(raw)
+            print(
+                "Open the portal with this one-time sign-in link (valid 15 minutes; later: dxgl accounts signin-link):"
+            )
+            print(link, flush=True)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
     return 0
+
+
+def _password_from_stdin() -> str:
+    """The first line of standard input, without its line ending (never a command-line argument:
+    those show in ``ps`` and shell history)."""
+    from dxgl.services import sessions
+
+    return sessions.validate_password(sys.stdin.readline().rstrip("\r\n"))
 
 
 def cmd_accounts_create(args: argparse.Namespace) -> int:
     from dxgl.services import accounts
 
+    password = _password_from_stdin() if args.password_stdin else None
+
     async def action(session: Any) -> None:
         free = args.free_credits if args.free_credits is not None else get_settings().free_credits_for_new_accounts
         account = await accounts.create_account(session, email=args.email, paid_credits=args.credits, free_credits=free)
+        if password is not None:
+            await accounts.set_password(session, account=account, password=password)
         print(
             f"created account {account.id} <{account.email}> credits={account.paid_credits} free={account.free_credits}"
+            + (" with a portal password" if password is not None else "")
         )
 
     _run(_with_runtime, action)
+    return 0
+
+
+def cmd_accounts_set_password(args: argparse.Namespace) -> int:
+    from dxgl.services import accounts
+
+    password = _password_from_stdin()
+
+    async def action(session: Any) -> None:
+        account = await accounts.get_by_email(session, args.email)
+        await accounts.set_password(session, account=account, password=password)
+        print(f"set the portal password of {account.email}; its portal sessions were signed out")
+
+    _run(_with_runtime, action)
+    return 0
+
+
+def cmd_accounts_signin_link(args: argparse.Namespace) -> int:
+    from dxgl.services import accounts, sessions
+
+    async def action(session: Any) -> str:
+        account = await accounts.get_by_email(session, args.email)
+        raw = await sessions.create_signin_link(session, account=account)
+        return sessions.signin_url(get_settings().resolved_public_url, raw)
+
+    link = _run(_with_runtime, action)
+    print(f"one-time portal sign-in link for {args.email}, valid {sessions.LINK_TTL.total_seconds() / 60:g} minutes:")
+    print(link)  # the link is the last line (scripts read it)
     return 0
 
 
@@ -230,7 +280,17 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--email", required=True)
     create.add_argument("--credits", type=int, default=0)
     create.add_argument("--free-credits", type=int, default=None)
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read a portal password (at least 10 characters) from stdin"
+    )
     create.set_defaults(fn=cmd_accounts_create)
+    setpw = acc.add_parser("set-password", help="set the portal password, read from stdin (signs out its sessions)")
+    setpw.add_argument("--email", required=True)
+    setpw.add_argument("--password-stdin", action="store_true", required=True, help="read the password from stdin")
+    setpw.set_defaults(fn=cmd_accounts_set_password)
+    slink = acc.add_parser("signin-link", help="print a one-time portal sign-in link (valid 15 minutes)")
+    slink.add_argument("--email", required=True)
+    slink.set_defaults(fn=cmd_accounts_signin_link)
     suspend = acc.add_parser("suspend")
     suspend.add_argument("--email", required=True)
     suspend.set_defaults(fn=cmd_accounts_suspend)

@@ -22,6 +22,15 @@ class Settings(BaseSettings):
     redis_url: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
+    # The address browsers use (docs/portal.md): sign-in links, the Origin every cookie-authenticated
+    # request must carry, the cookie's Secure flag (https). Empty means http://{host}:{port}.
+    public_url: str = ""
+    # Behind a reverse proxy: take the scheme and host browsers used from X-Forwarded-Proto and
+    # X-Forwarded-Host (only a proxy you run may set them). Off: those headers are ignored.
+    trust_proxy: bool = False
+    # A portal session ends after this long without a request (last use is recorded at most once a
+    # minute), and in any case 7 days after sign-in (dxgl.services.sessions.MAX_AGE).
+    session_idle_seconds: float = 12 * 3600.0
     # 100 MB as 100 x 1024 x 1024 bytes (CLARIFICATIONS.md), enforced while reading.
     upload_limit_bytes: int = 100 * MIB
     # Models an account that has only ever had free credits may upload (429 upload_limit).
@@ -77,6 +86,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'dxgl.sqlite3').resolve()}"
+
+    @property
+    def resolved_public_url(self) -> str:
+        """DXGL_PUBLIC_URL without a trailing slash, or ``http://{host}:{port}``."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def is_sqlite(self) -> bool:

@@ -26,6 +26,8 @@ class Account(SQLModel, table=True):
     status: str = Field(default="active", max_length=16)  # active | suspended
     # True once paid credits were ever granted: the free upload cap no longer applies.
     ever_paid: bool = Field(default=False)
+    # argon2id (PHC string) of the portal password; None: no password sign-in (links still work).
+    password_hash: str | None = Field(default=None, max_length=255)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -152,3 +154,47 @@ class Overlay(SQLModel, table=True):
     height: int = 0
     file_size: int = 0
     created_at: datetime = Field(default_factory=utcnow)
+
+
+# --- portal sign-in (docs/portal.md; rules in dxgl/services/sessions.py) --------------------------
+
+
+class SigninLink(SQLModel, table=True):
+    """A one-time sign-in link: valid 15 minutes, once. Only the token's SHA-256 is stored."""
+
+    __tablename__ = "signin_links"
+
+    id: str = Field(primary_key=True, max_length=32)
+    account_id: str = Field(foreign_key="accounts.id", index=True, max_length=32)
+    token_hash: str = Field(unique=True, max_length=64)  # hex SHA-256 of the raw link token
+    expires_at: datetime
+    used_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PortalSession(SQLModel, table=True):
+    """A browser session of the portal (the ``dxgl_session`` cookie). Only the cookie's SHA-256 is
+    stored; ``csrf_token`` is kept plain (useless without the cookie, and the portal reads it back
+    from ``GET /auth/session`` on every load)."""
+
+    __tablename__ = "portal_sessions"
+
+    id: str = Field(primary_key=True, max_length=32)
+    account_id: str = Field(foreign_key="accounts.id", index=True, max_length=32)
+    token_hash: str = Field(unique=True, max_length=64)  # hex SHA-256 of the raw cookie value
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+
+
+class SigninFailure(SQLModel, table=True):
+    """One failed password sign-in for an email (known or not): the rate limit counts these in the
+    database, so it holds across every API process. Rows older than the window are pruned."""
+
+    __tablename__ = "signin_failures"
+    __table_args__ = (Index("ix_signin_failures_email_created_at", "email", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320)
+    created_at: datetime = Field(default_factory=utcnow, index=True)

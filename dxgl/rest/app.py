@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute
 from dxgl.contract import ErrorCode
 from dxgl.db import is_busy
 from dxgl.errors import DxglError
-from dxgl.rest import account, assets, models, openapi, overlays, renders
+from dxgl.rest import account, assets, models, openapi, overlays, portal_auth, renders
 from dxgl.rest.http import error_response
 
 log = logging.getLogger(__name__)
@@ -62,4 +62,11 @@ EXCEPTION_HANDLERS = {
 
 
 def v1_routes() -> list[BaseRoute]:
-    return [*models.routes, *renders.routes, *assets.routes, *overlays.routes, *account.routes, *openapi.routes]
+    """The routes of the public API document and dxgl's documented extensions (``/v1/openapi.json``
+    lists exactly these)."""
+    return [*assets.routes, *models.routes, *renders.routes, *overlays.routes, *account.routes, *openapi.routes]
+
+
+def auth_routes() -> list[BaseRoute]:
+    """``/auth/*``: the portal's sign-in (docs/portal.md)."""
+    return [*portal_auth.routes]

@@ -41,6 +41,7 @@ from dxgl.rest.openapi_parts import (
     query,
     ref,
 )
+from dxgl.services.models import MAX_SEARCH_LEN
 
 
 def operation(
@@ -112,6 +113,11 @@ def paths() -> dict[str, dict[str, Schema]]:
                     *PAGE_PARAMS,
                     query("tags", {"type": "string"}, "Comma-separated tags (OR filter)"),
                     query("archived", {"type": "boolean", "default": False}, "List only archived models"),
+                    query(
+                        "search",
+                        {"type": "string", "maxLength": MAX_SEARCH_LEN},
+                        "dxgl extension: title, SKU or original file name contains this (case-insensitive)",
+                    ),
                 ],
             ),
         },
@@ -179,6 +185,16 @@ def paths() -> dict[str, dict[str, Schema]]:
                 "Download the stored GLB",
                 scope="models:read",
                 ok=file_ok(("model/gltf-binary",), "The GLB, Content-Disposition: attachment", ranged=True),
+                errors=(*model_404, "file_not_found", "range_not_satisfiable", "invalid_request"),
+                params=[RANGE_PARAM],
+            ),
+        },
+        "/models/{id}/view.glb": {
+            "parameters": [ID_PARAM],
+            "get": operation(
+                "Download the GLB renders load (dxgl extension: the decoded copy, for 3D viewers)",
+                scope="models:read",
+                ok=file_ok(("model/gltf-binary",), "The decoded GLB, shown inline", ranged=True),
                 errors=(*model_404, "file_not_found", "range_not_satisfiable", "invalid_request"),
                 params=[RANGE_PARAM],
             ),
@@ -328,6 +344,16 @@ def paths() -> dict[str, dict[str, Schema]]:
             "parameters": [ID_PARAM],
             "delete": operation(
                 "Delete an overlay you own", scope="overlays:write", ok=deleted, errors=("overlay_not_found",)
+            ),
+        },
+        "/overlays/{id}/image": {
+            "parameters": [ID_PARAM],
+            "get": operation(
+                "An overlay's image (dxgl extension): your own or a system overlay",
+                scope="overlays:read",
+                ok=file_ok(("image/png", "image/jpeg", "image/webp"), "The image as uploaded", ranged=True),
+                errors=("overlay_not_found", "range_not_satisfiable", "invalid_request"),
+                params=[RANGE_PARAM],
             ),
         },
         "/account": {

@@ -1,6 +1,12 @@
 """Per-request (HTTP) or per-connection (websocket) GraphQL context: the runtime, the caller's
 credentials, the authenticated caller (looked up once, and re-checked on a websocket) and the
-dataloaders."""
+dataloaders.
+
+Credentials: a Bearer token (``Authorization`` header, or the websocket's ``connection_init``
+payload) works as it always has, and a portal session cookie beside it is ignored. Without one, the
+``dxgl_session`` cookie authenticates as the session's account with every scope, only with the
+session's CSRF token (the ``X-DXGL-CSRF`` header; ``{"csrfToken"}`` in ``connection_init``) and an
+``Origin`` equal to the service's (docs/portal.md; the rule is ``services.sessions``)."""
 
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ from dxgl.errors import DxglError
 from dxgl.events import EventBus
 from dxgl.runtime import Runtime
 from dxgl.schema.loaders import Loaders, make_loaders
+from dxgl.services import sessions
 from dxgl.services.auth import Caller, authenticate, check_caller
 
 
@@ -30,6 +37,12 @@ class DxglContext:
     refused: DxglError | None = None
     # Set by Strawberry from connection_init on websockets.
     connection_params: dict[str, Any] | None = None
+    # The portal session cookie (the credential only when no Bearer token comes: uses_session_cookie),
+    # the request's Origin header and the origin it must equal; the CSRF token from connection_init.
+    session_cookie: str | None = None
+    origin: str | None = None
+    expected_origin: str = ""
+    csrf_token: str | None = None
     loaders: Loaders = field(init=False)
     _caller: Caller | None = field(default=None, init=False)
     _auth_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
@@ -61,6 +74,27 @@ class DxglContext:
                     self._caller = await authenticate(session, self.authorization)
             return self._caller
 
+    async def authenticate_session(self, csrf: str | None) -> Caller:
+        """Authenticate by the session cookie now (``services.sessions.authenticate_cookie``: Origin,
+        live session, CSRF token); raises its ``DxglError``."""
+        async with self.runtime.unit_of_work() as session:
+            info = await sessions.authenticate_cookie(
+                session,
+                cookie=self.session_cookie,
+                origin=self.origin,
+                expected=self.expected_origin,
+                csrf=csrf,
+                require_csrf=True,
+                idle_seconds=self.runtime.settings.session_idle_seconds,
+            )
+        self._caller = info.caller
+        return self._caller
+
+    @property
+    def uses_session_cookie(self) -> bool:
+        """No Bearer token anywhere, and a session cookie: the cookie is the credential."""
+        return not self.authorization and self.refused is None and bool(self.session_cookie)
+
     @property
     def authenticated(self) -> bool:
         return self._caller is not None
@@ -68,23 +102,31 @@ class DxglContext:
     async def recheck(self) -> None:
         """Long-lived (websocket) contexts: does the caller authenticated before still hold? Raises
         the documented ``DxglError`` (revoked, expired, suspended) and forgets the caller, so nothing
-        runs as it any more. One primary-key query (``services.auth.check_caller``); nothing when
-        no caller was authenticated yet."""
+        runs as it any more. One primary-key query (``services.auth.check_caller``, or for a portal
+        session ``services.sessions.check_session``); nothing when no caller was authenticated yet."""
         caller = self._caller
         if caller is None:
             return
         try:
             async with self.runtime.unit_of_work() as session:
-                await check_caller(session, caller)
+                if caller.portal_session:
+                    await sessions.check_session(
+                        session, caller.token_id, idle_seconds=self.runtime.settings.session_idle_seconds
+                    )
+                else:
+                    await check_caller(session, caller)
         except DxglError:
             self._caller = None
             raise
 
     def accept_connection_params(self, params: dict[str, Any] | None) -> None:
-        """graphql-transport-ws ``connection_init``: ``{"Authorization": "Bearer ..."}``."""
+        """graphql-transport-ws ``connection_init``: ``{"Authorization": "Bearer ..."}``, or with the
+        session cookie ``{"csrfToken": "..."}``."""
         if not params:
             return
         for key, value in params.items():
             if isinstance(key, str) and key.lower() == "authorization" and isinstance(value, str):
                 self.authorization = value
                 self._caller = None
+            elif key == sessions.CSRF_PARAM and isinstance(value, str):
+                self.csrf_token = value

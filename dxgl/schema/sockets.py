@@ -6,6 +6,13 @@ token before every operation (each ``subscribe`` message: queries and mutations 
 socket is closed with **4401**; when the account is suspended, with **4403**. The operation that
 found out is not run. Each check is one primary-key query (``services.auth.check_caller``).
 
+A socket authenticated by the portal's session cookie (docs/portal.md) is followed the same way:
+each check re-reads the session (``services.sessions.check_session``), so a signed-out, revoked,
+idle-expired or too old session closes it with **4401** (a suspended account with 4403). Such a
+socket must also come from the service's origin: another ``Origin`` (or none) is closed with
+**4403** at ``connection_init`` (``DxglGraphQL.on_ws_connect``), and ``connection_init`` carries the
+session's CSRF token as ``{"csrfToken": "..."}``.
+
 A socket that never authenticated (no token, or a bad one from the start) keeps the documented
 behaviour: each operation is answered with its error (``unauthorized``...), the socket stays open.
 """

@@ -5,6 +5,13 @@ A request refused before it reaches GraphQL (transport errors: method, content t
 is answered with the GraphQL error shape and a code, never plain text::
 
     HTTP 405  {"errors": [{"message": "...", "extensions": {"code": "method_not_allowed", "status": 405}}]}
+
+A request authenticated by the portal's session cookie (no ``Authorization`` header) is checked
+before its body is read: the ``X-DXGL-CSRF`` header must be the session's token and ``Origin``
+(when sent) the service's, else HTTP 401 ``unauthorized`` and nothing runs; so a cross-site form
+(urlencoded, ``text/plain``, a multipart upload) never reaches GraphQL. The GraphiQL page itself
+(a browser's GET without a query) is served as before, unauthenticated. Websockets: see
+:meth:`DxglGraphQL.on_ws_connect` and ``dxgl.schema.sockets``.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import MissingQueryError
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -30,7 +37,7 @@ from dxgl.errors import DxglError
 from dxgl.schema.context import DxglContext
 from dxgl.schema.schema import schema
 from dxgl.schema.sockets import CredentialCheckingHandler
-from dxgl.services import json_input
+from dxgl.services import json_input, sessions
 from dxgl.services.auth import single_authorization
 
 log = logging.getLogger(__name__)
@@ -74,6 +81,17 @@ def _transport_code(error: HTTPException) -> ErrorCode:
     return ErrorCode.INVALID_REQUEST
 
 
+def _expected_origin(request: Request | WebSocket) -> str:
+    """The origin a cookie-authenticated request must come from (docs/portal.md)."""
+    settings = request.state.runtime.settings
+    return sessions.expected_origin(
+        settings.resolved_public_url,
+        trust_proxy=settings.trust_proxy,
+        forwarded_proto=request.headers.get("x-forwarded-proto"),
+        forwarded_host=request.headers.get("x-forwarded-host"),
+    )
+
+
 class DxglGraphQL(GraphQL):
     graphql_transport_ws_handler_class = CredentialCheckingHandler
 
@@ -106,11 +124,34 @@ class DxglGraphQL(GraphQL):
             authorization = single_authorization(request.headers.getlist("authorization"))
         except DxglError as error:  # two headers: every field that needs the caller says so
             authorization, refused = None, error
-        return DxglContext(
-            runtime=request.state.runtime,
+        runtime = request.state.runtime
+        context = DxglContext(
+            runtime=runtime,
             authorization=authorization,
             long_lived=isinstance(request, WebSocket),
             refused=refused,
+            session_cookie=request.cookies.get(sessions.COOKIE_NAME),
+            origin=request.headers.get("origin"),
+            expected_origin=_expected_origin(request),
+        )
+        if isinstance(request, Request) and context.uses_session_cookie:
+            if self.should_render_graphql_ide(self.request_adapter_class(request)):
+                context.session_cookie = None  # the GraphiQL page: served, nobody authenticated
+            else:
+                # Before the body is read: a request without the CSRF token, from another origin or
+                # with a dead session is a 401 here and nothing runs.
+                try:
+                    await context.authenticate_session(request.headers.get(sessions.CSRF_HEADER))
+                except DxglError as error:
+                    raise TransportError(error.code, error.message, headers=error.headers) from None
+        return context
+
+    def is_websocket_origin_allowed(self, request: Any, origin: str) -> bool:
+        # Strawberry refuses a handshake whose Origin is not the Host it came to (HTTP 403, before
+        # anything is accepted). The public origin is allowed too, as it may differ from the Host
+        # behind a proxy; every other origin stays refused.
+        return sessions.origin_matches(origin, _expected_origin(request)) or super().is_websocket_origin_allowed(
+            request, origin
         )
 
     async def on_ws_connect(self, context: Any) -> None:
@@ -119,6 +160,18 @@ class DxglGraphQL(GraphQL):
         # that it is followed from the start (dxgl.schema.sockets); a missing or bad one is answered
         # per operation with the documented error code, not by closing the socket.
         context.accept_connection_params(context.connection_params)
+        if context.uses_session_cookie:
+            # The portal's session cookie: the socket must come from the service's origin (else
+            # closed 4403 now; another site's page was already refused at the handshake, above) and
+            # connection_init must carry {"csrfToken": ...}; a wrong or missing token, or a dead
+            # session, is answered per operation (unauthorized).
+            if not sessions.origin_matches(context.origin, context.expected_origin):
+                raise ConnectionRejectionError()
+            try:
+                await context.authenticate_session(context.csrf_token)
+            except DxglError as error:
+                context.refused = error
+            return None
         if context.authorization:
             try:
                 await context.caller()

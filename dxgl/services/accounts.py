@@ -1,4 +1,4 @@
-"""Accounts: creation, suspension, credit grants and the account view."""
+"""Accounts: creation, suspension, portal passwords, credit grants and the account view."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlmodel import col
 from dxgl.contract import ErrorCode, Scope
 from dxgl.errors import DxglError
 from dxgl.ids import new_id
+from dxgl.services import sessions
 from dxgl.services.auth import Caller
 from dxgl.tables import Account, LedgerEntry
 
@@ -34,6 +35,14 @@ async def create_account(session: AsyncSession, *, email: str, paid_credits: int
     if paid_credits or free_credits:
         await grant_credits(session, account=account, paid=paid_credits, free=free_credits, note="account created")
     return account
+
+
+async def set_password(session: AsyncSession, *, account: Account, password: str) -> None:
+    """Set (or replace) the account's portal password: argon2id, at least
+    ``sessions.MIN_PASSWORD_LENGTH`` characters. Every open portal session of the account ends."""
+    account.password_hash = await sessions.hash_password(password)
+    await sessions.revoke_account_sessions(session, account_id=account.id)
+    await session.flush()
 
 
 async def get_by_email(session: AsyncSession, email: str) -> Account:

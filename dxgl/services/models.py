@@ -11,7 +11,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, exists, func, insert, select
+from sqlalchemy import delete, exists, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -22,6 +22,7 @@ from dxgl.errors import DxglError
 from dxgl.ids import is_id, new_id
 from dxgl.ingest import fetch_url
 from dxgl.services import json_input, model_files, renders, scoped
+from dxgl.services.assets import render_source_key
 from dxgl.services.auth import Caller
 from dxgl.services.pagination import Page, fetch_page
 from dxgl.services.render_settings import validate_render_settings
@@ -226,11 +227,14 @@ async def list_models(
     page: Page,
     tags: list[str] | None = None,
     archived: bool = False,
+    search: Any = None,
     with_total: bool = True,
 ) -> tuple[list[Model3D], int | None]:
     """The caller's live models, newest first. ``tags`` is an OR filter; ``archived=True`` lists
-    only archived models (they are hidden from the default list). ``with_total=False`` skips the
-    count query (GraphQL asks for it only when ``totalCount`` is selected)."""
+    only archived models (they are hidden from the default list). ``search`` keeps the models whose
+    title, SKU or original file name holds it (case-insensitive substring; ``%`` and ``_`` are
+    literal). ``with_total=False`` skips the count query (GraphQL asks for it only when
+    ``totalCount`` is selected)."""
     caller.require(Scope.MODELS_READ)
     where = scoped.live_models(caller.account_id)
     archived_at = col(Model3D.archived_at)
@@ -238,7 +242,30 @@ async def list_models(
     if tags:
         wanted = [normalise_tag(t) for t in tags]
         where.append(exists().where(col(ModelTag.model_id) == col(Model3D.id), col(ModelTag.tag).in_(wanted)))
+    text = _search_text(search)
+    if text:
+        pattern = "%" + _LIKE_SPECIAL.sub(r"\\\g<0>", text) + "%"
+        columns = (col(Model3D.title), col(Model3D.sku), col(Model3D.original_name))
+        where.append(or_(*(column.ilike(pattern, escape="\\") for column in columns)))
     return await fetch_page(session, Model3D, where, page, with_total=with_total)
+
+
+MAX_SEARCH_LEN = 200
+_LIKE_SPECIAL = re.compile(r"[\\%_]")
+
+
+def _search_text(search: Any) -> str:
+    """The ``search`` filter, trimmed ("" = no filter); at most ``MAX_SEARCH_LEN`` characters of text."""
+    if search is None:
+        return ""
+    if not isinstance(search, str):
+        raise DxglError(ErrorCode.INVALID_REQUEST, "search must be a string")
+    text = search.strip()
+    if len(text) > MAX_SEARCH_LEN:
+        raise DxglError(ErrorCode.INVALID_REQUEST, f"search is at most {MAX_SEARCH_LEN} characters")
+    if _CONTROL.search(text) or not json_input.is_text(text):
+        raise DxglError(ErrorCode.INVALID_REQUEST, "search cannot hold control characters or lone surrogates")
+    return text
 
 
 async def models_by_ids(session: AsyncSession, caller: Caller, ids: list[str]) -> dict[str, Model3D]:
@@ -338,11 +365,14 @@ async def delete_model(session: AsyncSession, caller: Caller, model_id: str) -> 
 
 
 async def model_file(
-    session: AsyncSession, caller: Caller, model_id: str, *, storage: LocalStorage
+    session: AsyncSession, caller: Caller, model_id: str, *, storage: LocalStorage, decoded: bool = False
 ) -> tuple[Model3D, Path]:
+    """The model file (as uploaded, or the converted GLB), or with ``decoded=True`` the GLB renders
+    load (``assets.render_source_key``: the decoded copy when there is one; what a browser's 3D view
+    needs, with no Draco, meshopt or KTX2 decoder)."""
     caller.require(Scope.MODELS_READ)
     model = await scoped.live_model(session, caller.account_id, model_id)
-    path = storage.path(model.storage_key)
+    path = storage.path(render_source_key(model) if decoded else model.storage_key)
     if not path.is_file():
         raise DxglError(ErrorCode.FILE_NOT_FOUND)
     return model, path

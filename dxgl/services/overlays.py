@@ -148,6 +148,17 @@ async def list_overlays(session: AsyncSession, caller: Caller, *, layer: Any = N
     return list((await session.execute(query)).scalars())
 
 
+async def overlay_image(
+    session: AsyncSession, caller: Caller, overlay_id: str, *, storage: LocalStorage
+) -> tuple[Overlay, Path]:
+    """An overlay's stored image (the caller's own or a system overlay), e.g. for the portal's list."""
+    caller.require(Scope.OVERLAYS_READ)
+    overlay = await scoped.visible_overlay(session, caller.account_id, overlay_id)
+    if overlay is None or not storage.exists(overlay.storage_key):
+        raise DxglError(ErrorCode.OVERLAY_NOT_FOUND)
+    return overlay, storage.path(overlay.storage_key)
+
+
 async def delete_overlay(session: AsyncSession, caller: Caller, overlay_id: str, *, storage: LocalStorage) -> Overlay:
     """Delete one of the caller's overlays and its image (system overlays are not theirs to delete)."""
     caller.require(Scope.OVERLAYS_WRITE)

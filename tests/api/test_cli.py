@@ -57,10 +57,22 @@ def test_account_token_lifecycle(tmp_path, database_url, service_app_factory):
 
 
 def test_serve_on_embedded_default_prints_a_token_once(tmp_path):
+    import httpx
+
     env = clean_env(DXGL_DATA_DIR=str(tmp_path / "data"))
     for attempt in range(2):
         server = ServeProcess(env, host=None)  # ``dxgl serve --port N``, the default host
         server.start(expect_token=False)  # up once /v1/health answers 200
+        links = [line for line in server.lines if "/auth/link?token=" in line]
+        if attempt == 0:
+            # ... and a one-time portal sign-in link on the public URL (default http://host:port)
+            assert len(links) == 1, server.output
+            assert links[0].startswith(f"http://127.0.0.1:{server.port}/auth/link?token="), links
+            first = httpx.get(links[0], follow_redirects=False, timeout=30)
+            assert first.status_code == 303 and first.headers["location"] == "/", first.text
+            assert "dxgl_session=" in first.headers["set-cookie"]
+            again = httpx.get(links[0], follow_redirects=False, timeout=30)
+            assert again.headers["location"] == "/?signin=invalid"
         out = "\n".join(server.stop())
         tokens = [line for line in out.splitlines() if line.startswith("dxgl_sk_")]
         if attempt == 0:
@@ -68,8 +80,63 @@ def test_serve_on_embedded_default_prints_a_token_once(tmp_path):
             token = tokens[0]
         else:
             assert tokens == [], "the token is printed only on the first start"
+            assert links == [], "so is the link"
     assert (tmp_path / "data" / "dxgl.sqlite3").is_file()
     assert token
+
+
+def _cli_input(env: dict[str, str], stdin: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*DXGL, *args], env=env, input=stdin, capture_output=True, text=True, timeout=120)
+
+
+def test_portal_passwords_and_signin_links(tmp_path, database_url):
+    from starlette.testclient import TestClient
+
+    from dxgl.app import create_app
+    from dxgl.config import Settings
+
+    env = {**_env(tmp_path, database_url), "DXGL_PUBLIC_URL": "https://portal.example/"}
+    email = f"portal-{time.time_ns()}@example.com"
+    short = _cli_input(env, "too short\n", "accounts", "create", "--email", email, "--password-stdin")
+    assert short.returncode == 2 and "at least 10 characters" in short.stderr
+    created = _cli_input(env, "first password\n", "accounts", "create", "--email", email, "--password-stdin")
+    assert created.returncode == 0, created.stderr
+    assert "first password" not in created.stdout
+
+    link = _cli(env, "accounts", "signin-link", "--email", email).stdout.strip().splitlines()[-1]
+    assert link.startswith("https://portal.example/auth/link?token="), link
+    token = link.split("token=", 1)[1]
+    missing = _cli(env, "accounts", "signin-link", "--email", "nobody@example.com", check=False)
+    assert missing.returncode == 2
+
+    settings = Settings(
+        data_dir=Path(env["DXGL_DATA_DIR"]), database_url=database_url, public_url="https://portal.example"
+    )
+    origin = {"Origin": "https://portal.example"}
+    with TestClient(create_app(settings), base_url="https://portal.example", follow_redirects=False) as client:
+        r = client.post("/auth/signin", json={"email": email, "password": "first password"}, headers=origin)
+        assert r.status_code == 200, r.text
+        assert "Secure" in r.headers["set-cookie"] and "HttpOnly" in r.headers["set-cookie"]
+        client.cookies.clear()
+        used = client.get(f"/auth/link?token={token}")
+        assert used.status_code == 303 and used.headers["location"] == "/"
+        cookie = used.cookies["dxgl_session"]
+        client.cookies.clear()
+        assert client.get("/auth/session", headers={"Cookie": f"dxgl_session={cookie}"}).status_code == 200
+        client.cookies.clear()
+        assert client.get(f"/auth/link?token={token}").headers["location"] == "/?signin=invalid"
+
+        changed = _cli_input(env, "second password\n", "accounts", "set-password", "--email", email, "--password-stdin")
+        assert changed.returncode == 0, changed.stderr
+        signed_out = client.get("/auth/session", headers={"Cookie": f"dxgl_session={cookie}"})
+        assert signed_out.status_code == 401  # a new password ends every session
+        client.cookies.clear()
+        old = client.post("/auth/signin", json={"email": email, "password": "first password"}, headers=origin)
+        assert old.status_code == 401
+        new = client.post("/auth/signin", json={"email": email, "password": "second password"}, headers=origin)
+        assert new.status_code == 200, new.text
+    no_flag = _cli_input(env, "second password\n", "accounts", "set-password", "--email", email)
+    assert no_flag.returncode != 0  # the password comes from stdin only, and the flag says so
 
 
 def test_overlays_publish(tmp_path, database_url, service_app_factory):

@@ -128,3 +128,27 @@ async def test_overlay_scopes(service):
     assert (await reader.request("GET", "/v1/overlays")).status_code == 200
     nobody = await service.account(scopes="models:read")
     assert_error(await nobody.request("GET", "/v1/overlays"), 403, "insufficient_scope")
+
+
+async def test_overlay_image_is_served_to_its_owner_and_for_system_overlays(service):
+    """GET /v1/overlays/:id/image (dxgl extension): the stored bytes, own or system, 404 otherwise."""
+    a = await service.account()
+    b = await service.account()
+    png = image_bytes()
+    mine = (await upload(a, png)).json()["data"]["id"]
+    got = await a.request("GET", f"/v1/overlays/{mine}/image")
+    assert got.status_code == 200 and got.content == png and got.headers["content-type"] == "image/png"
+    part = await a.request("GET", f"/v1/overlays/{mine}/image", headers={"Range": "bytes=0-7"})
+    assert part.status_code == 206 and part.content == png[:8]
+    assert_error(await b.request("GET", f"/v1/overlays/{mine}/image"), 404, "overlay_not_found")
+    writer = HashingWriter(service.runtime.storage.temp_path(), 10**7)
+    writer.write(image_bytes("JPEG"))
+    async with service.runtime.unit_of_work() as s:
+        system = (
+            await overlays.upload_overlay(s, None, storage=service.runtime.storage, upload=writer.finish("s.jpg"))
+        ).id
+    shared = await b.request("GET", f"/v1/overlays/{system}/image")
+    assert shared.status_code == 200 and shared.headers["content-type"] == "image/jpeg"
+    assert (await a.request("DELETE", f"/v1/overlays/{mine}")).status_code == 200
+    assert_error(await a.request("GET", f"/v1/overlays/{mine}/image"), 404, "overlay_not_found")
+    assert_error(await a.request("GET", "/v1/overlays/nope/image"), 404, "overlay_not_found")
