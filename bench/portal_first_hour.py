@@ -63,7 +63,8 @@ def run(link: str, base: str, shots: Path | None, sync_playwright) -> dict:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         context = browser.new_context(base_url=base, accept_downloads=True)
         page = context.new_page()
-        page.goto(link)  # the printed link: signs in, lands on the Models view
+        page.goto(link)  # the printed link: a page naming the account, then its button signs in
+        page.get_by_role("button", name="Sign in as").click()
         page.get_by_role("heading", name="Models").wait_for()
         out["signed_in_by_link"] = True
         page.goto("/#/upload")

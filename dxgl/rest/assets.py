@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from dxgl.contract import media_type_of
 from dxgl.rest.http import Handler, authorization_of, file_response, runtime, storage
-from dxgl.rest.portal_auth import cookie_caller
+from dxgl.rest.portal_auth import cookie_caller, expected_origin
 from dxgl.services import assets, models, overlays, sessions
 from dxgl.services.auth import Caller, authenticate
 
@@ -38,7 +38,7 @@ def authed(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         authorization = authorization_of(request)  # a doubled header is refused before any read
         async with runtime(request).unit_of_work() as session:
-            if not authorization and request.cookies.get(sessions.COOKIE_NAME):
+            if not authorization and request.cookies.get(sessions.cookie_name(expected_origin(request))):
                 caller = await cookie_caller(request, session, require_csrf=False)
             else:
                 caller = await authenticate(session, authorization)

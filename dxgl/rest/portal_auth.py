@@ -4,18 +4,23 @@ the cookie and headers and writes the REST envelope.
 
 - ``POST /auth/signin`` ``{"email", "password"}`` -> 200 ``{"data": {"email", "accountId",
   "csrfToken"}}`` + ``Set-Cookie: dxgl_session=...``
-- ``GET /auth/link?token=...`` -> 303 to ``/`` with the cookie, or to ``/?signin=invalid``
+- ``GET /auth/link?token=...`` -> a page naming the account, whose button POSTs the token (a GET
+  uses nothing: link previews cannot use it up, other sites cannot sign a browser in with it);
+  ``/?signin=invalid`` for a dead link
+- ``POST /auth/link`` (form ``token``, same origin) -> 303 to ``/`` with the cookie, or to
+  ``/?signin=invalid``
 - ``GET /auth/session`` -> 200 as sign-in, or 401 ``unauthorized``
 - ``POST /auth/signout`` (``X-DXGL-CSRF``) -> 204, the session revoked and the cookie cleared
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import html
+from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from dxgl.config import Settings
@@ -51,7 +56,7 @@ async def cookie_caller(request: Request, session: AsyncSession, *, require_csrf
     ``require_csrf`` is False: the asset GETs, which change nothing), or 401."""
     info = await sessions.authenticate_cookie(
         session,
-        cookie=request.cookies.get(sessions.COOKIE_NAME),
+        cookie=request.cookies.get(sessions.cookie_name(expected_origin(request))),
         origin=request.headers.get("origin"),
         expected=expected_origin(request),
         csrf=request.headers.get(sessions.CSRF_HEADER),
@@ -63,7 +68,7 @@ async def cookie_caller(request: Request, session: AsyncSession, *, require_csrf
 
 def _set_cookie(request: Request, response: Response, raw: str) -> None:
     response.set_cookie(
-        sessions.COOKIE_NAME,
+        sessions.cookie_name(expected_origin(request)),
         raw,
         max_age=int(sessions.MAX_AGE.total_seconds()),
         path="/",
@@ -75,7 +80,7 @@ def _set_cookie(request: Request, response: Response, raw: str) -> None:
 
 def _clear_cookie(request: Request, response: Response) -> None:
     response.delete_cookie(
-        sessions.COOKIE_NAME,
+        sessions.cookie_name(expected_origin(request)),
         path="/",
         secure=expected_origin(request).startswith("https://"),
         httponly=True,
@@ -117,9 +122,47 @@ async def signin(request: Request) -> Response:
     return response
 
 
-async def link(request: Request) -> Response:
+# The confirmation page: no script, no style, nothing loaded; its only form posts back here.
+LINK_PAGE_HEADERS = {
+    **NO_STORE,
+    # Not no-referrer here: with it, a browser sends "Origin: null" on the form's POST, which the
+    # same-origin rule refuses. same-origin still gives the URL (and its token) to no other site.
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
+LINK_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>Sign in to dxgl</title></head>
+<body><main><h1>Sign in to dxgl</h1>
+<p>This one-time link signs you in as <strong>{email}</strong>.</p>
+<form method="post" action="{action}"><input type="hidden" name="token" value="{token}">
+<button type="submit">Sign in as {email}</button></form>
+<p>Not you? Close this page; the link stays unused until it expires.</p></main></body></html>
+"""
+
+
+async def link_page(request: Request) -> Response:
+    raw = request.query_params.get("token")
     async with runtime(request).unit_of_work() as session:
-        outcome = await sessions.consume_signin_link(session, request.query_params.get("token"))
+        email = await sessions.peek_signin_link(session, raw)
+    home = _home(request)
+    if email is None or raw is None:
+        return RedirectResponse(f"{home}?signin=invalid", status_code=303, headers=NO_STORE)
+    page = LINK_PAGE.format(
+        email=html.escape(email), action=html.escape(f"{home}auth/link"), token=html.escape(raw, quote=True)
+    )
+    return HTMLResponse(page, headers=LINK_PAGE_HEADERS)
+
+
+async def link(request: Request) -> Response:
+    _same_origin_post(request)
+    body = await request.body()  # a form of one token: small, read whole before the transaction
+    if len(body) > 1024:
+        raise DxglError(ErrorCode.INVALID_REQUEST, "The sign-in form is too large")
+    token = (parse_qs(body.decode("latin-1")).get("token") or [None])[0]
+    async with runtime(request).unit_of_work() as session:
+        outcome = await sessions.consume_signin_link(session, token)
     home = _home(request)
     if outcome is None:
         return RedirectResponse(f"{home}?signin=invalid", status_code=303, headers=NO_STORE)
@@ -132,7 +175,9 @@ async def link(request: Request) -> Response:
 async def current_session(request: Request) -> Response:
     async with runtime(request).unit_of_work() as session:
         info = await sessions.session_from_cookie(
-            session, request.cookies.get(sessions.COOKIE_NAME), idle_seconds=_settings(request).session_idle_seconds
+            session,
+            request.cookies.get(sessions.cookie_name(expected_origin(request))),
+            idle_seconds=_settings(request).session_idle_seconds,
         )
     return ok(info.json(), headers=NO_STORE)
 
@@ -144,7 +189,7 @@ async def signout(request: Request) -> Response:
         try:
             info = await sessions.session_from_cookie(
                 session,
-                request.cookies.get(sessions.COOKIE_NAME),
+                request.cookies.get(sessions.cookie_name(expected_origin(request))),
                 idle_seconds=_settings(request).session_idle_seconds,
                 touch=False,
             )
@@ -164,7 +209,8 @@ async def signout(request: Request) -> Response:
 
 routes = [
     Route("/auth/signin", signin, methods=["POST"]),
-    Route("/auth/link", link, methods=["GET"]),
+    Route("/auth/link", link_page, methods=["GET"]),
+    Route("/auth/link", link, methods=["POST"]),
     Route("/auth/session", current_session, methods=["GET"]),
     Route("/auth/signout", signout, methods=["POST"]),
 ]

@@ -125,14 +125,15 @@ class DxglGraphQL(GraphQL):
         except DxglError as error:  # two headers: every field that needs the caller says so
             authorization, refused = None, error
         runtime = request.state.runtime
+        expected = _expected_origin(request)
         context = DxglContext(
             runtime=runtime,
             authorization=authorization,
             long_lived=isinstance(request, WebSocket),
             refused=refused,
-            session_cookie=request.cookies.get(sessions.COOKIE_NAME),
+            session_cookie=request.cookies.get(sessions.cookie_name(expected)),
             origin=request.headers.get("origin"),
-            expected_origin=_expected_origin(request),
+            expected_origin=expected,
         )
         if isinstance(request, Request) and context.uses_session_cookie:
             if self.should_render_graphql_ide(self.request_adapter_class(request)):

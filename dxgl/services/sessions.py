@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
@@ -48,6 +48,16 @@ from dxgl.tables import Account, PortalSession, SigninFailure, SigninLink
 from dxgl.timeutil import utcnow
 
 COOKIE_NAME = "dxgl_session"
+# On an https origin the cookie carries the __Host- prefix: the browser then accepts it only
+# Secure, for Path=/ and without a Domain, so a sibling subdomain cannot plant its own session.
+SECURE_COOKIE_NAME = "__Host-" + COOKIE_NAME
+
+
+def cookie_name(expected_origin: str) -> str:
+    """The session cookie's name for the public origin the request is judged against."""
+    return SECURE_COOKIE_NAME if expected_origin.startswith("https://") else COOKIE_NAME
+
+
 CSRF_HEADER = "X-DXGL-CSRF"
 # The websocket's connection_init payload key for the CSRF token (a browser cannot set headers there).
 CSRF_PARAM = "csrfToken"
@@ -261,6 +271,27 @@ def signin_url(public_url: str, raw: str) -> str:
     return f"{public_url.rstrip('/')}/auth/link?token={raw}"
 
 
+async def peek_signin_link(session: AsyncSession, raw: str | None) -> str | None:
+    """The email a live link (unused, unexpired, its account active) would sign in, without using
+    it: opening the link shows who it signs in as and only a same-origin POST uses it, so a link
+    preview cannot use it up and another site cannot sign a browser in to the sender's account."""
+    if not raw or len(raw) > _MAX_RAW_LEN:
+        return None
+    row = (
+        await session.execute(
+            select(col(Account.email))
+            .join(SigninLink, col(SigninLink.account_id) == col(Account.id))
+            .where(
+                col(SigninLink.token_hash) == _sha256(raw),
+                col(SigninLink.used_at).is_(None),
+                col(SigninLink.expires_at) > utcnow(),
+                col(Account.status) == "active",
+            )
+        )
+    ).first()
+    return None if row is None else str(row[0])
+
+
 async def consume_signin_link(session: AsyncSession, raw: str | None) -> tuple[SessionInfo, str] | None:
     """Use a link once: a new session and its raw cookie value, or None (unknown, used, expired, or
     the account is suspended)."""
@@ -300,13 +331,23 @@ class PasswordAttempt:
 
 
 async def begin_password_signin(session: AsyncSession, email: object, password: object) -> PasswordAttempt:
-    """The first transaction of a password sign-in: refuse (429 with ``Retry-After``) an email with
-    ``MAX_FAILURES`` recent failures; find the account's hash. Verify the password outside any
-    transaction (:func:`verify_password`), then :func:`finish_password_signin`."""
+    """The first transaction of a password sign-in: record the attempt as a failure **before** the
+    password is verified, then refuse (429 with ``Retry-After``) when that makes more than
+    ``MAX_FAILURES`` recent ones for the email; find the account's hash. Verify the password outside
+    any transaction (:func:`verify_password`), then :func:`finish_password_signin` (a success forgets
+    the email's failures). Recording first is what bounds concurrent guesses: attempts verifying at
+    the same time each hold a row already, so a burst cannot all pass the count (on SQLite the write
+    lock orders them, on PostgreSQL a transaction-scoped advisory lock per email does)."""
     if not isinstance(email, str) or not isinstance(password, str):
         raise DxglError(ErrorCode.INVALID_REQUEST, 'Send {"email": "...", "password": "..."} as strings')
     key = _email_key(email)
     since = utcnow() - FAILURE_WINDOW
+    if session.get_bind().dialect.name == "postgresql":
+        # One email's first transactions in turn (SQLite's write lock already orders them): held
+        # until this transaction commits, a few milliseconds, never across the password check.
+        await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:email, 0))"), {"email": key})
+    session.add(SigninFailure(email=key))
+    await session.flush()
     count, oldest = (
         await session.execute(
             select(func.count(), func.min(col(SigninFailure.created_at))).where(
@@ -314,7 +355,7 @@ async def begin_password_signin(session: AsyncSession, email: object, password: 
             )
         )
     ).one()
-    if count >= MAX_FAILURES:
+    if count > MAX_FAILURES:  # this attempt's own row included; it is rolled back with the 429
         wait = (oldest + FAILURE_WINDOW - utcnow()).total_seconds() if oldest is not None else 1.0
         seconds = max(1, math.ceil(wait))
         raise DxglError(
@@ -332,11 +373,10 @@ async def begin_password_signin(session: AsyncSession, email: object, password: 
 async def finish_password_signin(
     session: AsyncSession, attempt: PasswordAttempt, verdict: Verdict
 ) -> tuple[SessionInfo, str] | DxglError:
-    """The second transaction: on a wrong email or password record the failure (and prune failures
-    older than the window) and return the 401 to raise after the commit, so the failure is kept; on
-    success forget the email's failures and open a session."""
+    """The second transaction: on a wrong email or password keep the failure the first transaction
+    recorded (pruning failures older than the window) and return the 401 to raise after the commit;
+    on success forget the email's failures and open a session."""
     if not verdict.ok or attempt.account_id is None:
-        session.add(SigninFailure(email=attempt.email))
         await session.execute(delete(SigninFailure).where(col(SigninFailure.created_at) <= utcnow() - FAILURE_WINDOW))
         await session.flush()
         return DxglError(ErrorCode.UNAUTHORIZED, WRONG_CREDENTIALS)

@@ -104,8 +104,25 @@ async def create_token(
             ErrorCode.INVALID_REQUEST,
             f"expiresInSeconds must be a whole number of seconds from 1 to {MAX_EXPIRES_IN_SECONDS}",
         )
+    await _within_creator_lifetime(session, caller, expires_in_seconds)
     account = await session.get_one(Account, caller.account_id)
     return await auth.create_token(session, account=account, scopes=wanted, expires_in_seconds=expires_in_seconds)
+
+
+async def _within_creator_lifetime(session: AsyncSession, caller: Caller, expires_in_seconds: int | None) -> None:
+    """A token made by an expiring token may not outlive it (else a leaked short-lived token with
+    ``tokens:write`` would mint permanent access): ``invalid_request`` naming the most it may ask."""
+    if caller.portal_session:
+        return
+    creator = await session.get(ApiToken, caller.token_id)
+    if creator is None or creator.expires_at is None:
+        return
+    left = max(int((creator.expires_at - utcnow()).total_seconds()), 0)
+    if expires_in_seconds is None or expires_in_seconds > left:
+        raise DxglError(
+            ErrorCode.INVALID_REQUEST,
+            f"this token expires in {left} s, so the tokens it creates must too: set expiresInSeconds to at most {left}",
+        )
 
 
 async def revoke_token(session: AsyncSession, caller: Caller, token_id: Any) -> ApiToken:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from dxgl.services import sessions
 from tests.live_server import ServeProcess, clean_env
 
 DXGL = [sys.executable, "-m", "dxgl.cli"]
@@ -68,10 +69,14 @@ def test_serve_on_embedded_default_prints_a_token_once(tmp_path):
             # ... and a one-time portal sign-in link on the public URL (default http://host:port)
             assert len(links) == 1, server.output
             assert links[0].startswith(f"http://127.0.0.1:{server.port}/auth/link?token="), links
-            first = httpx.get(links[0], follow_redirects=False, timeout=30)
+            page = httpx.get(links[0], follow_redirects=False, timeout=30)
+            assert page.status_code == 200 and "local@dxgl.local" in page.text  # opening it uses nothing
+            token = {"token": links[0].split("token=", 1)[1]}
+            origin = {"Origin": f"http://127.0.0.1:{server.port}"}
+            first = httpx.post(f"{server.url}/auth/link", data=token, headers=origin, timeout=30)
             assert first.status_code == 303 and first.headers["location"] == "/", first.text
             assert "dxgl_session=" in first.headers["set-cookie"]
-            again = httpx.get(links[0], follow_redirects=False, timeout=30)
+            again = httpx.post(f"{server.url}/auth/link", data=token, headers=origin, timeout=30)
             assert again.headers["location"] == "/?signin=invalid"
         out = "\n".join(server.stop())
         tokens = [line for line in out.splitlines() if line.startswith("dxgl_sk_")]
@@ -118,11 +123,13 @@ def test_portal_passwords_and_signin_links(tmp_path, database_url):
         assert r.status_code == 200, r.text
         assert "Secure" in r.headers["set-cookie"] and "HttpOnly" in r.headers["set-cookie"]
         client.cookies.clear()
-        used = client.get(f"/auth/link?token={token}")
+        assert client.get(f"/auth/link?token={token}").status_code == 200  # the page: nothing used yet
+        used = client.post("/auth/link", data={"token": token}, headers=origin)
         assert used.status_code == 303 and used.headers["location"] == "/"
-        cookie = used.cookies["dxgl_session"]
+        cookie = used.cookies[sessions.SECURE_COOKIE_NAME]  # https: the __Host- name
         client.cookies.clear()
-        assert client.get("/auth/session", headers={"Cookie": f"dxgl_session={cookie}"}).status_code == 200
+        session_cookie = {"Cookie": f"{sessions.SECURE_COOKIE_NAME}={cookie}"}
+        assert client.get("/auth/session", headers=session_cookie).status_code == 200
         client.cookies.clear()
         assert client.get(f"/auth/link?token={token}").headers["location"] == "/?signin=invalid"
 

@@ -4,6 +4,7 @@ on /auth POSTs, and the asset GETs that accept the cookie (tenancy included, vie
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -77,8 +78,8 @@ async def with_password(service: Service, password: str = PASSWORD, **kwargs: An
     return acct
 
 
-def set_cookie_header(response: httpx.Response) -> str:
-    found = [h for h in response.headers.get_list("set-cookie") if h.startswith(sessions.COOKIE_NAME + "=")]
+def set_cookie_header(response: httpx.Response, name: str = sessions.COOKIE_NAME) -> str:
+    found = [h for h in response.headers.get_list("set-cookie") if h.startswith(name + "=")]
     assert len(found) == 1, response.headers
     return found[0]
 
@@ -224,6 +225,23 @@ async def test_the_sixth_failure_within_15_minutes_is_rate_limited_with_retry_af
     assert left == 0
 
 
+async def test_a_burst_of_concurrent_guesses_gets_no_more_than_the_limit(service):
+    """Each attempt is recorded before its password is verified, so 40 guesses sent at once are not
+    all checked while the first ones are still verifying (finding of the security review: 53 of 60
+    were before). SQLite's write lock and PostgreSQL's advisory lock per email order the first
+    transactions, so exactly the limit is checked."""
+    acct = await with_password(service)
+    codes = await asyncio.gather(
+        *[
+            service.client.post("/auth/signin", json={"email": acct.email, "password": f"wrong guess {i:04d}"})
+            for i in range(40)
+        ]
+    )
+    checked = sum(1 for r in codes if r.status_code == 401)
+    assert {r.status_code for r in codes} <= {401, 429}
+    assert checked == sessions.MAX_FAILURES, checked
+
+
 async def test_signin_refuses_other_origins_and_non_json_bodies(service):
     acct = await with_password(service)
     body = {"email": acct.email, "password": PASSWORD}
@@ -278,7 +296,14 @@ async def test_the_cookie_is_secure_when_the_public_url_is_https(tmp_path, datab
         body = {"email": acct.email, "password": PASSWORD}
         r = await service.client.post("/auth/signin", json=body, headers={"Origin": "https://dxgl.example"})
         assert r.status_code == 200, r.text
-        assert "secure" in cookie_attributes(r)
+        # __Host-: Secure, Path=/, no Domain, so a sibling subdomain cannot plant a session
+        header = set_cookie_header(r, sessions.SECURE_COOKIE_NAME)
+        assert "secure" in header.lower() and "path=/" in header.lower() and "domain" not in header.lower()
+        raw = header.split(";", 1)[0].split("=", 1)[1]
+        tossed = {"Origin": "https://dxgl.example", "Cookie": f"{sessions.COOKIE_NAME}={raw}"}
+        assert_error(await service.client.get("/auth/session", headers=tossed), 401, "unauthorized")
+        kept = {"Cookie": f"{sessions.SECURE_COOKIE_NAME}={raw}"}
+        assert (await service.client.get("/auth/session", headers=kept)).status_code == 200
         # the address the request came to does not count: only the public origin
         assert_error(await service.client.post("/auth/signin", json=body, headers={"Origin": PUBLIC}), 403, "forbidden")
 
@@ -293,7 +318,7 @@ async def test_forwarded_headers_count_only_with_trust_proxy(tmp_path, database_
             )
             if trust:
                 assert r.status_code == 200, r.text
-                assert "secure" in cookie_attributes(r)
+                assert "secure" in set_cookie_header(r, sessions.SECURE_COOKIE_NAME).lower()
             else:
                 assert_error(r, 403, "forbidden")
 
@@ -306,10 +331,21 @@ async def _link(service: Service, account_id: str) -> str:
         return await sessions.create_signin_link(session, account=await session.get_one(AccountRow, account_id))
 
 
+async def use_link(service: Service, raw: str, origin: str = PUBLIC) -> httpx.Response:
+    """What the link page's button sends: a same-origin form POST of the token."""
+    return await service.client.post("/auth/link", data={"token": raw}, headers={"Origin": origin})
+
+
 async def test_a_signin_link_works_once_and_only_its_hash_is_stored(service):
     acct = await service.account()  # no password needed
     raw = await _link(service, acct.id)
-    first = await service.client.get(f"/auth/link?token={raw}")
+    # Opening the link uses nothing: a page naming the account, whose button posts the token.
+    page = await service.client.get(f"/auth/link?token={raw}")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert acct.email in page.text and 'method="post"' in page.text and "set-cookie" not in page.headers
+    assert "default-src 'none'" in page.headers["content-security-policy"] and "<script" not in page.text
+    assert (await service.client.get(f"/auth/link?token={raw}")).status_code == 200  # a preview used nothing
+    first = await use_link(service, raw)
     assert first.status_code == 303 and first.headers["location"] == "/"
     assert "httponly" in cookie_attributes(first)
     cookie = session_cookie(first)
@@ -317,9 +353,10 @@ async def test_a_signin_link_works_once_and_only_its_hash_is_stored(service):
     me = await service.client.get("/auth/session", headers={"Cookie": f"dxgl_session={cookie}"})
     assert me.status_code == 200 and me.json()["data"]["accountId"] == acct.id
 
-    again = await service.client.get(f"/auth/link?token={raw}")
+    again = await use_link(service, raw)
     assert again.status_code == 303 and again.headers["location"] == "/?signin=invalid"
     assert "set-cookie" not in again.headers
+    assert (await service.client.get(f"/auth/link?token={raw}")).headers["location"] == "/?signin=invalid"
     for bad in ("", "?token=", "?token=made-up", "?token=" + "x" * 500):
         r = await service.client.get(f"/auth/link{bad}")
         assert r.status_code == 303 and r.headers["location"] == "/?signin=invalid"
@@ -328,6 +365,19 @@ async def test_a_signin_link_works_once_and_only_its_hash_is_stored(service):
         link = (await session.execute(select(SigninLink).where(SigninLink.account_id == acct.id))).scalar_one()
     assert link.token_hash == sha256(raw) and link.used_at is not None
     assert timedelta(minutes=14) < link.expires_at - link.created_at <= timedelta(minutes=15)
+
+
+async def test_another_site_cannot_sign_a_browser_in_with_a_link(service):
+    """Login CSRF (finding of the security review): a page elsewhere posting someone's link token
+    is refused, and the link stays usable by its owner."""
+    acct = await service.account()
+    raw = await _link(service, acct.id)
+    assert_error(await use_link(service, raw, origin="http://evil.example"), 403, "forbidden")
+    service.client.cookies.clear()
+    async with service.runtime.unit_of_work() as session:
+        link = (await session.execute(select(SigninLink).where(SigninLink.account_id == acct.id))).scalar_one()
+    assert link.used_at is None
+    assert (await use_link(service, raw)).headers["location"] == "/"
 
 
 async def test_an_expired_link_fails(service):
@@ -340,6 +390,8 @@ async def test_an_expired_link_fails(service):
             .values(expires_at=utcnow() - timedelta(seconds=1))
         )
     r = await service.client.get(f"/auth/link?token={raw}")
+    assert r.status_code == 303 and r.headers["location"] == "/?signin=invalid"
+    r = await use_link(service, raw)
     assert r.status_code == 303 and r.headers["location"] == "/?signin=invalid"
     assert "set-cookie" not in r.headers
 

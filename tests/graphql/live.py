@@ -66,3 +66,14 @@ class GraphQLWs:
 
     async def close(self) -> None:
         await self.conn.close()
+
+
+ACCOUNT_QUERY = "query { account { id } }"
+
+
+async def answer(ws: GraphQLWs, op_id: str, query: str = ACCOUNT_QUERY) -> dict:
+    """A query on the socket: its result (its ``complete`` message read too)."""
+    await ws.subscribe(op_id, query)
+    payload = await ws.next_payload(op_id)
+    assert await ws.receive() == {"id": op_id, "type": "complete"}
+    return payload

@@ -21,7 +21,7 @@ from dxgl.config import Settings
 from dxgl.tables import PortalSession
 from dxgl.timeutil import utcnow
 from tests.api.test_portal_auth import PUBLIC, Signed, portal_settings, sha256, signed_in
-from tests.graphql.live import GraphQLWs
+from tests.graphql.live import GraphQLWs, answer
 from tests.live_server import LiveServer
 
 pytestmark = pytest.mark.slow  # live servers and websockets
@@ -62,13 +62,6 @@ async def _acked(live: LiveServer, signed: Signed, **kwargs: Any) -> GraphQLWs:
     return ws
 
 
-async def _answers(ws: GraphQLWs, op_id: str) -> dict:
-    await ws.subscribe(op_id, ACCOUNT)
-    payload = await ws.next_payload(op_id)
-    assert await ws.receive() == {"id": op_id, "type": "complete"}
-    return payload
-
-
 @pytest.mark.parametrize("origin", ["http://evil.example", "null", "https://testserver"])
 async def test_a_socket_from_another_site_is_refused_at_the_handshake(service, live, origin):
     """Another origin than the Host it came to and than the public origin: refused before it is
@@ -97,7 +90,7 @@ async def test_right_origin_and_csrf_token_authenticate_the_socket(service, live
     acct, signed = await signed_in(service)
     ws = await _acked(live, signed)
     try:
-        assert (await _answers(ws, "q"))["data"]["account"]["id"] == acct.id
+        assert (await answer(ws, "q"))["data"]["account"]["id"] == acct.id
     finally:
         await ws.close()
 
@@ -107,7 +100,7 @@ async def test_without_the_csrf_token_operations_are_unauthorized(service, live)
     for payload in ({}, {"csrfToken": "forged"}):
         ws = await _acked(live, signed, payload=payload)
         try:
-            result = await _answers(ws, "q")
+            result = await answer(ws, "q")
             assert [e["extensions"]["code"] for e in result["errors"]] == ["unauthorized"], result
         finally:
             await ws.close()
@@ -117,7 +110,7 @@ async def test_signing_out_closes_the_socket_4401_on_its_next_operation(service,
     acct, signed = await signed_in(service)
     ws = await _acked(live, signed)
     try:
-        assert (await _answers(ws, "q"))["data"]["account"]["id"] == acct.id
+        assert (await answer(ws, "q"))["data"]["account"]["id"] == acct.id
         assert (await service.client.post("/auth/signout", headers=signed.headers())).status_code == 204
         await ws.subscribe("after", ACCOUNT)
         code, reason, received = await ws.closed_by_server()
@@ -144,7 +137,7 @@ async def test_the_periodic_recheck_closes_signed_out_and_idle_sessions(service,
         # Nothing is sent on these sockets: the server's own re-check closes them.
         assert (await sockets["out"].closed_by_server())[0] == 4401
         assert (await sockets["idle"].closed_by_server())[0] == 4401
-        assert (await _answers(sockets["kept"], "q"))["data"]["account"]["id"] == kept_acct.id
+        assert (await answer(sockets["kept"], "q"))["data"]["account"]["id"] == kept_acct.id
     finally:
         for ws in sockets.values():
             await ws.close()
@@ -157,6 +150,6 @@ async def test_a_bearer_token_in_connection_init_wins_over_the_cookie(service, l
     for origin in (None, live.url):  # not from the public origin: no matter for a token
         ws = await _acked(live, signed, origin=origin, payload={"Authorization": f"Bearer {holder.token}"})
         try:
-            assert (await _answers(ws, "q"))["data"]["account"]["id"] == holder.id
+            assert (await answer(ws, "q"))["data"]["account"]["id"] == holder.id
         finally:
             await ws.close()

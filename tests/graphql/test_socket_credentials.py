@@ -19,7 +19,7 @@ from dxgl.config import Settings
 from dxgl.services import accounts, auth
 from dxgl.tables import ApiToken, Render
 from dxgl.timeutil import utcnow
-from tests.graphql.live import GraphQLWs
+from tests.graphql.live import GraphQLWs, answer
 from tests.graphql.test_limits import NESTED_16
 from tests.live_server import LiveServer, clean_env
 
@@ -77,16 +77,8 @@ async def _watching(live: LiveServer, token: str, *, renders: int = 0) -> GraphQ
     await ws.subscribe("watch", RENDER_UPDATES)
     for _ in range(renders):
         assert "data" in await ws.next_payload("watch")
-    assert "data" in await _answers(ws, "hello")
+    assert "data" in await answer(ws, "hello")
     return ws
-
-
-async def _answers(ws: GraphQLWs, op_id: str) -> dict:
-    """A query on the socket: its result (its ``complete`` message read too)."""
-    await ws.subscribe(op_id, ACCOUNT)
-    payload = await ws.next_payload(op_id)
-    assert await ws.receive() == {"id": op_id, "type": "complete"}
-    return payload
 
 
 async def test_revoking_the_token_closes_the_socket_and_a_mutation_after_it_creates_nothing(
@@ -107,7 +99,7 @@ async def test_revoking_the_token_closes_the_socket_and_a_mutation_after_it_crea
         assert not [m for m in received if m.get("id") == "m"], received
         assert await _renders(service, acct.id) == 1  # the upload's render only
         # Another account's socket is not affected.
-        assert (await _answers(ws_other, "still"))["data"]["account"]["id"] == other.id
+        assert (await answer(ws_other, "still"))["data"]["account"]["id"] == other.id
     finally:
         await ws.close()
         await ws_other.close()
@@ -144,7 +136,7 @@ async def test_an_idle_socket_is_closed_by_the_periodic_recheck(service, live, s
         # Nothing is sent on these sockets: the server's own re-check closes them.
         assert (await sockets["r"].closed_by_server())[0] == 4401
         assert (await sockets["s"].closed_by_server())[0] == 4403
-        assert (await _answers(sockets["k"], "q"))["data"]["account"]["id"] == kept.id
+        assert (await answer(sockets["k"], "q"))["data"]["account"]["id"] == kept.id
     finally:
         for ws in sockets.values():
             await ws.close()
@@ -175,6 +167,6 @@ async def test_operation_limits_apply_over_the_websocket(service, live):
         await ws.subscribe("deep", NESTED_16)
         errors = (await ws.next_payload("deep"))["errors"]
         assert {e["extensions"]["code"] for e in errors} == {"query_too_complex"}
-        assert (await _answers(ws, "q"))["data"]["account"]["id"] == acct.id  # the socket stays open
+        assert (await answer(ws, "q"))["data"]["account"]["id"] == acct.id  # the socket stays open
     finally:
         await ws.close()

@@ -124,3 +124,21 @@ async def test_a_portal_session_holds_every_scope(service):
     assert listed_by_token.status_code == 200
     # The account's own token (account:read only) may not manage tokens.
     assert error_codes(await gql(owner, LIST)) == ["insufficient_scope"]
+
+
+async def test_a_token_made_by_an_expiring_token_cannot_outlive_it(service):
+    """Finding of the security review: a short-lived token with tokens:write must not mint a
+    permanent one. Asking for no expiry, or a later one, is refused; within its lifetime is fine."""
+    owner = await service.account()
+    short = (await gql(owner, CREATE, {"s": ["account:read", "tokens:write"], "e": 600}))["data"]["createApiToken"]
+    headers = bearer(short["rawToken"])
+
+    async def create_with_short(expires: int | None) -> dict:
+        body = {"query": CREATE, "variables": {"s": ["account:read"], "e": expires}}
+        return (await service.client.post("/graphql", headers=headers, json=body)).json()
+
+    forever = only_error(await create_with_short(None))
+    assert forever["extensions"]["code"] == "invalid_request" and "at most" in forever["message"]
+    assert error_codes(await create_with_short(3600)) == ["invalid_request"]
+    within = await create_with_short(300)
+    assert within["data"]["createApiToken"]["token"]["expiresAt"] <= short["token"]["expiresAt"]
