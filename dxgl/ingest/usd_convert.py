@@ -1,12 +1,7 @@
 """USD uploads (USDZ, USDA, USDC, or a USD layer in a ZIP) into one GLB.
 
-No external file is ever read. Before the stage is composed, the root layer and every layer it would
-pull in (sublayers, references, payloads) are opened one by one as plain layers and walked, and every
-asset path they hold (composition arcs, asset-valued attributes such as texture files, asset-valued
-metadata) must name a file inside the upload's folder (the extracted archive, or a fresh folder holding
-only the uploaded layer): an absolute path, a URL scheme, a path that climbs out with ``..``, value
-clips, or a file that is not there is refused (invalid_model, naming the path). Only then is the stage
-opened, with no resolver search path, and the layers it used are checked again.
+No external file is ever read: the stage is opened by ``usd_containment.open_checked_stage``, which
+checks every layer and asset path it would pull in first.
 
 Converted: every visible ``UsdGeom.Mesh`` (not guide or proxy purpose; instance proxies included) with
 its world transform; polygons fanned into triangles (holes dropped); ``normals``; the texture
@@ -22,32 +17,21 @@ centimetres, when unset) apply. Anything else is left out with a warning.
 from __future__ import annotations
 
 import io
-import os
-import posixpath
-import re
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from pxr import Sdf, Usd, UsdGeom, UsdShade
 
-from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 
 from .images import ImageHeader, TextureBudget, read_image_header
 from .limits import IngestLimits
 from .mesh_convert import Z_UP_TO_Y_UP, Material, Part, Texture, write_parts_glb
+from .usd_containment import open_checked_stage, refuse
 
-# The default resolver's search path comes from this variable: none may apply (read at first use).
-os.environ.pop("PXR_AR_DEFAULT_SEARCH_PATH", None)
-
-from pxr import Ar, Sdf, Usd, UsdGeom, UsdShade
-
-LAYER_SUFFIXES = (".usd", ".usda", ".usdc")
 TEXTURE_MIMES = ("image/png", "image/jpeg")
 MAX_WARNINGS = 20
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
-_DRIVE = re.compile(r"^[A-Za-z]:([\\/]|$)")
 _IGNORED_TYPES = (
     "Cube",
     "Sphere",
@@ -63,150 +47,6 @@ _IGNORED_TYPES = (
     "TetMesh",
 )
 _CHANNELS = {"r": 0, "g": 1, "b": 2, "a": 3}
-
-
-def _refuse(message: str) -> DxglError:
-    return DxglError(ErrorCode.INVALID_MODEL, message)
-
-
-def _no_search_path() -> None:
-    if hasattr(Ar.DefaultResolver, "SetDefaultSearchPath"):
-        Ar.DefaultResolver.SetDefaultSearchPath([])
-
-
-# --- the containment walk, before any composition ---------------------------------------------------
-
-
-class LayerWalk:
-    """Every layer a root layer would pull in, each opened alone and checked; nothing outside ``root``."""
-
-    def __init__(self, root_layer: Path, root: Path, label: str, *, single_file: bool):
-        self.root = root.resolve()
-        self.root_layer = root_layer.resolve()
-        self.label = label
-        self.single_file = single_file
-        self.seen: set[Path] = set()
-
-    def layer_name(self, path: Path) -> str:
-        if path == self.root_layer:
-            return self.label
-        return path.relative_to(self.root).as_posix()
-
-    def check(self, asset: str, layer_path: Path, where: str) -> Path:
-        """The file inside root that ``asset`` (written in the layer at ``layer_path``) names."""
-        shown = f'"{asset}"'
-        if asset.startswith(("/", "\\")) or _DRIVE.match(asset):
-            raise _refuse(f"{where}: asset path {shown} is an absolute path; a USD upload may only use its own files")
-        scheme = _SCHEME.match(asset)
-        if scheme:
-            raise _refuse(
-                f"{where}: asset path {shown} has a URL scheme ({scheme.group(1)}:); nothing outside the upload is read"
-            )
-        if any(c in asset for c in ":[]`<>\x00"):
-            raise _refuse(f"{where}: asset path {shown} is not a plain relative file path; it is not read")
-        base = layer_path.parent.relative_to(self.root).as_posix()
-        rel = posixpath.normpath(posixpath.join(base, asset.replace("\\", "/")))
-        if rel == ".." or rel.startswith("../") or rel.startswith("/"):
-            raise _refuse(f"{where}: asset path {shown} climbs out of the upload with '..'")
-        target = self.root.joinpath(*[p for p in rel.split("/") if p not in ("", ".")])
-        if target.is_symlink() or not target.is_file():
-            hint = " (a single .usda or .usdc file can use no other file: upload a .usdz)" if self.single_file else ""
-            raise _refuse(f"{where}: asset path {shown} names a file that is not in the upload{hint}")
-        return target
-
-    def run(self) -> None:
-        queue = [self.root_layer]
-        while queue:
-            path = queue.pop()
-            if path in self.seen:
-                continue
-            self.seen.add(path)
-            queue.extend(self._walk(path))
-
-    def _walk(self, path: Path) -> list[Path]:
-        name = self.layer_name(path)
-        layer = Sdf.Layer.FindOrOpen(str(path))
-        if layer is None:
-            raise _refuse(f"{name}: the USD layer could not be read")
-        layers: list[Path] = []
-
-        def compose(asset: str, where: str) -> None:
-            if not asset:
-                return  # an internal reference: the same layer
-            target = self.check(asset, path, where)
-            if not target.name.lower().endswith(LAYER_SUFFIXES):
-                raise _refuse(f'{where}: "{asset}" is not a USD layer (.usd, .usda, .usdc); it is not read')
-            layers.append(target)
-
-        for sub in layer.subLayerPaths:
-            compose(sub, f"{name} (sublayer)")
-
-        def visit(spec_path: Sdf.Path) -> None:
-            spec = layer.GetObjectAtPath(spec_path)
-            if spec is None or not hasattr(spec, "ListInfoKeys"):
-                return
-            where = f"{name} ({spec_path})"
-            is_asset = isinstance(spec, Sdf.AttributeSpec) and spec.typeName in (
-                Sdf.ValueTypeNames.Asset,
-                Sdf.ValueTypeNames.AssetArray,
-            )
-            for key in spec.ListInfoKeys():
-                if key in ("clips", "clipSets"):
-                    raise _refuse(f"{where}: value clips are not supported")
-                if key in ("default", "timeSamples") and not is_asset:
-                    continue  # plain data (points, indices...): no asset path in it
-                value = spec.GetInfo(key)
-                if key in ("references", "payload"):
-                    for item in _list_op_items(value):
-                        compose(item.assetPath, where)
-                    continue
-                for asset in _asset_strings(value):
-                    if asset:
-                        self.check(asset, path, where)
-            if is_asset:
-                for t in layer.ListTimeSamplesForPath(spec_path):
-                    for asset in _asset_strings(layer.QueryTimeSample(spec_path, t)):
-                        if asset:
-                            self.check(asset, path, where)
-
-        layer.Traverse(Sdf.Path.absoluteRootPath, visit)
-        return layers
-
-
-def _list_op_items(op) -> Iterator:
-    for attr in ("explicitItems", "addedItems", "prependedItems", "appendedItems", "deletedItems", "orderedItems"):
-        yield from getattr(op, attr, None) or []
-
-
-def _asset_strings(value) -> Iterator[str]:
-    if isinstance(value, Sdf.AssetPath):
-        yield value.path
-    elif isinstance(value, Sdf.AssetPathArray):
-        for item in value:
-            yield item.path
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _asset_strings(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _asset_strings(item)
-
-
-def open_checked_stage(root_layer: Path, root: Path, label: str, *, single_file: bool) -> Usd.Stage:
-    """The composed stage of ``root_layer`` once every layer and asset path passed the walk."""
-    _no_search_path()
-    walk = LayerWalk(root_layer, root, label, single_file=single_file)
-    walk.run()
-    stage = Usd.Stage.Open(str(walk.root_layer), Usd.Stage.LoadAll)
-    if stage is None:
-        raise _refuse(f"{label}: the USD stage could not be opened")
-    for layer in stage.GetUsedLayers():
-        if layer.anonymous:
-            continue
-        real = Path(layer.realPath).resolve() if layer.realPath else None
-        if real is None or not real.is_relative_to(walk.root):
-            raise _refuse(f"{label}: the stage uses a layer outside the upload; it is not read")
-    return stage
 
 
 # --- the conversion ---------------------------------------------------------------------------------
@@ -253,7 +93,7 @@ class _StageConverter:
         if not stage.HasAuthoredMetadata("metersPerUnit"):
             self.warn(f"{label}: the stage does not set metersPerUnit; read as centimetres (USD's default)")
         if not (meters > 0 and np.isfinite(meters)):
-            raise _refuse(f"{label}: metersPerUnit {meters} is not a positive number")
+            raise refuse(f"{label}: metersPerUnit {meters} is not a positive number")
         fix[:3, :3] *= meters
         self.fix = fix
         self.points = 0
@@ -297,7 +137,7 @@ class _StageConverter:
             plural = "prim" if count == 1 else "prims"
             self.warn(f"{self.label}: {count} {type_name} {plural} left out (only Mesh prims are converted)")
         if not parts:
-            raise _refuse(f"{self.label}: the USD stage holds no visible mesh with faces")
+            raise refuse(f"{self.label}: the USD stage holds no visible mesh with faces")
         return parts
 
     # -- one mesh --
@@ -315,13 +155,13 @@ class _StageConverter:
         points = points.reshape(-1, 3)
         self.points += len(points)
         if self.points > self.limits.max_obj_vertices:
-            raise _refuse(f"{self.label}: the USD stage has more than {self.limits.max_obj_vertices:,} vertices")
+            raise refuse(f"{self.label}: the USD stage has more than {self.limits.max_obj_vertices:,} vertices")
         if (counts < 0).any() or int(counts.sum()) != len(idx):
-            raise _refuse(f"{where}: faceVertexCounts and faceVertexIndices disagree")
+            raise refuse(f"{where}: faceVertexCounts and faceVertexIndices disagree")
         if len(idx) and (idx.min() < 0 or idx.max() >= len(points)):
-            raise _refuse(f"{where}: a face names a point that does not exist")
+            raise refuse(f"{where}: a face names a point that does not exist")
         if not np.isfinite(points).all():
-            raise _refuse(f"{where}: the mesh has NaN or infinite points")
+            raise refuse(f"{where}: the mesh has NaN or infinite points")
         keep = counts >= 3
         holes = _array(mesh.GetHoleIndicesAttr().Get(t), np.int64)
         if holes is not None and len(holes):
@@ -331,7 +171,7 @@ class _StageConverter:
         n_tris = int(per_face.sum())
         self.triangles += n_tris
         if self.triangles > self.limits.max_obj_faces:
-            raise _refuse(f"{self.label}: the USD stage has more than {self.limits.max_obj_faces:,} triangles")
+            raise refuse(f"{self.label}: the USD stage has more than {self.limits.max_obj_faces:,} triangles")
         if n_tris == 0:
             self.warn(f"{where}: the mesh has no polygon with three corners; left out")
             return []
@@ -655,10 +495,10 @@ class _StageConverter:
             self.warn(f"{where}: the {input_name} texture names no file; ignored")
             return None
         if not asset.resolvedPath:
-            raise _refuse(f'{where}: texture "{asset.path}" is not in the upload')
+            raise refuse(f'{where}: texture "{asset.path}" is not in the upload')
         path = Path(asset.resolvedPath).resolve()
         if not path.is_relative_to(self.root) or not path.is_file():
-            raise _refuse(f'{where}: texture "{asset.path}" is not in the upload')
+            raise refuse(f'{where}: texture "{asset.path}" is not in the upload')
         texture = self._load_texture(path, where)
         if texture is None:
             return None
