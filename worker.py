@@ -7,12 +7,15 @@ event bus). The sweeper is an arq cron job with ``unique``: each tick runs on on
 
 from __future__ import annotations
 
+import logging
+import logging.config
 from typing import Any
 
-from arq import cron
+from arq import cron, run_worker
 from arq.connections import RedisSettings
 
 from dxgl.config import get_settings
+from dxgl.jobs.capacity import render_concurrency
 from dxgl.jobs.render_job import run_renders
 from dxgl.jobs.sweeper import cron_seconds, sweep_job
 from dxgl.runtime import Runtime
@@ -45,8 +48,20 @@ class WorkerSettings:
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = RedisSettings.from_dsn(SETTINGS.redis_url)
-    # Rendering uses both cores already (RENDERING-NOTES): one job at a time per worker.
-    max_jobs = 1
+    # Renders at once (DXGL_WORKER_CONCURRENCY; on llvmpipe rendering uses every core: 1).
+    max_jobs = render_concurrency(SETTINGS)
     job_timeout = int(SETTINGS.job_timeout_seconds) + 60
     # Lost jobs come back through the sweeper (leases in the database), not arq's own retries.
     max_tries = 1
+
+
+def main() -> int:
+    """``dxgl worker``: run the worker until stopped."""
+    from arq.logs import default_log_config
+
+    # As `arq worker.WorkerSettings` does: one line per job started and finished, and dxgl's own log.
+    logging.config.dictConfig(default_log_config(verbose=False))
+    logging.getLogger("dxgl").setLevel(SETTINGS.log_level.upper())
+    logging.getLogger("dxgl").addHandler(logging.getLogger("arq").handlers[0])
+    run_worker(WorkerSettings)  # type: ignore[arg-type]
+    return 0

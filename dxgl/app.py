@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from dxgl.config import Settings, get_settings
 from dxgl.jobs.embedded import start_embedded_runner
+from dxgl.metrics import metrics_endpoint
 from dxgl.rest.app import EXCEPTION_HANDLERS, auth_routes, v1_routes
 from dxgl.runtime import Runtime
 from dxgl.schema import graphql_app
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/graphql", graphql),
         WebSocketRoute("/graphql", graphql),
         *auth_routes(),
+        Route("/metrics", metrics_endpoint),
         # --- the portal's pages: last, so /v1, /graphql and /auth are never shadowed ---------------
         *portal_pages(),
     ]

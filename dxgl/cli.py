@@ -248,19 +248,21 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    import logging.config
+    from worker import main as worker_main
 
-    from arq import run_worker
-    from arq.logs import default_log_config
+    return worker_main()
 
-    from worker import WorkerSettings
 
-    # As `arq worker.WorkerSettings` does: one line per job started and finished, and dxgl's own log.
-    logging.config.dictConfig(default_log_config(verbose=False))
-    logging.getLogger("dxgl").setLevel(get_settings().log_level.upper())
-    logging.getLogger("dxgl").addHandler(logging.getLogger("arq").handlers[0])
-    run_worker(WorkerSettings)  # type: ignore[arg-type]
-    return 0
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from dxgl.mcp.stdio import main as mcp_main
+
+    return mcp_main()
+
+
+def cmd_storage_migrate(args: argparse.Namespace) -> int:
+    from dxgl.storage_migrate import migrate_command
+
+    return migrate_command(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -274,6 +276,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("migrate", help="apply database migrations").set_defaults(fn=cmd_migrate)
     sub.add_parser("worker", help="run an arq render worker (needs DXGL_REDIS_URL)").set_defaults(fn=cmd_worker)
+
+    sub.add_parser("mcp", help="an MCP server on stdio for DXGL_API_URL with DXGL_TOKEN").set_defaults(fn=cmd_mcp)
+    stor = sub.add_parser("storage").add_subparsers(dest="action", required=True)
+    smigrate = stor.add_parser("migrate", help="copy a local folder's blobs into DXGL_STORAGE_URL (resumable)")
+    smigrate.add_argument(
+        "--from", dest="source", default=None, help="the local files folder (default: DXGL_DATA_DIR/files)"
+    )
+    smigrate.set_defaults(fn=cmd_storage_migrate)
 
     acc = sub.add_parser("accounts").add_subparsers(dest="action", required=True)
     create = acc.add_parser("create")

@@ -81,6 +81,39 @@ class Settings(BaseSettings):
     # sweeper (the longest legitimate job plus a margin); 0 = job_timeout_seconds + 1 hour.
     temp_max_age_seconds: float = 0.0
 
+    # --- scale-out (docs/deploy.md) ----------------------------------------------------------------
+    # Where blobs live: unset = the local folder (data_dir/files); s3://BUCKET[/PREFIX] = an
+    # S3-compatible store, configured by the AWS SDKs' own variables (AWS_ACCESS_KEY_ID,
+    # AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL).
+    storage_url: str = ""
+    # Asset downloads: "" streams through the API; "presigned" answers 302 to a short-lived URL.
+    storage_redirect: str = ""
+    presigned_url_seconds: float = 300.0
+    # A worker's local copy of the models it renders (least recently used evicted past the size).
+    cache_dir: Path | None = None
+    cache_max_bytes: int = 10 * 1024 * MIB
+    # Which GPU an EGL device enumeration picks (Mesa's llvmpipe when there is none).
+    gpu_index: int = 0
+    # Renders at once per worker; 0 = chosen at start (1 on llvmpipe, more on a GPU).
+    worker_concurrency: int = 0
+    # A worker counts as seen when its heartbeat is younger than this (/v1/health, /metrics).
+    worker_heartbeat_seconds: float = 60.0
+
+    # --- integrations (docs/webhooks.md, docs/api.md) ---------------------------------------------
+    # First webhook retry after this many seconds, doubling each time, for about a day.
+    webhook_retry_base_seconds: float = 10.0
+    webhook_timeout_seconds: float = 10.0
+    # Self-hosted networks may deliver webhooks to private addresses; off by default.
+    webhook_allow_private: bool = False
+    # Requests per second (and burst) per token, or per account for portal sessions; 0 = off.
+    rate_limit_rps: float = 50.0
+    rate_limit_burst: int = 200
+    # The stricter bucket for uploads and URL ingest: per minute.
+    rate_limit_uploads_per_minute: float = 60.0
+    # The service the stdio MCP server (`dxgl mcp`) talks to, and its token (DXGL_TOKEN).
+    api_url: str = "http://127.0.0.1:8000"
+    token: str = ""
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -377,6 +377,9 @@ class Scope(StrEnum):
     ACCOUNT_READ = "account:read"
     # Added by dxgl: managing API tokens (a portal session may always; a token needs this scope).
     TOKENS_WRITE = "tokens:write"
+    # Added by dxgl: webhook endpoints (docs/webhooks.md).
+    WEBHOOKS_READ = "webhooks:read"
+    WEBHOOKS_WRITE = "webhooks:write"
 
 
 # --- error codes ----------------------------------------------------------------------------------
@@ -441,6 +444,12 @@ class ErrorCode(StrEnum):
     SERVICE_UNAVAILABLE = ("service_unavailable", 503, "Service unavailable")
     QUERY_TOO_COMPLEX = ("query_too_complex", 400, "The GraphQL operation is too deep, too wide or too costly")
     RATE_LIMITED = ("rate_limited", 429, "Too many requests; retry later")
+    IDEMPOTENCY_CONFLICT = (
+        "idempotency_conflict",
+        409,
+        "This Idempotency-Key was used with a different request, or that request is still running",
+    )
+    WEBHOOK_NOT_FOUND = ("webhook_not_found", 404, "Webhook endpoint not found")
     UNSUPPORTED_EXTENSION = (
         "unsupported_extension",
         400,

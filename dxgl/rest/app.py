@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute
 from dxgl.contract import ErrorCode
 from dxgl.db import is_busy
 from dxgl.errors import DxglError
-from dxgl.rest import account, assets, models, openapi, overlays, portal_auth, renders
+from dxgl.rest import account, assets, models, openapi, overlays, portal_auth, renders, webhooks
 from dxgl.rest.http import error_response
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,15 @@ EXCEPTION_HANDLERS = {
 def v1_routes() -> list[BaseRoute]:
     """The routes of the public API document and dxgl's documented extensions (``/v1/openapi.json``
     lists exactly these)."""
-    return [*assets.routes, *models.routes, *renders.routes, *overlays.routes, *account.routes, *openapi.routes]
+    return [
+        *assets.routes,
+        *models.routes,
+        *renders.routes,
+        *overlays.routes,
+        *account.routes,
+        *webhooks.routes,
+        *openapi.routes,
+    ]
 
 
 def auth_routes() -> list[BaseRoute]:

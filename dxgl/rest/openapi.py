@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from dxgl.contract import MAX_BATCH, OverlayLayer, Scope
+from dxgl.rest import webhooks
 from dxgl.rest.openapi_parts import (
     ALIGNMENT,
     ALWAYS_CODES,
@@ -388,7 +389,7 @@ def build_document() -> Schema:
         },
         "servers": [{"url": "/v1"}],
         "security": [{"bearerAuth": []}],
-        "paths": paths(),
+        "paths": {**paths(), **webhooks.openapi_paths(operation)},
         "components": {
             "schemas": component_schemas(),
             "securitySchemes": {

@@ -21,7 +21,7 @@ from dxgl.contract import ErrorCode, Scope, decoded_model_key, model_key
 from dxgl.errors import DxglError
 from dxgl.ids import is_id, new_id
 from dxgl.ingest import fetch_url
-from dxgl.services import json_input, model_files, renders, scoped
+from dxgl.services import json_input, model_files, renders, scoped, webhooks
 from dxgl.services.assets import render_source_key
 from dxgl.services.auth import Caller
 from dxgl.services.pagination import Page, fetch_page
@@ -158,6 +158,7 @@ async def upload_model(
             if existing is None:
                 raise
             return await _duplicate(session, caller, existing, settings_raw)
+        await webhooks.model_created(session, model)
         # The preview first: its id is queued before the first render's (docs/api.md, "System previews").
         preview = await renders.create_system_preview(session, caller, model=model) if intake.system_preview else None
         render = await renders.create_renders(session, caller, items=[(model, settings_raw)])

@@ -1,0 +1,10 @@
+"""``GET /metrics``: Prometheus text format (docs/deploy.md)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    return PlainTextResponse("", media_type="text/plain; version=0.0.4")
