@@ -15,7 +15,7 @@ from arq import cron, run_worker
 from arq.connections import RedisSettings
 
 from dxgl.config import get_settings
-from dxgl.jobs.capacity import render_concurrency
+from dxgl.jobs.capacity import on_worker_start, on_worker_stop, render_concurrency
 from dxgl.jobs.render_job import run_renders
 from dxgl.jobs.sweeper import cron_seconds, sweep_job
 from dxgl.runtime import Runtime
@@ -27,9 +27,11 @@ if not SETTINGS.redis_url:
 
 async def startup(ctx: dict[str, Any]) -> None:
     ctx["runtime"] = await Runtime.start(SETTINGS)
+    await on_worker_start(ctx)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    await on_worker_stop(ctx)
     await ctx["runtime"].close()
 
 
