@@ -1,4 +1,4 @@
-"""/v1/account and /v1/health."""
+"""/v1/account."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from dxgl.contract import ErrorCode
-from dxgl.errors import DxglError
-from dxgl.rest.http import authed, ok, runtime
+from dxgl.rest.http import authed, ok
 from dxgl.rest.serializers import account_json
-from dxgl.services import accounts, health
+from dxgl.services import accounts
 from dxgl.services.auth import Caller
 
 
@@ -20,15 +18,6 @@ async def get_account(request: Request, session: AsyncSession, caller: Caller) -
     return ok(account_json(await accounts.get_account(session, caller)))
 
 
-async def get_health(request: Request) -> Response:
-    """No authentication. 503 with the error envelope when the database cannot be reached."""
-    report = await health.check(runtime(request).engine)
-    if not report.database_ok:
-        raise DxglError(ErrorCode.SERVICE_UNAVAILABLE, f"Database unreachable: {report.detail}")
-    return ok({"status": "ok", "database": "ok"})
-
-
 routes = [
     Route("/account", get_account, methods=["GET"]),
-    Route("/health", get_health, methods=["GET"]),
 ]

@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute
 from dxgl.contract import ErrorCode
 from dxgl.db import is_busy
 from dxgl.errors import DxglError
-from dxgl.rest import account, assets, models, openapi, overlays, portal_auth, renders, webhooks
+from dxgl.rest import account, assets, health, models, openapi, overlays, portal_auth, renders, webhooks
 from dxgl.rest.http import error_response
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ def v1_routes() -> list[BaseRoute]:
         *renders.routes,
         *overlays.routes,
         *account.routes,
+        *health.routes,
         *webhooks.routes,
         *openapi.routes,
     ]
