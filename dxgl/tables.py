@@ -198,3 +198,21 @@ class SigninFailure(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=320)
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """One ``Idempotency-Key`` of an account (docs/api.md, "Idempotent requests"): the request it
+    was first used with (``request_hash``: SHA-256 of the method, path and body, a multipart
+    upload's file by its SHA-256) and, once that request has finished, the response to replay.
+    ``status_code`` is null while the first request is still running. Rows expire after 24 h."""
+
+    __tablename__ = "idempotency_keys"
+
+    account_id: str = Field(foreign_key="accounts.id", primary_key=True, max_length=32)
+    key: str = Field(primary_key=True, max_length=255)
+    request_hash: str = Field(max_length=64)
+    status_code: int | None = None
+    response_body: str | None = None  # the JSON text as first sent
+    response_headers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(index=True)
