@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -87,7 +88,7 @@ class Settings(BaseSettings):
     # AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL).
     storage_url: str = ""
     # Asset downloads: "" streams through the API; "presigned" answers 302 to a short-lived URL.
-    storage_redirect: str = ""
+    storage_redirect: Literal["", "presigned"] = ""
     presigned_url_seconds: float = 300.0
     # A worker's local copy of the models it renders (least recently used evicted past the size).
     cache_dir: Path | None = None

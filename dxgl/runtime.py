@@ -26,7 +26,7 @@ from dxgl.config import Settings
 from dxgl.db import make_engine, make_sessionmaker, migrate_async
 from dxgl.events import EventBus, make_event_bus, render_event
 from dxgl.queue import ArqQueue, EmbeddedQueue, RenderQueue
-from dxgl.storage import LocalStorage
+from dxgl.storage import BlobCache, Storage, open_storage
 from dxgl.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -37,13 +37,23 @@ class Runtime:
     settings: Settings
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
-    storage: LocalStorage
+    storage: Storage
     queue: RenderQueue
     events: EventBus
     _uow: UnitOfWork = field(init=False, repr=False)
+    # A worker's local copy of the models and overlays it renders (``DXGL_CACHE_DIR``, default
+    # ``DXGL_DATA_DIR/cache``), made on first use: the API never needs one.
+    _cache: BlobCache | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._uow = UnitOfWork(self.sessionmaker, self.queue.enqueue, self.events.publish, render_event)
+
+    @property
+    def cache(self) -> BlobCache:
+        if self._cache is None:
+            root = self.settings.cache_dir or self.settings.data_dir / "cache"
+            self._cache = BlobCache(self.storage, root, self.settings.cache_max_bytes)
+        return self._cache
 
     @classmethod
     async def start(cls, settings: Settings, *, migrate: bool = True) -> Runtime:
@@ -57,7 +67,7 @@ class Runtime:
         log.info("dxgl runtime: database=%s queue=%s", engine.url.get_backend_name(), type(queue).__name__)
         # Render status events: Redis pub/sub across processes, or in-process on the embedded default.
         events = make_event_bus(settings)
-        rt = cls(settings, engine, make_sessionmaker(engine), LocalStorage(settings.files_dir), queue, events)
+        rt = cls(settings, engine, make_sessionmaker(engine), open_storage(settings), queue, events)
         await rt.remove_stale_temp()
         return rt
 
@@ -72,17 +82,19 @@ class Runtime:
         the longest legitimate job (``DXGL_TEMP_MAX_AGE_SECONDS``; 0 = the job timeout + 1 hour)."""
         return temp_max_age_s(self.settings)
 
-    async def remove_stale_temp(self) -> list[Path]:
+    async def remove_stale_temp(self) -> list[Path | str]:
         """Remove the temporary uploads and work folders older than ``temp_max_age_s`` (at start and
-        on each sweeper tick; the rule is ``LocalStorage.remove_stale_temp``). Never raises: a failed
-        clean-up is logged and tried again at the next tick."""
-        try:
-            removed = await asyncio.to_thread(self.storage.remove_stale_temp, self.temp_max_age_s)
-        except Exception:
-            log.exception("removing stale temporary files failed")
-            return []
+        on each sweeper tick; the rule is ``Storage.remove_stale_temp``) and, on an object store,
+        the temporary objects and unfinished multipart uploads as old (``Storage.sweep_store``).
+        Never raises: a failed clean-up is logged and tried again at the next tick."""
+        removed: list[Path | str] = []
+        for clean in (self.storage.remove_stale_temp, self.storage.sweep_store):
+            try:
+                removed.extend(await asyncio.to_thread(clean, self.temp_max_age_s))
+            except Exception:
+                log.exception("removing stale temporaries failed (%s)", clean.__name__)
         if removed:
-            log.info("removed %d stale temporary upload(s) or work folder(s)", len(removed))
+            log.info("removed %d stale temporary upload(s), work folder(s) or object(s)", len(removed))
         return removed
 
     async def close(self) -> None:

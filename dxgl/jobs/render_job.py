@@ -2,9 +2,13 @@
 
 One job takes the renders queued together (one model's renders of a request or batch). Renders
 whose frames would be identical (differing only in background colour, overlays or watermark) are
-drawn once and encoded per variant (``render_variants``). Files are written to a temporary folder
-and published atomically, so a job that runs twice (at-least-once delivery) leaves one set. Every
-state change goes through ``services.render_state`` and is published after its commit.
+drawn once and encoded per variant (``render_variants``). The model is read from the worker's local
+cache (``Runtime.cache``: fetched from the store on first use), so a worker shares no disk with the
+API. Files are written to a local work folder, uploaded to their final keys (each upload atomic for
+readers), and only then listed on the render (``render.assets``), which is what makes them visible:
+a worker killed mid-upload leaves objects nobody is shown, and the job that runs again (at-least-once
+delivery) writes the same keys, so one set remains. Every state change goes through
+``services.render_state`` and is published after its commit.
 
 System previews go first: before its own renders, every job renders the system previews still
 waiting (oldest first, at most ``PREVIEWS_PER_JOB``), so a preview waits at most for the render in
@@ -16,14 +20,18 @@ fails because of the file (``ModelFileError``) marks its model broken: its paid 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import shutil
+import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import dxgl.render as render_library  # looked up at call time (tests count its calls)
+from dxgl import metrics
 from dxgl.contract import POSTER_FILES, RenderStatus, render_key, render_prefix
 from dxgl.errors import DxglError
 from dxgl.render import (
@@ -118,7 +126,13 @@ async def job_spec(rt: Runtime, render: Render) -> Spec:
             render.settings, max_size=rt.settings.render_max_size, max_views=rt.settings.render_max_views
         )
     async with rt.unit_of_work() as session:
-        images = await overlays.overlay_paths(session, render.settings, storage=rt.storage)
+        keys = await overlays.overlay_keys(session, render.settings)
+    images: dict[str, Path] = {}
+    for arg, (overlay_id, key) in keys.items():
+        try:
+            images[arg] = await rt.cache.fetch(key)  # the worker's local copy (small: not pinned)
+        except FileNotFoundError:
+            raise overlays.overlay_gone(overlay_id) from None
     return JobSpec.from_settings(
         render.settings,
         size=system_preview_size(render.settings) if render.is_system_preview else None,
@@ -134,16 +148,21 @@ async def _render_group(rt: Runtime, group: list[tuple[Render, Spec]]) -> None:
     renders = [r for r, _ in group]
     async with rt.unit_of_work() as session:
         model = await session.get(Model3D, renders[0].model_id)
-    model_path = rt.storage.path(render_source_key(model)) if model else None
-    if model_path is None or not model_path.is_file():
-        for render in renders:
-            await fail(rt, render, "The model file is missing from storage; upload the model again")
-        return
-    work = rt.storage.temp_dir()  # what a killed job leaves here goes at start or with the sweeper
-    try:
-        await _render_into(rt, group, model_path, work)
-    finally:  # every outcome: published, failed, crashed or cancelled
-        shutil.rmtree(work, ignore_errors=True)
+    async with contextlib.AsyncExitStack() as held:
+        try:
+            if model is None:
+                raise FileNotFoundError(renders[0].model_id)
+            # The worker's local copy, fetched on first use and not evicted while this group renders.
+            model_path = await held.enter_async_context(rt.cache.use(render_source_key(model)))
+        except FileNotFoundError:
+            for render in renders:
+                await fail(rt, render, "The model file is missing from storage; upload the model again")
+            return
+        work = rt.storage.temp_dir()  # what a killed job leaves here goes at start or with the sweeper
+        try:
+            await _render_into(rt, group, model_path, work)
+        finally:  # every outcome: published, failed, crashed or cancelled
+            shutil.rmtree(work, ignore_errors=True)
 
 
 async def _render_into(rt: Runtime, group: list[tuple[Render, Spec]], model_path: Path, work: Path) -> None:
@@ -171,6 +190,7 @@ async def _render_into(rt: Runtime, group: list[tuple[Render, Spec]], model_path
             timeout_s=timeout,
             memory_limit_bytes=memory,
         )
+    started = time.monotonic()
     task: asyncio.Future[list[Any]] = asyncio.ensure_future(asyncio.to_thread(call))
     heartbeat = asyncio.create_task(_heartbeat(rt, [r.id for r in renders]))
     try:
@@ -186,6 +206,7 @@ async def _render_into(rt: Runtime, group: list[tuple[Render, Spec]], model_path
             await _on_event(rt, renders, jobs, *events.get_nowait())
         outputs = task.result()
     except RenderError as err:
+        _observe(renders, started, "model_file" if isinstance(err, ModelFileError) else "render_error")
         if isinstance(err, ModelFileError) and any(r.is_system_preview for r in renders):
             await _mark_broken(rt, renders[0].model_id, str(err))
         for render in renders:
@@ -193,6 +214,7 @@ async def _render_into(rt: Runtime, group: list[tuple[Render, Spec]], model_path
         return
     except Exception:
         log.exception("render group %s crashed", [r.id for r in renders])
+        _observe(renders, started, "crashed")
         for render in renders:
             await fail(
                 rt, render, "The render failed unexpectedly; the credits were refunded. Try again or contact support"
@@ -202,8 +224,19 @@ async def _render_into(rt: Runtime, group: list[tuple[Render, Spec]], model_path
         heartbeat.cancel()
         if not task.done():
             task.cancel()
+    _observe(renders, started, None)
     for render, out in zip(renders, outputs):
         await _finish(rt, render, out)
+
+
+def _observe(renders: list[Render], started: float, reason: str | None) -> None:
+    """Each render's outcome and the group's render time (``dxgl.metrics``)."""
+    seconds = time.monotonic() - started
+    for render in renders:
+        quality = str(render.settings.get("quality") or ("dataset" if is_dataset(render.settings) else "unknown"))
+        metrics.observe_render(
+            quality=quality, outcome="error" if reason else "done", render_seconds=seconds, reason=reason
+        )
 
 
 def _one_dataset(
@@ -232,7 +265,7 @@ async def _on_event(
     index = int(payload.get("job", 0))
     render, (_, out_dir) = renders[index], jobs[index]
     for filename in POSTER_FILES:
-        rt.storage.publish(out_dir / filename, render_key(render.id, filename))
+        await asyncio.to_thread(rt.storage.publish, out_dir / filename, render_key(render.id, filename))
     for status in (RenderStatus.POSTER_DONE, RenderStatus.VIDEO_PROCESSING):
         async with rt.unit_of_work() as session:
             current = await session.get(Render, render.id)
@@ -252,24 +285,46 @@ async def _drop_if_deleted(rt: Runtime, render_id: str) -> None:
     async with rt.unit_of_work() as session:
         gone = await session.get(Render, render_id) is None
     if gone:
-        rt.storage.delete_prefix(render_prefix(render_id))
+        await asyncio.to_thread(rt.storage.delete_prefix, render_prefix(render_id))
 
 
 async def _finish(rt: Runtime, render: Render, out: Outputs) -> None:
+    """Upload every output, then (only then) list them on the render and complete it."""
     files = out.files()
-    for path in files:
-        rt.storage.publish(path, render_key(render.id, path.name))
+    for index, path in enumerate(files):
+        await asyncio.to_thread(rt.storage.publish, path, render_key(render.id, path.name))
+        if index == 0:
+            await _test_pause_upload(render.id)
     async with rt.unit_of_work() as session:
         current = await session.get(Render, render.id)
         done = current is not None and await render_state.complete(
             session,
             current,
-            file_size=rt.storage.size(render_key(render.id, out.main.name)),
+            file_size=out.main.stat().st_size,
             has_web_variant=isinstance(out, RenderOutputs),
             assets=[p.name for p in files],
         )
     if not done:  # deleted while rendering: drop the files it no longer owns
-        rt.storage.delete_prefix(render_prefix(render.id))
+        await asyncio.to_thread(rt.storage.delete_prefix, render_prefix(render.id))
+
+
+# TEST ONLY (tests/e2e): a folder; when it holds a file named ``pause-next``, the first worker to
+# take it (an atomic rename) stops for good in the middle of uploading a render's outputs, after
+# the first file, so that a test can ``kill -9`` it there. Never set it in a deployment.
+TEST_PAUSE_ENV = "DXGL_TEST_PAUSE_UPLOAD_DIR"
+
+
+async def _test_pause_upload(render_id: str) -> None:
+    folder = os.environ.get(TEST_PAUSE_ENV)
+    if not folder:
+        return
+    try:
+        os.rename(Path(folder, "pause-next"), Path(folder, f"paused-{render_id}-{os.getpid()}"))
+    except FileNotFoundError:
+        return
+    log.warning("%s: paused while uploading the outputs of render %s (test only)", TEST_PAUSE_ENV, render_id)
+    while True:
+        await asyncio.sleep(3600)
 
 
 async def _mark_broken(rt: Runtime, model_id: str, reason: str) -> None:

@@ -1,7 +1,8 @@
 """The sweeper: renders that were lost (their worker was killed, their queue entry vanished) are
 queued again. The database is the source of truth: a render is lost when its lease expired or it
 stayed pending for a whole lease. Each tick also removes the temporary uploads and render work
-folders that killed processes left behind (``Runtime.remove_stale_temp``, also run at start).
+folders that killed processes left behind and, on an S3 store, the temporary objects and
+unfinished multipart uploads they left there (``Runtime.remove_stale_temp``, also run at start).
 
 Under arq it is a cron job with ``unique``: one tick runs once across all workers, however many
 there are. The embedded runner calls ``sweep_forever``.
@@ -34,7 +35,8 @@ async def sweep(rt: Runtime) -> list[str]:
 
 
 async def tick(rt: Runtime) -> dict[str, int]:
-    """One sweeper tick: queue lost renders again, then remove stale temporary files."""
+    """One sweeper tick: queue lost renders again, then remove stale temporary files (and stale
+    temporary objects and multipart uploads in an S3 store: counted in ``removed_temp`` too)."""
     try:
         requeued = await sweep(rt)
     finally:  # a failed sweep (say, the database is down) still cleans the disk

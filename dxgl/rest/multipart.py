@@ -1,8 +1,10 @@
 """Streaming multipart/form-data reader for uploads.
 
-The ``file`` part goes straight to a temporary file in storage while its SHA-256 and size are
-computed; it is never held whole in memory, and the size limit is enforced while reading (the
-partial file is removed). Other fields are small text fields, capped at 64 KB each.
+The ``file`` part goes straight to a temporary file in storage's scratch folder and, on an object
+store, on into a multipart upload, while its SHA-256 and size are computed
+(``services.uploads.StreamingUpload``); it is never held whole in memory, and the size limit is
+enforced while reading (the partial file is removed and the multipart upload aborted). Other fields
+are small text fields, capped at 64 KB each.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from starlette.requests import Request
 
 from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
-from dxgl.services.uploads import HashingWriter, UploadedFile
-from dxgl.storage import LocalStorage
+from dxgl.services.uploads import StreamingUpload, UploadedFile
+from dxgl.storage import Storage
 
 MAX_FIELD_BYTES = 64 * 1024
 MAX_PARTS = 16
@@ -31,7 +33,7 @@ class MultipartForm:
 
 
 class _Collector:
-    def __init__(self, storage: LocalStorage, limit: int, file_field: str) -> None:
+    def __init__(self, storage: Storage, limit: int, file_field: str) -> None:
         self.storage = storage
         self.limit = limit
         self.file_field = file_field
@@ -40,7 +42,8 @@ class _Collector:
         self._header_name = b""
         self._header_value = b""
         self._headers: dict[bytes, bytes] = {}
-        self._writer: HashingWriter | None = None
+        self._writer: StreamingUpload | None = None
+        self._ended: StreamingUpload | None = None  # the file part ended: finished by settle()
         self._filename = ""
         self._field: str | None = None
         self._buffer = bytearray()
@@ -71,10 +74,10 @@ class _Collector:
         _, params = parse_options_header(self._headers.get(b"content-disposition", b""))
         name = params.get(b"name", b"").decode("utf-8", "replace")
         if name == self.file_field and b"filename" in params:
-            if self.form.file is not None:
+            if self.form.file is not None or self._ended is not None:
                 raise DxglError(ErrorCode.INVALID_REQUEST, f"send one {self.file_field} per request")
             self._filename = params[b"filename"].decode("utf-8", "replace")
-            self._writer = HashingWriter(self.storage.temp_path(".upload"), self.limit)
+            self._writer = StreamingUpload(self.storage, self.limit)
         else:
             self._field = name
 
@@ -88,14 +91,23 @@ class _Collector:
 
     def on_part_end(self) -> None:
         if self._writer is not None:
-            self.form.file = self._writer.finish(self._filename)
-            self._writer = None
+            self._ended, self._writer = self._writer, None
         elif self._field is not None:
             self.form.fields[self._field] = self._buffer.decode("utf-8", "replace")
 
-    def abort(self) -> None:
+    async def settle(self) -> None:
+        """After each chunk parsed: hand the file's new bytes to the store; finish an ended file."""
         if self._writer is not None:
-            self._writer.abort()
+            await self._writer.drain()
+        if self._ended is not None:
+            ended, self._ended = self._ended, None
+            self.form.file = await ended.finish(self._filename)
+
+    async def abort(self) -> None:
+        for writer in (self._writer, self._ended):
+            if writer is not None:
+                await writer.abort()
+        self._writer = self._ended = None
         if self.form.file is not None:
             self.form.file.discard()
 
@@ -116,7 +128,7 @@ async def _chunks(request: Request, idle_timeout_s: float) -> AsyncIterator[byte
 
 
 async def read_multipart(
-    request: Request, storage: LocalStorage, *, limit: int, idle_timeout_s: float, file_field: str = "file"
+    request: Request, storage: Storage, *, limit: int, idle_timeout_s: float, file_field: str = "file"
 ) -> MultipartForm:
     """Parse the request body; the caller owns (and must discard) ``form.file``."""
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
@@ -132,14 +144,18 @@ async def read_multipart(
     try:
         async for chunk in _chunks(request, idle_timeout_s):
             parser.write(chunk)
+            await collector.settle()
         parser.finalize()
+        await collector.settle()
     except DxglError:
-        collector.abort()
+        await collector.abort()
         raise
-    except Exception:
-        collector.abort()
+    except BaseException as err:
+        await collector.abort()
+        if not isinstance(err, Exception):
+            raise  # cancelled (the client went away): cleaned up, not answered
         raise DxglError(ErrorCode.INVALID_REQUEST, "Malformed multipart body") from None
     if collector._writer is not None:  # body ended inside the file part
-        collector.abort()
+        await collector.abort()
         raise DxglError(ErrorCode.INVALID_REQUEST, "Multipart body ended before the file did")
     return collector.form

@@ -1,5 +1,6 @@
-"""The GraphQL multipart request's file, copied chunk by chunk into storage's temporary folder
-with its SHA-256 and size computed on the way (``HashingWriter`` enforces the upload limit)."""
+"""The GraphQL multipart request's file, copied chunk by chunk into storage's scratch folder (and,
+on an object store, into a multipart upload) with its SHA-256 and size computed on the way
+(``StreamingUpload`` enforces the upload limit)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from typing import Any
 
 from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
-from dxgl.services.uploads import HashingWriter, UploadedFile
-from dxgl.storage import LocalStorage
+from dxgl.services.uploads import StreamingUpload, UploadedFile
+from dxgl.storage import Storage
 
 CHUNK_BYTES = 1024 * 1024
 
@@ -19,21 +20,21 @@ async def _read(file: Any, size: int) -> bytes:
     return await chunk if inspect.isawaitable(chunk) else chunk
 
 
-async def receive_upload(storage: LocalStorage, file: Any, *, limit: int) -> UploadedFile:
+async def receive_upload(storage: Storage, file: Any, *, limit: int) -> UploadedFile:
     """``file`` is Starlette's UploadFile (anything with ``read(n)`` works). The caller owns the
     returned temporary file (the upload services consume it, and refuse an empty one)."""
     if file is None or not hasattr(file, "read"):
         raise DxglError(
             ErrorCode.NO_FILE, "No file in upload request: send it as the 'file' variable (GraphQL multipart request)"
         )
-    writer = HashingWriter(storage.temp_path(".upload"), limit)
+    writer = StreamingUpload(storage, limit)
     try:
         while chunk := await _read(file, CHUNK_BYTES):
             writer.write(chunk)  # over the limit: file_too_large, partial file removed
-    except DxglError:
-        raise
+            await writer.drain()
+        return await writer.finish(getattr(file, "filename", None) or "model.glb")
     except BaseException:
-        writer.abort()
+        await writer.abort()  # the multipart upload too: no part is left in the store
         raise
     finally:
         close = getattr(file, "close", None)
@@ -41,4 +42,3 @@ async def receive_upload(storage: LocalStorage, file: Any, *, limit: int) -> Upl
             result = close()
             if inspect.isawaitable(result):
                 await result
-    return writer.finish(getattr(file, "filename", None) or "model.glb")

@@ -8,6 +8,7 @@ that renders load (``services.assets.render_source_key``)."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 from dxgl.ingest import prepare_model
 from dxgl.ingest.limits import DEFAULT_LIMITS
 from dxgl.services.uploads import UploadedFile
-from dxgl.storage import LocalStorage
+from dxgl.storage import Storage
 
 
 @dataclass
@@ -29,6 +30,9 @@ class PreparedFile:
     decoded_path: Path | None = None
     # The inspection report (docs/ingest.md); stored as it is on the model row.
     inspection: dict[str, Any] = field(default_factory=dict)
+    # The model file is the upload byte for byte (a GLB upload): on an object store it is then
+    # copied from the upload's temporary object inside the server instead of uploaded again.
+    glb_is_upload: bool = False
 
     def discard(self) -> None:
         self.glb_path.unlink(missing_ok=True)
@@ -36,7 +40,7 @@ class PreparedFile:
             self.decoded_path.unlink(missing_ok=True)
 
 
-def prepare(storage: LocalStorage, upload: UploadedFile, *, texture_budget_mpx: float) -> PreparedFile:
+def prepare(storage: Storage, upload: UploadedFile, *, texture_budget_mpx: float) -> PreparedFile:
     """Blocking (run it in a thread). Raises invalid_format / invalid_model / unsupported_extension
     with a clear message; nothing is left behind either way but the returned staged files.
     ``texture_budget_mpx`` is the deployment's decoded-texture budget per model
@@ -60,6 +64,7 @@ def prepare(storage: LocalStorage, upload: UploadedFile, *, texture_budget_mpx: 
             list(prepared.warnings),
             decoded_path=decoded,
             inspection=dict(prepared.inspection),
+            glb_is_upload=_same_bytes(model_file, upload),
         )
     except BaseException:
         for path in staged:
@@ -67,3 +72,13 @@ def prepare(storage: LocalStorage, upload: UploadedFile, *, texture_budget_mpx: 
         raise
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _same_bytes(path: Path, upload: UploadedFile) -> bool:
+    if path.stat().st_size != upload.size:
+        return False
+    digest = hashlib.sha256()
+    with open(path, "rb") as src:
+        while chunk := src.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest() == upload.sha256

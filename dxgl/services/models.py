@@ -27,7 +27,7 @@ from dxgl.services.auth import Caller
 from dxgl.services.pagination import Page, fetch_page
 from dxgl.services.render_settings import validate_render_settings
 from dxgl.services.uploads import UploadedFile, require_content
-from dxgl.storage import LocalStorage
+from dxgl.storage import Storage
 from dxgl.tables import Account, Model3D, ModelTag, Render
 from dxgl.timeutil import utcnow
 from dxgl.uow import on_rollback
@@ -42,7 +42,7 @@ _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 class ModelIntake:
     """Where new model files go, and the deployment's limits on them (``DXGL_*`` settings)."""
 
-    storage: LocalStorage
+    storage: Storage
     free_upload_limit: int
     limit_bytes: int
     ingest_timeout_s: float
@@ -51,7 +51,7 @@ class ModelIntake:
     system_preview: bool = True  # DXGL_SYSTEM_PREVIEW: a new model gets a free system preview
 
     @classmethod
-    def of(cls, storage: LocalStorage, settings: Settings) -> ModelIntake:
+    def of(cls, storage: Storage, settings: Settings) -> ModelIntake:
         return cls(
             storage=storage,
             free_upload_limit=settings.free_upload_limit,
@@ -162,7 +162,7 @@ async def upload_model(
         # The preview first: its id is queued before the first render's (docs/api.md, "System previews").
         preview = await renders.create_system_preview(session, caller, model=model) if intake.system_preview else None
         render = await renders.create_renders(session, caller, items=[(model, settings_raw)])
-        _publish_files(session, intake.storage, prepared, model)
+        await _publish_files(session, intake.storage, prepared, upload, model)
         return UploadResult(model, render[0], duplicate=False, preview=preview)
     finally:
         upload.discard()
@@ -170,17 +170,26 @@ async def upload_model(
             prepared.discard()
 
 
-def _publish_files(
-    session: AsyncSession, storage: LocalStorage, prepared: model_files.PreparedFile, model: Model3D
+async def _publish_files(
+    session: AsyncSession,
+    storage: Storage,
+    prepared: model_files.PreparedFile,
+    upload: UploadedFile,
+    model: Model3D,
 ) -> None:
     """Publish the model file (and the decoded copy, when there is one) under the model's keys;
-    each is removed again if the transaction does not commit."""
+    each is removed again if the transaction does not commit. On an object store a GLB upload is
+    copied inside the server from the temporary object it streamed into; anything else is uploaded
+    from the scratch folder (in a thread: a multipart upload, never the whole file in memory)."""
     files = [(prepared.glb_path, model.storage_key)]
     if prepared.decoded_path is not None and model.decoded_key:
         files.append((prepared.decoded_path, model.decoded_key))
     for path, key in files:
-        storage.publish(path, key)
         on_rollback(session, partial(storage.delete, key))
+        if key == model.storage_key and prepared.glb_is_upload and upload.staged_key:
+            await asyncio.to_thread(storage.copy, upload.staged_key, key)
+        else:
+            await asyncio.to_thread(storage.publish, path, key)
 
 
 async def _duplicate(session: AsyncSession, caller: Caller, model: Model3D, raw: Any) -> UploadResult:
@@ -366,17 +375,17 @@ async def delete_model(session: AsyncSession, caller: Caller, model_id: str) -> 
 
 
 async def model_file(
-    session: AsyncSession, caller: Caller, model_id: str, *, storage: LocalStorage, decoded: bool = False
-) -> tuple[Model3D, Path]:
+    session: AsyncSession, caller: Caller, model_id: str, *, storage: Storage, decoded: bool = False
+) -> tuple[Model3D, str]:
     """The model file (as uploaded, or the converted GLB), or with ``decoded=True`` the GLB renders
     load (``assets.render_source_key``: the decoded copy when there is one; what a browser's 3D view
-    needs, with no Draco, meshopt or KTX2 decoder)."""
+    needs, with no Draco, meshopt or KTX2 decoder). Returns the model and the blob's storage key."""
     caller.require(Scope.MODELS_READ)
     model = await scoped.live_model(session, caller.account_id, model_id)
-    path = storage.path(render_source_key(model) if decoded else model.storage_key)
-    if not path.is_file():
+    key = render_source_key(model) if decoded else model.storage_key
+    if await storage.stat_async(key) is None:
         raise DxglError(ErrorCode.FILE_NOT_FOUND)
-    return model, path
+    return model, key
 
 
 async def check_hash(session: AsyncSession, caller: Caller, sha256: Any) -> Model3D | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from PIL import Image
@@ -31,7 +30,7 @@ from dxgl.ids import new_id
 from dxgl.services import json_input, scoped
 from dxgl.services.auth import Caller
 from dxgl.services.uploads import UploadedFile, require_content
-from dxgl.storage import LocalStorage
+from dxgl.storage import Storage
 from dxgl.tables import Overlay
 from dxgl.uow import after_commit, on_rollback
 
@@ -97,7 +96,7 @@ async def upload_overlay(
     session: AsyncSession,
     caller: Caller | None,
     *,
-    storage: LocalStorage,
+    storage: Storage,
     upload: UploadedFile,
     layer: Any = None,
     name: Any = None,
@@ -132,8 +131,8 @@ async def upload_overlay(
         overlay.storage_key = key = overlay_key(overlay.id, SUFFIX[info.media_type])
         session.add(overlay)
         await session.flush()
-        storage.publish(upload.path, key)
         on_rollback(session, lambda: storage.delete(key))
+        await asyncio.to_thread(storage.publish, upload.path, key)
         return overlay
     finally:
         upload.discard()
@@ -148,18 +147,17 @@ async def list_overlays(session: AsyncSession, caller: Caller, *, layer: Any = N
     return list((await session.execute(query)).scalars())
 
 
-async def overlay_image(
-    session: AsyncSession, caller: Caller, overlay_id: str, *, storage: LocalStorage
-) -> tuple[Overlay, Path]:
-    """An overlay's stored image (the caller's own or a system overlay), e.g. for the portal's list."""
+async def overlay_image(session: AsyncSession, caller: Caller, overlay_id: str, *, storage: Storage) -> Overlay:
+    """An overlay whose stored image (``storage_key``) the caller may download: its own or a system
+    overlay, e.g. for the portal's list."""
     caller.require(Scope.OVERLAYS_READ)
     overlay = await scoped.visible_overlay(session, caller.account_id, overlay_id)
-    if overlay is None or not storage.exists(overlay.storage_key):
+    if overlay is None or await storage.stat_async(overlay.storage_key) is None:
         raise DxglError(ErrorCode.OVERLAY_NOT_FOUND)
-    return overlay, storage.path(overlay.storage_key)
+    return overlay
 
 
-async def delete_overlay(session: AsyncSession, caller: Caller, overlay_id: str, *, storage: LocalStorage) -> Overlay:
+async def delete_overlay(session: AsyncSession, caller: Caller, overlay_id: str, *, storage: Storage) -> Overlay:
     """Delete one of the caller's overlays and its image (system overlays are not theirs to delete)."""
     caller.require(Scope.OVERLAYS_WRITE)
     overlay = await scoped.visible_overlay(session, caller.account_id, overlay_id)
@@ -191,16 +189,18 @@ async def resolve_settings_overlays(session: AsyncSession, caller: Caller, setti
         settings.setdefault(ref.align_field, overlay.alignment)
 
 
-async def overlay_paths(session: AsyncSession, settings: dict[str, Any], *, storage: LocalStorage) -> dict[str, Path]:
-    """For a job: the image files of the render's overlays, as JobSpec keyword arguments."""
-    found: dict[str, Path] = {}
+async def overlay_keys(session: AsyncSession, settings: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """For a job: the render's overlays (their id and storage key), by JobSpec keyword argument.
+    The job fetches the images (``BlobCache``); one that is gone is overlay_not_found."""
+    found: dict[str, tuple[str, str]] = {}
     for ref in OVERLAY_REFS:
         if ref.image_field in settings:
             overlay = await session.get(Overlay, settings[ref.image_field])
-            if overlay is None or not storage.exists(overlay.storage_key):
-                raise DxglError(
-                    ErrorCode.OVERLAY_NOT_FOUND,
-                    f"The overlay {settings[ref.image_field]} was deleted; choose another one",
-                )
-            found[_JOB_IMAGE_ARG[ref.image_field]] = storage.path(overlay.storage_key)
+            if overlay is None:
+                raise overlay_gone(settings[ref.image_field])
+            found[_JOB_IMAGE_ARG[ref.image_field]] = (overlay.id, overlay.storage_key)
     return found
+
+
+def overlay_gone(overlay_id: Any) -> DxglError:
+    return DxglError(ErrorCode.OVERLAY_NOT_FOUND, f"The overlay {overlay_id} was deleted; choose another one")

@@ -24,7 +24,7 @@ from dxgl.services.render_settings import (
     system_preview_settings,
     validate_render_settings,
 )
-from dxgl.storage import LocalStorage
+from dxgl.storage import Storage
 from dxgl.tables import Account, Model3D, Render
 from dxgl.uow import after_commit, enqueue_after_commit, publish_after_commit
 
@@ -176,7 +176,7 @@ async def dismiss_render(session: AsyncSession, caller: Caller, render_id: str) 
     return render
 
 
-async def delete_render(session: AsyncSession, caller: Caller, render_id: str, *, storage: LocalStorage) -> Render:
+async def delete_render(session: AsyncSession, caller: Caller, render_id: str, *, storage: Storage) -> Render:
     """Delete the render and its files (video, poster, thumbnail, ...) once the deletion commits.
     A render deleted before it finished is refunded once (``render_state.delete``; docs/credits.md);
     a system preview is deleted like any render, with nothing to refund (nothing was charged)."""
