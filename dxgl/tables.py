@@ -216,3 +216,71 @@ class IdempotencyRecord(SQLModel, table=True):
     response_headers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime = Field(index=True)
+
+
+# --- webhooks (docs/webhooks.md; rules in dxgl/services/webhooks.py) ------------------------------
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """An account's webhook endpoint. ``secret`` is kept as it is (not hashed): every delivery is
+    signed with it (an HMAC needs the key itself); ``previous_secret`` also signs until
+    ``previous_secret_expires_at`` after a rotation."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: str = Field(primary_key=True, max_length=32)
+    account_id: str = Field(foreign_key="accounts.id", index=True, max_length=32)
+    url: str = Field(max_length=2048)
+    description: str = Field(default="", max_length=500)
+    events: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # credits.low fires when a charge takes the balance (paid + free) from at least this to below it.
+    credits_low_threshold: int = Field(default=10)
+    secret: str = Field(max_length=64)
+    previous_secret: str | None = Field(default=None, max_length=64)
+    previous_secret_expires_at: datetime | None = None
+    enabled: bool = Field(default=True)
+    disabled_reason: str | None = Field(default=None, max_length=500)
+    disabled_at: datetime | None = None
+    # The first failure of the current run of failures (None after a success): a day of it disables.
+    failing_since: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event for one endpoint: the outbox row, written in the transaction that caused the
+    event. ``body`` is the JSON exactly as sent (every attempt signs the same bytes); ``seq`` orders
+    the deliveries of one ``ordering_key`` (a render's id) per endpoint."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
+
+    seq: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(unique=True, max_length=40)  # the webhook-id header, the same on every retry
+    endpoint_id: str = Field(foreign_key="webhook_endpoints.id", index=True, max_length=32)
+    account_id: str = Field(foreign_key="accounts.id", index=True, max_length=32)
+    event_type: str = Field(max_length=32)
+    ordering_key: str | None = Field(default=None, max_length=32)
+    body: str
+    status: str = Field(default="pending", max_length=16)  # pending | succeeded | failed
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    lease_until: datetime | None = None
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    completed_at: datetime | None = None
+
+
+class WebhookAttempt(SQLModel, table=True):
+    """One try of a delivery: what the endpoint answered (or why nothing was sent) and how long it took."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_seq: int = Field(foreign_key="webhook_deliveries.seq", index=True)
+    number: int
+    status_code: int | None = None
+    duration_ms: int = 0
+    error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow)

@@ -13,7 +13,6 @@ import hashlib
 import ipaddress
 import re
 import secrets
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
@@ -23,12 +22,11 @@ import httpx
 from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 
-from .netpolicy import IPAddress, check_address, literal_address, refuse
+from .netpolicy import DEFAULT_PORTS, IPAddress, literal_address, parse_url, refuse, resolve_checked
 from .sniff import SNIFF_BYTES, sniff_format
 
 MAX_REDIRECTS = 5
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
-DEFAULT_PORTS = {"http": 80, "https": 443}
 FILENAME_UNSAFE = re.compile(r"[^\w.\- ]+")
 MAX_FILENAME = 200
 
@@ -43,36 +41,12 @@ class FetchedFile:
 
 
 def _parse(url: str) -> httpx.URL:
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError, ValueError) as exc:
-        raise refuse(f"the URL is malformed ({exc})") from None
-    if parsed.scheme not in DEFAULT_PORTS:
-        raise refuse(f"only http and https URLs can be fetched, not {parsed.scheme or 'a relative URL'!r}")
-    if not parsed.host:
-        raise refuse("the URL has no host")
-    if parsed.userinfo:
-        raise refuse("URLs with a user name or password are not accepted")
-    return parsed
+    return parse_url(url)
 
 
 async def _resolve(host: str, port: int, *, allow_private: bool) -> IPAddress:
-    """The one address to connect to; every address the name resolves to must pass the policy."""
-    literal = literal_address(host)
-    if literal is not None:
-        check_address(literal, host, allow_private=allow_private)
-        return literal
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise refuse(f"host {host!r} could not be resolved ({exc})") from None
-    addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
-    if not addresses:
-        raise refuse(f"host {host!r} has no address")
-    for address in addresses:
-        check_address(address, host, allow_private=allow_private)
-    return addresses[0]
+    """The one address to connect to (the network policy's rule, shared with webhook delivery)."""
+    return await resolve_checked(host, port, allow_private=allow_private)
 
 
 def _peer_address(response: httpx.Response) -> IPAddress | None:

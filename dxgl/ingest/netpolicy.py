@@ -1,14 +1,19 @@
 """Which network destinations URL ingest may connect to (the SSRF rules, in one place).
 
 Checked on the resolved IP address that is then connected to, for the first request and every
-redirect. Obscure numeric host spellings (``2130706433``, ``0x7f.1``, ``0177.1``, ``127.1``) are refused
+redirect. Webhook deliveries use the same rules (``parse_url`` and ``resolve_checked``), at creation
+and again before every attempt. Obscure numeric host spellings (``2130706433``, ``0x7f.1``, ``0177.1``, ``127.1``) are refused
 outright: browsers and libc read them as IPv4 addresses, and no legitimate model URL needs them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import re
+import socket
+
+import httpx
 
 from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
@@ -95,3 +100,44 @@ def check_address(address: IPAddress, host: str, *, allow_private: bool) -> None
     reason = address_refusal(address, allow_private=allow_private)
     if reason is not None:
         raise refuse(f"host {host!r} resolves to {address}, {reason}; only public addresses may be fetched")
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def parse_url(url: str) -> httpx.URL:
+    """An http(s) URL with a host and no user name or password, else invalid_url."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        raise refuse(f"the URL is malformed ({exc})") from None
+    if parsed.scheme not in DEFAULT_PORTS:
+        raise refuse(f"only http and https URLs are accepted, not {parsed.scheme or 'a relative URL'!r}")
+    if not parsed.host:
+        raise refuse("the URL has no host")
+    if parsed.userinfo:
+        raise refuse("URLs with a user name or password are not accepted")
+    return parsed
+
+
+def port_of(url: httpx.URL) -> int:
+    return url.port or DEFAULT_PORTS[url.scheme]
+
+
+async def resolve_checked(host: str, port: int, *, allow_private: bool) -> IPAddress:
+    """The one address to connect to; every address the name resolves to must pass the policy."""
+    literal = literal_address(host)
+    if literal is not None:
+        check_address(literal, host, allow_private=allow_private)
+        return literal
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise refuse(f"host {host!r} could not be resolved ({exc})") from None
+    addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+    if not addresses:
+        raise refuse(f"host {host!r} has no address")
+    for address in addresses:
+        check_address(address, host, allow_private=allow_private)
+    return addresses[0]

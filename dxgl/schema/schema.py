@@ -14,6 +14,7 @@ from dxgl.schema.mutations import Mutation
 from dxgl.schema.overlays import OverlayMutation, OverlayQuery
 from dxgl.schema.queries import Query
 from dxgl.schema.subscriptions import Subscription
+from dxgl.schema.webhooks import WebhookMutation, WebhookQuery
 
 
 class DxglSchema(strawberry.Schema):
@@ -23,12 +24,12 @@ class DxglSchema(strawberry.Schema):
 
 
 @strawberry.type(name="Query")
-class RootQuery(Query, OverlayQuery):
+class RootQuery(Query, OverlayQuery, WebhookQuery):
     pass
 
 
 @strawberry.type(name="Mutation")
-class RootMutation(Mutation, OverlayMutation):
+class RootMutation(Mutation, OverlayMutation, WebhookMutation):
     pass
 
 

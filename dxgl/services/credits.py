@@ -14,6 +14,7 @@ from sqlmodel import col
 
 from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
+from dxgl.services import webhooks
 from dxgl.services.render_settings import free_credits_may_pay, is_dataset, render_cost
 from dxgl.tables import Account, LedgerEntry, Render
 
@@ -66,12 +67,22 @@ async def charge(session: AsyncSession, *, account_id: str, renders: list[Render
             )
         paid = sum(p for p, _ in split)
         free = sum(f for _, f in split)
-        result = await session.execute(
-            update(Account)
-            .where(col(Account.id) == account_id, col(Account.paid_credits) >= paid, col(Account.free_credits) >= free)
-            .values(paid_credits=col(Account.paid_credits) - paid, free_credits=col(Account.free_credits) - free)
-        )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
+        moved = (
+            await session.execute(
+                update(Account)
+                .where(
+                    col(Account.id) == account_id, col(Account.paid_credits) >= paid, col(Account.free_credits) >= free
+                )
+                .values(paid_credits=col(Account.paid_credits) - paid, free_credits=col(Account.free_credits) - free)
+                .returning(col(Account.paid_credits), col(Account.free_credits))
+            )
+        ).first()
+        if moved is not None:
+            # RETURNING gives the balance this very UPDATE left (a concurrent charge may have moved
+            # it since our read): credits.low compares exactly what this charge crossed.
+            after = (moved.paid_credits, moved.free_credits)
+            before = (after[0] + paid, after[1] + free)
+            await webhooks.credits_charged(session, account_id=account_id, before=before, after=after)
             break
     else:
         raise DxglError(ErrorCode.NO_CREDITS, "Not enough credits (the balance changed while charging; try again)")
