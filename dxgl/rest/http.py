@@ -1,5 +1,6 @@
 """Request and response plumbing of the REST adapter: the envelope, JSON bodies, authentication
-inside the request's unit of work."""
+inside the request's unit of work, the rate limit after it, and ``Idempotency-Key`` on the
+requests that create something (``creating``, ``run_idempotent``)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,17 @@ from starlette.responses import FileResponse, JSONResponse, MalformedRangeHeader
 from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 from dxgl.runtime import Runtime
-from dxgl.services import json_input
+from dxgl.services import idempotency, json_input, rate_limit
 from dxgl.services.auth import Caller, authenticate, single_authorization
 from dxgl.services.pagination import Page
+from dxgl.services.rate_limit import Bucket, Decision
 from dxgl.storage import LocalStorage
 
 MAX_JSON_BODY = 1024 * 1024
 
 Handler = Callable[[Request, AsyncSession, Caller], Awaitable[Response]]
+Endpoint = Callable[[Request], Awaitable[Response]]
+Work = Callable[[AsyncSession], Awaitable[Response]]
 
 
 def runtime(request: Request) -> Runtime:
@@ -90,13 +94,40 @@ async def caller_of(request: Request, session: AsyncSession) -> Caller:
     return await authenticate(session, authorization_of(request))
 
 
+async def limit(request: Request, caller: Caller, bucket: Bucket = Bucket.REQUESTS) -> Decision | None:
+    """Take one request from the caller's bucket: 429 ``rate_limited`` when it is empty
+    (``dxgl.services.rate_limit``; the limiter is this process's, one per Runtime)."""
+    rt = runtime(request)
+    return await rate_limit.limiter_for(rt, rt.settings).check(caller, bucket)
+
+
+def with_limit_headers(response: Response, decision: Decision | None) -> Response:
+    """A successful response tells the client where its bucket stands (RateLimit-*)."""
+    if decision is not None:
+        response.headers.update(decision.headers())
+    return response
+
+
+async def writer_caller(request: Request, *, upload: bool = False) -> tuple[Caller, Decision | None]:
+    """Authenticate in a short transaction of its own (uploads and URL ingest then stream and parse
+    for a long time, and must not hold a transaction meanwhile), then the rate limits: the
+    request's, and with ``upload`` the stricter uploads bucket, both before the body is read."""
+    async with runtime(request).unit_of_work() as session:
+        caller = await caller_of(request, session)
+    decision = await limit(request, caller)
+    if upload:
+        await limit(request, caller, Bucket.UPLOADS)
+    return caller, decision
+
+
 # Methods whose requests carry a body that a handler may read.
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
-def authed(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """Run ``handler`` in one unit of work with the authenticated caller. The body (JSON routes)
-    is read whole first, so the transaction spans database work only, never client I/O."""
+def authed(handler: Handler) -> Endpoint:
+    """Run ``handler`` in one unit of work with the authenticated caller, within its rate limit.
+    The body (JSON routes) is read whole first, so the transaction spans database work only,
+    never client I/O."""
 
     async def endpoint(request: Request) -> Response:
         authorization = authorization_of(request)  # a doubled header is refused before any read
@@ -104,7 +135,86 @@ def authed(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             await read_body(request)
         async with runtime(request).unit_of_work() as session:
             caller = await authenticate(session, authorization)
-            return await handler(request, session, caller)
+            decision = await limit(request, caller)
+            response = await handler(request, session, caller)
+        return with_limit_headers(response, decision)
+
+    endpoint.__name__ = handler.__name__
+    endpoint.__doc__ = handler.__doc__
+    return endpoint
+
+
+# --- Idempotency-Key (docs/api.md, "Idempotent requests") -----------------------------------------
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The request's ``Idempotency-Key`` (None when absent); 400 when malformed or sent twice."""
+    values = request.headers.getlist(idempotency.HEADER)
+    if len(values) > 1:
+        raise DxglError(ErrorCode.INVALID_REQUEST, f"Send one {idempotency.HEADER} header, not several")
+    return idempotency.validate_key(values[0] if values else None)
+
+
+def operation_of(request: Request) -> str:
+    """What a fingerprint starts with: the method and the full path (``POST /v1/renders``)."""
+    return f"{request.method} {request.url.path}"
+
+
+# Response headers a replay repeats (the rate-limit headers are the replay's own).
+_REPLAYED_HEADERS = ("content-type", "location")
+
+
+def _replay(replay: idempotency.Replay) -> Response:
+    headers = {**replay.headers, "Idempotent-Replayed": "true"}
+    return Response(replay.body.encode(), status_code=replay.status_code, headers=headers)
+
+
+def _recorded(response: Response) -> idempotency.Replay:
+    headers = {k: v for k, v in response.headers.items() if k in _REPLAYED_HEADERS}
+    return idempotency.Replay(response.status_code, bytes(response.body).decode(), headers)
+
+
+async def run_idempotent(request: Request, caller: Caller, key: str | None, request_hash: str, work: Work) -> Response:
+    """Run ``work`` (a handler body, given the unit of work's session) once per ``key``: without a
+    key, just run it; with one, ``services.idempotency.run_once`` (claim, run and record in one
+    transaction, or replay the first response; a failure releases the key)."""
+    rt = runtime(request)
+    if key is None:
+        async with rt.unit_of_work() as session:
+            return await work(session)
+    outcome = await idempotency.run_once(
+        rt.unit_of_work,
+        account_id=caller.account_id,
+        key=key,
+        request_hash=request_hash,
+        work=work,
+        record=_recorded,
+    )
+    return _replay(outcome) if isinstance(outcome, idempotency.Replay) else outcome
+
+
+def creating(handler: Handler) -> Endpoint:
+    """``authed`` for a POST that creates something: the same, plus ``Idempotency-Key`` (the
+    fingerprint is the method, the path and the JSON body). Apply it instead of ``@authed``."""
+    plain = authed(handler)
+
+    async def endpoint(request: Request) -> Response:
+        authorization = authorization_of(request)
+        key = idempotency_key(request)
+        if key is None:
+            return await plain(request)  # one transaction, exactly as without idempotency
+        body = await read_body(request)
+        async with runtime(request).unit_of_work() as session:
+            caller = await authenticate(session, authorization)
+        decision = await limit(request, caller)
+        response = await run_idempotent(
+            request,
+            caller,
+            key,
+            idempotency.json_fingerprint(operation_of(request), body),
+            lambda session: handler(request, session, caller),
+        )
+        return with_limit_headers(response, decision)
 
     endpoint.__name__ = handler.__name__
     endpoint.__doc__ = handler.__doc__

@@ -9,49 +9,78 @@ from starlette.routing import Route
 
 from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
-from dxgl.rest.http import authed, caller_of, json_object, ok, page_of, paged, runtime
+from dxgl.rest.http import (
+    authed,
+    idempotency_key,
+    json_object,
+    ok,
+    operation_of,
+    page_of,
+    paged,
+    read_body,
+    run_idempotent,
+    runtime,
+    with_limit_headers,
+    writer_caller,
+)
 from dxgl.rest.multipart import read_multipart
 from dxgl.rest.serializers import model_detail_json, model_json
-from dxgl.services import models
+from dxgl.services import idempotency, models
 from dxgl.services.auth import Caller
+from dxgl.services.rate_limit import Decision
 from dxgl.tables import Model3D
 
 
-async def _writer(request: Request) -> Caller:
-    """Authenticate in a short transaction of its own: uploads and URL ingest then stream and parse
-    for a long time, and must not hold a transaction (on SQLite, the write lock) meanwhile."""
-    async with runtime(request).unit_of_work() as session:
-        caller = await caller_of(request, session)
+async def _writer(request: Request) -> tuple[Caller, Decision | None]:
+    """Authenticate (a short transaction of its own: uploads and URL ingest then stream and parse
+    for a long time), the rate limits (the uploads bucket too) and the scope, before the body."""
+    caller, decision = await writer_caller(request, upload=True)
     models.authorize_upload(caller)
-    return caller
+    return caller, decision
 
 
 async def upload_model(request: Request) -> Response:
-    """POST /v1/models: authenticate first, then stream the body to storage."""
+    """POST /v1/models: authenticate first, then stream the body to storage. With an
+    Idempotency-Key the request is the file's SHA-256 (and name) and the other fields."""
     rt = runtime(request)
-    caller = await _writer(request)
+    key = idempotency_key(request)
+    caller, decision = await _writer(request)
     form = await read_multipart(
         request, rt.storage, limit=rt.settings.upload_limit_bytes, idle_timeout_s=rt.settings.body_timeout_seconds
     )
-    if form.file is None:
+    upload = form.file
+    if upload is None:
         raise DxglError(ErrorCode.NO_FILE, "No file in upload request: send it in a multipart field named 'file'")
-    async with rt.unit_of_work() as session:
+
+    async def work(session: AsyncSession) -> Response:
         result = await models.upload_model(
             session,
             caller,
             intake=models.ModelIntake.of(rt.storage, rt.settings),
-            upload=form.file,
+            upload=upload,
             raw_settings=form.fields.get("renderSettings"),
         )
-    return ok(_upload_json(result), status=201)
+        return ok(_upload_json(result), status=201)
+
+    fingerprint = idempotency.upload_fingerprint(
+        operation_of(request), sha256=upload.sha256, filename=upload.filename, fields=form.fields
+    )
+    try:
+        response = await run_idempotent(request, caller, key, fingerprint, work)
+    finally:
+        upload.discard()  # consumed by the service; a replay (or a conflict) never used it
+    return with_limit_headers(response, decision)
 
 
 async def ingest_model(request: Request) -> Response:
     """POST /v1/models/ingest {"url", "renderSettings"}."""
-    caller = await _writer(request)
+    key = idempotency_key(request)
+    caller, decision = await _writer(request)
+    raw = await read_body(request)
     body = await json_object(request)
     rt = runtime(request)
-    async with rt.unit_of_work() as session:
+
+    async def work(session: AsyncSession) -> Response:
         result = await models.ingest_model(
             session,
             caller,
@@ -59,7 +88,10 @@ async def ingest_model(request: Request) -> Response:
             url=body.get("url"),
             raw_settings=body.get("renderSettings"),
         )
-    return ok(_upload_json(result), status=201)
+        return ok(_upload_json(result), status=201)
+
+    fingerprint = idempotency.json_fingerprint(operation_of(request), raw)
+    return with_limit_headers(await run_idempotent(request, caller, key, fingerprint, work), decision)
 
 
 def _upload_json(result: models.UploadResult) -> dict:

@@ -22,6 +22,7 @@ from dxgl.rest.openapi_parts import (
     AUTH_CODES,
     ID,
     ID_PARAM,
+    IDEMPOTENCY_PARAM,
     JSON,
     JSON_BODY_CODES,
     LAYER,
@@ -53,14 +54,19 @@ def operation(
     errors: tuple[str, ...] = (),
     params: list[Schema] | None = None,
     body: Schema | None = None,
+    idempotent: bool = False,
 ) -> Schema:
-    """One operation; ``scope=None`` means no authentication."""
+    """One operation; ``scope=None`` means no authentication. ``idempotent``: a creating POST that
+    takes ``Idempotency-Key`` (docs/api.md, "Idempotent requests")."""
     codes = (
         *(AUTH_CODES if scope else ()),
         *(JSON_BODY_CODES if body and JSON in body["content"] else ()),
         *errors,
+        *(("invalid_request", "idempotency_conflict") if idempotent else ()),
         *ALWAYS_CODES,
     )
+    if idempotent:
+        params = [*(params or []), IDEMPOTENCY_PARAM]
     op: Schema = {"summary": summary, "responses": {**ok, **error_responses(codes)}}
     op["security"] = [{"bearerAuth": [scope]}] if scope else []
     if params:
@@ -85,6 +91,14 @@ UPLOAD_ERRORS = (
 )
 
 
+BATCH_RENDERS: Schema = {
+    "type": "array",
+    "minItems": 1,
+    "maxItems": MAX_BATCH,
+    "items": obj({"modelId": ID, "renderSettings": ref("RenderSettings")}, required=("modelId",)),
+}
+
+
 def paths() -> dict[str, dict[str, Schema]]:
     created = {"201": json_ok(data_envelope(ref("UploadCreated")), "Model stored and its first render queued")}
     detail = {"200": json_ok(data_envelope(ref("ModelDetail")))}
@@ -100,6 +114,7 @@ def paths() -> dict[str, dict[str, Schema]]:
                 scope="models:write",
                 ok=created,
                 errors=UPLOAD_ERRORS,
+                idempotent=True,
                 body=multipart_body(
                     {"file": {"type": "string", "format": "binary"}, "renderSettings": ref("RenderSettings")},
                     json_fields=("renderSettings",),
@@ -128,6 +143,7 @@ def paths() -> dict[str, dict[str, Schema]]:
                 scope="models:write",
                 ok=created,
                 errors=(*UPLOAD_ERRORS, "url_required", "invalid_url", "timeout"),
+                idempotent=True,
                 body=json_body(
                     obj(
                         {"url": {"type": "string", "format": "uri"}, "renderSettings": ref("RenderSettings")},
@@ -205,6 +221,7 @@ def paths() -> dict[str, dict[str, Schema]]:
                 "Create a render",
                 scope="renders:write",
                 ok={"201": json_ok(data_envelope(ref("RenderCreated")))},
+                idempotent=True,
                 errors=("model_id_required", "invalid_settings", "no_credits", *model_404),
                 body=json_body(obj({"modelId": ID, "renderSettings": ref("RenderSettings")}, required=("modelId",))),
             ),
@@ -230,6 +247,7 @@ def paths() -> dict[str, dict[str, Schema]]:
                 "Create up to 100 renders, charged all or none",
                 scope="renders:write",
                 ok={"201": json_ok(data_envelope({"type": "array", "items": ref("BatchItem")}))},
+                idempotent=True,
                 errors=(
                     "renders_required",
                     "too_many",
@@ -238,19 +256,29 @@ def paths() -> dict[str, dict[str, Schema]]:
                     "no_credits",
                     *model_404,
                 ),
+                body=json_body(obj({"renders": BATCH_RENDERS})),
+            ),
+        },
+        "/quote": {
+            "post": operation(
+                "What creating a render (modelId, renderSettings) or a batch (renders) would charge; nothing is "
+                "created (dxgl extension)",
+                scope="renders:read",
+                ok={"200": json_ok(data_envelope(ref("Quote")))},
+                errors=(
+                    "renders_required",
+                    "too_many",
+                    "model_id_required",
+                    "invalid_settings",
+                    *model_404,
+                ),
                 body=json_body(
-                    obj(
-                        {
-                            "renders": {
-                                "type": "array",
-                                "minItems": 1,
-                                "maxItems": MAX_BATCH,
-                                "items": obj(
-                                    {"modelId": ID, "renderSettings": ref("RenderSettings")}, required=("modelId",)
-                                ),
-                            }
-                        }
-                    )
+                    {
+                        "anyOf": [
+                            obj({"modelId": ID, "renderSettings": ref("RenderSettings")}, required=("modelId",)),
+                            obj({"renders": BATCH_RENDERS}),
+                        ]
+                    }
                 ),
             ),
         },
@@ -315,6 +343,7 @@ def paths() -> dict[str, dict[str, Schema]]:
                 "Upload an overlay image (PNG, JPEG, WebP; max 10 MB)",
                 scope="overlays:write",
                 ok={"200": json_ok(data_envelope(ref("Overlay")))},
+                idempotent=True,
                 errors=("no_file", "invalid_format", "file_too_large", "invalid_request"),
                 body=multipart_body(
                     {

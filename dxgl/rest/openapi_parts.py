@@ -27,8 +27,9 @@ from dxgl.contract import (
 Schema = dict[str, Any]
 JSON = "application/json"
 
-# Codes every authenticated operation can answer, and every operation that reads a JSON body.
-AUTH_CODES = ("unauthorized", "token_expired", "forbidden", "insufficient_scope")
+# Codes every authenticated operation can answer (rate limits apply per token), and every
+# operation that reads a JSON body.
+AUTH_CODES = ("unauthorized", "token_expired", "forbidden", "insufficient_scope", "rate_limited")
 JSON_BODY_CODES = ("invalid_json", "invalid_request")
 ALWAYS_CODES = ("internal",)
 
@@ -241,6 +242,24 @@ def component_schemas() -> dict[str, Schema]:
             required=("id", "layer", "alignment", "name"),
             closed=False,
         ),
+        "Quote": obj(
+            {
+                "credits": {"type": "integer", "minimum": 0, "description": "The total price"},
+                "items": {
+                    "type": "array",
+                    "items": obj(
+                        {
+                            "modelId": ID,
+                            "credits": {"type": "integer", "minimum": 0},
+                            "paidBy": {"type": "string", "enum": ["paid", "free"]},
+                            "watermark": {"type": "boolean"},
+                        }
+                    ),
+                },
+                "balance": obj({"paid": {"type": "integer", "minimum": 0}, "free": {"type": "integer", "minimum": 0}}),
+                "sufficient": {"type": "boolean", "description": "false: creating it would be no_credits"},
+            }
+        ),
         "Health": obj({"status": {"type": "string", "enum": ["ok"]}, "database": {"type": "string", "enum": ["ok"]}}),
     }
 
@@ -313,6 +332,15 @@ PAGE_PARAMS = [
     ),
     query("offset", {"type": "integer", "minimum": 0, "default": 0}),
 ]
+IDEMPOTENCY_PARAM = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "dxgl extension: the same key with the same request within 24 h replays the first response "
+    "(Idempotent-Replayed: true); with another request it is 409 idempotency_conflict. Per account.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+}
+
 RANGE_PARAM = {
     "name": "Range",
     "in": "header",

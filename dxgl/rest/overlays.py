@@ -11,9 +11,18 @@ from starlette.routing import Route
 
 from dxgl.contract import MAX_OVERLAY_BYTES, ErrorCode
 from dxgl.errors import DxglError
-from dxgl.rest.http import authed, caller_of, ok, runtime
+from dxgl.rest.http import (
+    authed,
+    idempotency_key,
+    ok,
+    operation_of,
+    run_idempotent,
+    runtime,
+    with_limit_headers,
+    writer_caller,
+)
 from dxgl.rest.multipart import read_multipart
-from dxgl.services import overlays
+from dxgl.services import idempotency, overlays
 from dxgl.services.auth import Caller
 from dxgl.tables import Overlay
 from dxgl.timeutil import iso
@@ -36,28 +45,39 @@ def overlay_json(overlay: Overlay) -> dict[str, Any]:
 
 async def upload_overlay(request: Request) -> Response:
     rt = runtime(request)
-    async with rt.unit_of_work() as session:
-        caller = await caller_of(request, session)
+    key = idempotency_key(request)
+    caller, decision = await writer_caller(request, upload=True)
     overlays.authorize_upload(caller)  # before the body is read
     form = await read_multipart(
         request, rt.storage, limit=MAX_OVERLAY_BYTES, idle_timeout_s=rt.settings.body_timeout_seconds
     )
-    if form.file is None:
+    upload = form.file
+    if upload is None:
         raise DxglError(
             ErrorCode.NO_FILE, "No file in upload request: send the image in a multipart field named 'file'"
         )
-    async with rt.unit_of_work() as session:
+
+    async def work(session: AsyncSession) -> Response:
         overlay = await overlays.upload_overlay(
             session,
             caller,
             storage=rt.storage,
-            upload=form.file,
+            upload=upload,
             layer=form.fields.get("layer"),
             name=form.fields.get("name"),
             description=form.fields.get("description"),
             alignment=form.fields.get("alignment"),
         )
-    return ok(overlay_created_json(overlay))
+        return ok(overlay_created_json(overlay))
+
+    fingerprint = idempotency.upload_fingerprint(
+        operation_of(request), sha256=upload.sha256, filename=upload.filename, fields=form.fields
+    )
+    try:
+        response = await run_idempotent(request, caller, key, fingerprint, work)
+    finally:
+        upload.discard()  # consumed by the service; a replay (or a conflict) never used it
+    return with_limit_headers(response, decision)
 
 
 @authed

@@ -1,4 +1,5 @@
-"""/v1/renders endpoints (create, batch, list, get, dismiss, delete)."""
+"""/v1/renders endpoints (create, batch, list, get, dismiss, delete) and /v1/quote (what creating
+would charge). Creating takes an ``Idempotency-Key`` (``creating``)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ from starlette.routing import Route
 
 from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
-from dxgl.rest.http import authed, json_object, ok, page_of, paged, runtime
+from dxgl.rest.http import authed, creating, json_object, ok, page_of, paged, runtime
 from dxgl.rest.serializers import batch_item_json, render_created_json, render_json
-from dxgl.services import renders
+from dxgl.services import quote, renders
 from dxgl.services.auth import Caller
 
 
-@authed
+@creating
 async def create_render(request: Request, session: AsyncSession, caller: Caller) -> Response:
     body = await json_object(request)
     render = await renders.create_render(
@@ -24,11 +25,25 @@ async def create_render(request: Request, session: AsyncSession, caller: Caller)
     return ok(render_created_json(render), status=201)
 
 
-@authed
+@creating
 async def create_batch(request: Request, session: AsyncSession, caller: Caller) -> Response:
     body = await json_object(request)
     created = await renders.create_batch(session, caller, items=body.get("renders"))
     return ok([batch_item_json(r) for r in created], status=201)
+
+
+@authed
+async def quote_renders(request: Request, session: AsyncSession, caller: Caller) -> Response:
+    """dxgl's extension: the body of POST /v1/renders, or of /v1/renders/batch ("renders"); nothing
+    is created."""
+    body = await json_object(request)
+    if "renders" in body:
+        result = await quote.quote_batch(session, caller, items=body.get("renders"))
+    else:
+        result = await quote.quote_render(
+            session, caller, model_id=body.get("modelId"), raw_settings=body.get("renderSettings")
+        )
+    return ok(result.json())
 
 
 def _optional_flag(request: Request, name: str) -> bool | None:
@@ -79,4 +94,5 @@ routes = [
     Route("/renders/{id}", get_render, methods=["GET"]),
     Route("/renders/{id}", delete_render, methods=["DELETE"]),
     Route("/renders/{id}/dismiss", dismiss_render, methods=["PATCH"]),
+    Route("/quote", quote_renders, methods=["POST"]),
 ]

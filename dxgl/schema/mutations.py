@@ -1,5 +1,6 @@
 """Mutations: every write, each in one unit of work exactly like the REST handlers (commit at the
-boundary, renders queued after the commit). Rules live in the services; this only translates."""
+boundary, renders queued after the commit). Rules live in the services; this only translates.
+The creating mutations take ``idempotencyKey`` (``DxglContext.idempotent``; docs/api.md)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,17 @@ import strawberry
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
-from dxgl.schema.types import ApiToken, CreatedApiToken, Deleted, Model, Render, RenderRequest, UploadResult
+from dxgl.events import render_event
+from dxgl.schema.types import (
+    ApiToken,
+    CreatedApiToken,
+    Deleted,
+    IdempotencyKey,
+    Model,
+    Render,
+    RenderRequest,
+    UploadResult,
+)
 from dxgl.schema.uploads import receive_upload
 from dxgl.schema.vocabulary import RenderSettingsInput, settings_dict
 from dxgl.services import models as model_service
@@ -34,6 +45,7 @@ class Mutation:
         ctx = info.context
         rt = ctx.runtime
         caller = await ctx.caller()
+        await ctx.limit_uploads(caller)
         model_service.authorize_upload(caller)  # before reading the file, as REST does
         uploaded = await receive_upload(rt.storage, file, limit=rt.settings.upload_limit_bytes)
         async with ctx.unit_of_work() as session:
@@ -83,25 +95,40 @@ class Mutation:
 
     @strawberry.mutation(description="Create one render of a model; credits are charged now.")
     async def create_render(
-        self, info: Info, model_id: strawberry.ID | None = None, render_settings: RenderSettingsInput | None = None
+        self,
+        info: Info,
+        model_id: strawberry.ID | None = None,
+        render_settings: RenderSettingsInput | None = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> Render:
+        ctx = info.context
         raw_settings = settings_dict(render_settings)
-        async with info.context.unit_of_work() as session:
-            caller = await info.context.caller()
+        caller = await ctx.caller()
+
+        async def work(session: Any) -> dict[str, Any]:
             row = await render_service.create_render(session, caller, model_id=model_id, raw_settings=raw_settings)
-            return Render.from_row(row)
+            return render_event(row)
+
+        arguments = {"modelId": model_id, "renderSettings": raw_settings}
+        return Render.from_event(await ctx.idempotent(idempotency_key, "createRender", arguments, work))
 
     @strawberry.mutation(description="Create up to 100 renders at once: all are charged, or none.")
-    async def create_render_batch(self, info: Info, renders: list[RenderRequest] | None = None) -> list[Render]:
+    async def create_render_batch(
+        self, info: Info, renders: list[RenderRequest] | None = None, idempotency_key: IdempotencyKey = None
+    ) -> list[Render]:
+        ctx = info.context
         items = (
             None
             if renders is None
             else [{"modelId": r.model_id, "renderSettings": settings_dict(r.render_settings)} for r in renders]
         )
-        async with info.context.unit_of_work() as session:
-            caller = await info.context.caller()
-            rows = await render_service.create_batch(session, caller, items=items)
-            return [Render.from_row(r) for r in rows]
+        caller = await ctx.caller()
+
+        async def work(session: Any) -> list[dict[str, Any]]:
+            return [render_event(r) for r in await render_service.create_batch(session, caller, items=items)]
+
+        events = await ctx.idempotent(idempotency_key, "createRenderBatch", {"renders": items}, work)
+        return [Render.from_event(e) for e in events]
 
     @strawberry.mutation(description="Acknowledge a render in status error: it becomes failed.")
     async def dismiss_render(self, info: Info, id: strawberry.ID) -> Render:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from typing import Any
 
@@ -10,9 +11,10 @@ from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
 from dxgl.contract import MAX_OVERLAY_BYTES
-from dxgl.schema.types import Deleted, UploadResult
+from dxgl.schema.types import Deleted, IdempotencyKey, UploadResult
 from dxgl.schema.uploads import receive_upload
 from dxgl.schema.vocabulary import AlignmentEnum, OverlayLayerEnum, RenderSettingsInput, settings_dict
+from dxgl.services import idempotency
 from dxgl.services import models as model_service
 from dxgl.services import overlays as overlay_service
 from dxgl.tables import Overlay as OverlayRow
@@ -35,6 +37,10 @@ class Overlay:
     width: int
     height: int
     created_at: str
+
+    def snapshot(self) -> dict[str, Any]:
+        """JSON of this answer, to replay it (``idempotencyKey``)."""
+        return {f.name: _value(getattr(self, f.name)) for f in dataclasses.fields(self) if f.init}
 
     @classmethod
     def from_row(cls, row: OverlayRow) -> Overlay:
@@ -72,23 +78,29 @@ class OverlayMutation:
         name: str | None = None,
         description: str | None = None,
         alignment: AlignmentEnum | None = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> Overlay:
         ctx = info.context
         caller = await ctx.caller()
+        await ctx.limit_uploads(caller)
         overlay_service.authorize_upload(caller)  # before reading the file, as REST does
+        idempotency.validate_key(idempotency_key)
         uploaded = await receive_upload(ctx.runtime.storage, file, limit=MAX_OVERLAY_BYTES)
-        async with ctx.unit_of_work() as session:
+        fields = {"layer": _value(layer), "name": name, "description": description, "alignment": _value(alignment)}
+
+        async def work(session: Any) -> dict[str, Any]:
             row = await overlay_service.upload_overlay(
-                session,
-                caller,
-                storage=ctx.runtime.storage,
-                upload=uploaded,
-                layer=_value(layer),
-                name=name,
-                description=description,
-                alignment=_value(alignment),
+                session, caller, storage=ctx.runtime.storage, upload=uploaded, **fields
             )
-            return Overlay.from_row(row)
+            return Overlay.from_row(row).snapshot()
+
+        # The file by its SHA-256 and name, and the other arguments (as a multipart REST upload).
+        arguments = {"sha256": uploaded.sha256, "filename": uploaded.filename, **fields}
+        try:
+            snapshot = await ctx.idempotent(idempotency_key, "uploadOverlay", arguments, work)
+        finally:
+            uploaded.discard()  # consumed by the service; a replay never used it
+        return Overlay(**snapshot)
 
     @strawberry.mutation(description="Delete one of your overlays and its image.")
     async def delete_overlay(self, info: Info, id: strawberry.ID) -> Deleted:
@@ -99,16 +111,27 @@ class OverlayMutation:
 
     @strawberry.mutation(description="Download a GLB/glTF from a public http(s) URL and create its first render.")
     async def ingest_model(
-        self, info: Info, url: str | None = None, render_settings: RenderSettingsInput | None = None
+        self,
+        info: Info,
+        url: str | None = None,
+        render_settings: RenderSettingsInput | None = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> UploadResult:
-        caller = await info.context.caller()
-        rt = info.context.runtime
-        async with info.context.unit_of_work() as session:
+        ctx = info.context
+        caller = await ctx.caller()
+        await ctx.limit_uploads(caller)
+        rt = ctx.runtime
+        raw_settings = settings_dict(render_settings)
+
+        async def work(session: Any) -> dict[str, Any]:
             result = await model_service.ingest_model(
                 session,
                 caller,
                 intake=model_service.ModelIntake.of(rt.storage, rt.settings),
                 url=url,
-                raw_settings=settings_dict(render_settings),
+                raw_settings=raw_settings,
             )
-            return UploadResult.from_result(result)
+            return UploadResult.snapshot_of(result)
+
+        arguments = {"url": url, "renderSettings": raw_settings}
+        return UploadResult.from_snapshot(await ctx.idempotent(idempotency_key, "ingestModel", arguments, work))

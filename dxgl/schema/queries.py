@@ -9,9 +9,20 @@ import strawberry
 from strawberry.types import Info
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
-from dxgl.schema.types import Account, ApiToken, LedgerEntry, LedgerPage, Model, ModelPage, Render, RenderPage
-from dxgl.schema.vocabulary import RenderStatusEnum
-from dxgl.services import accounts, ledger, models, renders, tokens
+from dxgl.schema.types import (
+    Account,
+    ApiToken,
+    LedgerEntry,
+    LedgerPage,
+    Model,
+    ModelPage,
+    Quote,
+    Render,
+    RenderPage,
+    RenderRequest,
+)
+from dxgl.schema.vocabulary import RenderSettingsInput, RenderStatusEnum, settings_dict
+from dxgl.services import accounts, ledger, models, quote, renders, tokens
 from dxgl.services.pagination import Page
 
 
@@ -114,6 +125,29 @@ class Query:
         return RenderPage(
             items=[Render.from_row(r) for r in rows], limit=page.limit, offset=page.offset, total_count=total or 0
         )
+
+    @strawberry.field(
+        description="What creating renders would charge, creating nothing (scope renders:read): modelId and "
+        "renderSettings as for createRender, or renders as for createRenderBatch. Invalid input gives the same "
+        "errors as creating."
+    )
+    async def quote(
+        self,
+        info: Info,
+        model_id: strawberry.ID | None = None,
+        render_settings: RenderSettingsInput | None = None,
+        renders: list[RenderRequest] | None = None,
+    ) -> Quote:
+        caller = await info.context.caller()
+        async with info.context.unit_of_work() as session:
+            if renders is not None:
+                items = [{"modelId": r.model_id, "renderSettings": settings_dict(r.render_settings)} for r in renders]
+                result = await quote.quote_batch(session, caller, items=items)
+            else:
+                result = await quote.quote_render(
+                    session, caller, model_id=model_id, raw_settings=settings_dict(render_settings)
+                )
+        return Quote.from_quote(result)
 
     @strawberry.field(
         description="The caller's credit ledger, newest first: every grant, charge and refund (scope "

@@ -4,7 +4,8 @@ from live ORM rows, so nothing is lazily loaded after a unit of work has closed.
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -18,6 +19,16 @@ from dxgl.tables import LedgerEntry as LedgerRow
 from dxgl.tables import Model3D
 from dxgl.tables import Render as RenderRow
 from dxgl.timeutil import iso
+
+# The argument every creating mutation takes (docs/api.md, "Idempotent requests").
+IdempotencyKey = Annotated[
+    str | None,
+    strawberry.argument(
+        description="Retry safely: the same key with the same arguments within 24 h returns the first result "
+        "without doing the work again; with other arguments it is the error idempotency_conflict. Per account; "
+        "1-255 visible ASCII characters (a UUID)."
+    ),
+]
 
 
 @strawberry.type(description="The caller's account and credit balance.")
@@ -112,6 +123,10 @@ class ModelInspection:
     warnings: list[str]
 
     @classmethod
+    def from_snapshot(cls, data: dict[str, Any]) -> ModelInspection:
+        return cls(**{**data, "textures": [TextureInfo(**t) for t in data["textures"]]})
+
+    @classmethod
     def from_report(cls, report: dict[str, Any]) -> ModelInspection:
         """From the stored report (``Model3D.inspection``; the REST ``inspection`` object)."""
         textures = report.get("textures")
@@ -162,6 +177,17 @@ class Model:
         rows = await info.context.loaders.renders_by_model.load(str(self.id))
         return [Render.from_event(r) for r in rows]
 
+    def snapshot(self) -> dict[str, Any]:
+        """JSON of this answer, to replay it (``idempotencyKey``): the stored fields (not the resolvers)."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
+        data["inspection"] = dataclasses.asdict(self.inspection) if self.inspection is not None else None
+        return data
+
+    @classmethod
+    def from_snapshot(cls, data: dict[str, Any]) -> Model:
+        inspection = data.get("inspection")
+        return cls(**{**data, "inspection": ModelInspection.from_snapshot(inspection) if inspection else None})
+
     @classmethod
     def from_row(cls, row: Model3D) -> Model:
         return cls(
@@ -211,6 +237,26 @@ class UploadResult:
     system_preview: Render | None = strawberry.field(
         description="The free system preview of a new model; null for a duplicate or when previews are off."
     )
+
+    @staticmethod
+    def snapshot_of(result: Any) -> dict[str, Any]:
+        """JSON of ``services.models.UploadResult``, to replay it (``idempotencyKey``)."""
+        return {
+            "model": Model.from_row(result.model).snapshot(),
+            "render": render_event(result.render),
+            "duplicate": result.duplicate,
+            "preview": render_event(result.preview) if result.preview is not None else None,
+        }
+
+    @classmethod
+    def from_snapshot(cls, data: dict[str, Any]) -> UploadResult:
+        preview = data.get("preview")
+        return cls(
+            model=Model.from_snapshot(data["model"]),
+            render=Render.from_event(data["render"]),
+            duplicate=bool(data["duplicate"]),
+            system_preview=Render.from_event(preview) if preview else None,
+        )
 
     @classmethod
     def from_result(cls, result: Any) -> UploadResult:
@@ -294,3 +340,40 @@ class CreatedApiToken:
     raw_token: str = strawberry.field(
         description="Send it as 'Authorization: Bearer <rawToken>'. Only its hash is stored: it cannot be read again."
     )
+
+
+@strawberry.type(description="One render of a quote: its price and which credits would pay for it.")
+class QuoteItem:
+    model_id: strawberry.ID
+    credits: int
+    paid_by: str = strawberry.field(description='"paid" or "free": the credits that would pay for this render.')
+    watermark: bool = strawberry.field(description="True when free credits pay for a video (a PREVIEW watermark).")
+
+
+@strawberry.type(description="The account's credits now.")
+class CreditBalance:
+    paid: int
+    free: int
+
+
+@strawberry.type(description="What creating these renders would charge (nothing is created); REST POST /v1/quote.")
+class Quote:
+    credits: int = strawberry.field(description="The total price.")
+    items: list[QuoteItem]
+    balance: CreditBalance
+    sufficient: bool = strawberry.field(description="Whether the balance covers it (else creating is no_credits).")
+
+    @classmethod
+    def from_quote(cls, quote: Any) -> Quote:
+        """From ``services.quote.Quote``."""
+        return cls(
+            credits=quote.credits,
+            items=[
+                QuoteItem(
+                    model_id=strawberry.ID(i.model_id), credits=i.credits, paid_by=i.paid_by, watermark=i.watermark
+                )
+                for i in quote.items
+            ],
+            balance=CreditBalance(paid=quote.paid, free=quote.free),
+            sufficient=quote.sufficient,
+        )
