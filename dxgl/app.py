@@ -1,5 +1,5 @@
-"""``create_app()``: the ASGI application (REST under /v1, GraphQL at /graphql, the portal's sign-in
-under /auth, the portal itself at /) and its lifespan."""
+"""``create_app()``: the ASGI application (REST under /v1, GraphQL at /graphql, the MCP server at
+/mcp, the portal's sign-in under /auth, the portal itself at /) and its lifespan."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from dxgl.config import Settings, get_settings
 from dxgl.jobs.embedded import start_embedded_runner
+from dxgl.mcp.http import McpEndpoint
 from dxgl.metrics import metrics_endpoint
 from dxgl.rest.app import EXCEPTION_HANDLERS, auth_routes, v1_routes
 from dxgl.runtime import Runtime
@@ -33,12 +34,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[dict]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Runtime]]:
         rt = await Runtime.start(settings)
         background = start_embedded_runner(rt) if rt.embedded and settings.run_renders_in_process else []
         try:
-            # Lifespan state reaches every request, in /v1 and /graphql alike, as request.state.runtime.
-            yield {"runtime": rt}
+            # The MCP SDK's session manager: the task group its streamable HTTP requests run in.
+            async with mcp.running():
+                # Lifespan state reaches every request, in /v1, /graphql and /mcp alike, as
+                # request.state.runtime.
+                yield {"runtime": rt}
         finally:
             for task in background:
                 task.cancel()
@@ -46,10 +50,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     v1 = Starlette(routes=v1_routes(), exception_handlers=EXCEPTION_HANDLERS)
     graphql = graphql_app()
+    # The MCP tools call this same app's /v1 in process, with each caller's own token (docs/mcp.md).
+    mcp = McpEndpoint(lambda: app)
     routes: list[BaseRoute] = [
         Mount("/v1", app=v1),
         Route("/graphql", graphql),
         WebSocketRoute("/graphql", graphql),
+        Route("/mcp", mcp, methods=["GET", "POST", "DELETE"]),
         *auth_routes(),
         Route("/metrics", metrics_endpoint),
         # --- the portal's pages: last, so /v1, /graphql and /auth are never shadowed ---------------
