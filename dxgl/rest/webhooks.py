@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from dxgl.rest.http import authed, json_object, ok, runtime
+from dxgl.rest.http import authed, creating, json_object, ok, runtime
 from dxgl.rest.openapi_parts import ID, ID_PARAM, TIMESTAMP, data_envelope, json_body, json_ok, nullable, obj, ref
 from dxgl.services import webhooks
 from dxgl.services.auth import Caller
@@ -67,7 +67,7 @@ def _allow_private(request: Request) -> bool:
     return runtime(request).settings.webhook_allow_private
 
 
-@authed
+@creating
 async def create_webhook(request: Request, session: AsyncSession, caller: Caller) -> Response:
     body = await json_object(request)
     endpoint, secret = await webhooks.create_endpoint(
@@ -194,6 +194,7 @@ def openapi_paths(operation: Callable[..., dict[str, Any]]) -> dict[str, dict[st
                 ok={"201": json_ok(data_envelope(with_secret), "Endpoint created")},
                 errors=("invalid_url",),
                 body=json_body(obj(writable, required=("url", "events"))),
+                idempotent=True,
             ),
             "get": operation(
                 "List the account's webhook endpoints (dxgl extension)",

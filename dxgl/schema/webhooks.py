@@ -8,7 +8,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from dxgl.schema.types import Deleted
+from dxgl.schema.types import Deleted, IdempotencyKey
 from dxgl.services import webhooks as webhook_service
 from dxgl.tables import WebhookAttempt as AttemptRow
 from dxgl.tables import WebhookDelivery as DeliveryRow
@@ -153,9 +153,18 @@ class WebhookMutation:
         events: list[WebhookEventEnum],  # type: ignore[valid-type]
         description: str | None = None,
         credits_low_threshold: int | None = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> WebhookWithSecret:
-        caller = await info.context.caller()
-        async with info.context.unit_of_work() as session:
+        ctx = info.context
+        caller = await ctx.caller()
+        arguments = {
+            "url": url,
+            "events": _values(events),
+            "description": description,
+            "creditsLowThreshold": credits_low_threshold,
+        }
+
+        async def work(session: Any) -> dict[str, str]:
             row, secret = await webhook_service.create_endpoint(
                 session,
                 caller,
@@ -163,9 +172,15 @@ class WebhookMutation:
                 events=_values(events),
                 description=description,
                 credits_low_threshold=credits_low_threshold,
-                allow_private=info.context.runtime.settings.webhook_allow_private,
+                allow_private=ctx.runtime.settings.webhook_allow_private,
             )
-            return WebhookWithSecret(webhook=WebhookEndpoint.from_row(row), secret=secret)
+            return {"id": row.id, "secret": secret}
+
+        # A replay answers the first run's endpoint and secret (the endpoint as it is now).
+        first = await ctx.idempotent(idempotency_key, "createWebhook", arguments, work)
+        async with ctx.unit_of_work() as session:
+            row = await webhook_service.get_endpoint(session, caller, first["id"])
+            return WebhookWithSecret(webhook=WebhookEndpoint.from_row(row), secret=first["secret"])
 
     @strawberry.mutation(description="Change an endpoint; arguments left out stay. enabled: true re-enables it.")
     async def update_webhook(

@@ -517,3 +517,21 @@ async def test_finished_deliveries_are_pruned_after_the_retention(open_settings:
             assert await webhooks.prune_finished(session) == 1
         left = [d["id"] for d in (await _detail(acct, endpoint["id"]))["deliveries"]]
         assert left == [pending.message_id, recent.message_id]
+
+
+async def test_create_with_an_idempotency_key_makes_one_endpoint(open_settings: Settings) -> None:
+    """POST /v1/webhooks is a creating POST: a retry with the same key and body replays the first
+    answer (the same endpoint and secret) and creates nothing; another body is a conflict."""
+    async with running(open_settings) as service:
+        acct = await service.account()
+        body = {"url": "http://127.0.0.1:9/hook", "events": [webhooks.RENDER_DONE]}
+        first = await acct.request("POST", "/v1/webhooks", json=body, headers={"Idempotency-Key": "hook-1"})
+        again = await acct.request("POST", "/v1/webhooks", json=body, headers={"Idempotency-Key": "hook-1"})
+        assert first.status_code == again.status_code == 201, (first.text, again.text)
+        assert again.json() == first.json()
+        listed = (await acct.request("GET", "/v1/webhooks")).json()["data"]
+        assert [e["id"] for e in listed] == [first.json()["data"]["id"]]
+        other = await acct.request(
+            "POST", "/v1/webhooks", json={**body, "description": "x"}, headers={"Idempotency-Key": "hook-1"}
+        )
+        assert_error(other, 409, "idempotency_conflict")

@@ -93,3 +93,21 @@ async def test_private_urls_scopes_and_tenancy(settings: Settings) -> None:
         assert error_codes(await gql(other, DETAIL, {"id": endpoint_id})) == ["webhook_not_found"]
         stolen = await gql(other, "mutation($id: ID!) { testWebhook(id: $id) { id } }", {"id": endpoint_id})
         assert error_codes(stolen) == ["webhook_not_found"]
+
+
+async def test_create_webhook_with_an_idempotency_key_makes_one_endpoint(settings: Settings) -> None:
+    settings = settings.model_copy(update={"webhook_allow_private": True, "webhook_retry_base_seconds": 3600})
+    create = (
+        "mutation($url: String!, $k: String) { createWebhook(url: $url, events: [RENDER_DONE], "
+        "idempotencyKey: $k) { secret webhook { id } } }"
+    )
+    async with running(settings) as service:
+        acct = await service.account()
+        first = await gql(acct, create, {"url": "http://127.0.0.1:9/a", "k": "gql-hook"})
+        again = await gql(acct, create, {"url": "http://127.0.0.1:9/a", "k": "gql-hook"})
+        assert "errors" not in first, first
+        assert again["data"] == first["data"]
+        listed = await gql(acct, "{ webhooks { id } }")
+        assert listed["data"]["webhooks"] == [{"id": first["data"]["createWebhook"]["webhook"]["id"]}]
+        other = await gql(acct, create, {"url": "http://127.0.0.1:9/b", "k": "gql-hook"})
+        assert error_codes(other) == ["idempotency_conflict"]
