@@ -21,8 +21,9 @@ from dxgl.tables import Account, LedgerEntry, Render
 _RETRIES = 8
 
 
-def _allocate(paid: int, free: int, renders: list[Render]) -> list[tuple[int, int]] | None:
-    """Split each render's cost into (paid, free) parts, or None when the balance cannot cover all."""
+def allocate(paid: int, free: int, renders: list[Render]) -> list[tuple[int, int]] | None:
+    """Split each render's cost into (paid, free) parts, or None when the balance cannot cover all.
+    Pure (the renders need only ``cost`` and ``settings``): charging and quotes use it alike."""
     fixed = sum(r.cost for r in renders if not free_credits_may_pay(r.settings))
     paid_left = paid - fixed
     free_left = free
@@ -43,6 +44,11 @@ def _allocate(paid: int, free: int, renders: list[Render]) -> list[tuple[int, in
     return split
 
 
+def watermarked(settings: dict[str, object], free_used: int) -> bool:
+    """Free credits on a video mean a PREVIEW watermark; a free dataset has none (CLARIFICATIONS.md)."""
+    return free_used > 0 and not is_dataset(settings)
+
+
 async def charge(session: AsyncSession, *, account_id: str, renders: list[Render]) -> None:
     """Charge every render in ``renders`` (already added to the session) or none of them.
 
@@ -57,7 +63,7 @@ async def charge(session: AsyncSession, *, account_id: str, renders: list[Render
                 select(col(Account.paid_credits), col(Account.free_credits)).where(col(Account.id) == account_id)
             )
         ).one()
-        split = _allocate(balance.paid_credits, balance.free_credits, renders)
+        split = allocate(balance.paid_credits, balance.free_credits, renders)
         if split is None:
             needed = sum(r.cost for r in renders)
             raise DxglError(
@@ -89,8 +95,7 @@ async def charge(session: AsyncSession, *, account_id: str, renders: list[Render
     for r, (p, f) in zip(renders, split):
         r.paid_credits_used = p
         r.free_credits_used = f
-        # Free credits on a video mean a PREVIEW watermark; a free dataset has none (CLARIFICATIONS.md).
-        r.watermark = f > 0 and not is_dataset(r.settings)
+        r.watermark = watermarked(r.settings, f)
         session.add(LedgerEntry(account_id=account_id, kind="charge", paid_delta=-p, free_delta=-f, render_id=r.id))
     await session.flush()
 

@@ -44,16 +44,7 @@ async def create_renders(
     """Create one render per (model, raw settings), charge them all or none, queue them after commit.
     Renders of one model in a batch are queued together so the worker can share their frames.
     Scopes are checked by the callers (an upload needs only models:write)."""
-    validated = []
-    for index, (model, raw) in enumerate(items):
-        try:
-            settings = validate_render_settings(raw)
-            await overlays.resolve_settings_overlays(session, caller, settings)
-            validated.append((model, settings))
-        except DxglError as err:
-            if batch:
-                err.message = f"renders[{index}]: {err.message}"
-            raise
+    validated = await validate_items(session, caller, items, batch=batch)
     batch_id = new_id() if batch else None
     created = [
         Render(id=new_id(), account_id=caller.account_id, model_id=model.id, settings=settings, batch_id=batch_id)
@@ -74,6 +65,49 @@ async def create_renders(
     for ids in groups.values():
         enqueue_after_commit(session, ids)
     return created
+
+
+async def validate_items(
+    session: AsyncSession, caller: Caller, items: list[tuple[Model3D, Any]], *, batch: bool = False
+) -> list[tuple[Model3D, dict[str, Any]]]:
+    """Each (model, raw settings) with its settings validated and overlays resolved; in a batch an
+    error names its item (``renders[i]: ...``). Creating and quoting check alike."""
+    validated = []
+    for index, (model, raw) in enumerate(items):
+        try:
+            settings = validate_render_settings(raw)
+            await overlays.resolve_settings_overlays(session, caller, settings)
+            validated.append((model, settings))
+        except DxglError as err:
+            if batch:
+                err.message = f"renders[{index}]: {err.message}"
+            raise
+    return validated
+
+
+async def single_item(session: AsyncSession, caller: Caller, model_id: Any) -> Model3D:
+    """The model of a single render's body (``modelId``), or model_id_required / model_not_found."""
+    if model_id is None or model_id == "":
+        raise DxglError(ErrorCode.MODEL_ID_REQUIRED)
+    return await scoped.live_model(session, caller.account_id, model_id)
+
+
+async def batch_items(session: AsyncSession, caller: Caller, items: Any) -> list[tuple[Model3D, Any]]:
+    """The (model, raw settings) pairs of a batch's ``renders`` list, checked in the documented
+    order: present and non-empty, at most MAX_BATCH, each an object naming a live model."""
+    if not isinstance(items, list) or not items:
+        raise DxglError(ErrorCode.RENDERS_REQUIRED)
+    if len(items) > MAX_BATCH:
+        raise DxglError(ErrorCode.TOO_MANY, f"A batch holds at most {MAX_BATCH} renders; this one has {len(items)}")
+    resolved = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise DxglError(ErrorCode.INVALID_REQUEST, f"renders[{index}] must be an object")
+        if not item.get("modelId"):
+            raise DxglError(ErrorCode.MODEL_ID_REQUIRED, f"renders[{index}].modelId is missing")
+        model = await scoped.live_model(session, caller.account_id, item["modelId"])
+        resolved.append((model, item.get("renderSettings")))
+    return resolved
 
 
 async def create_system_preview(session: AsyncSession, caller: Caller, *, model: Model3D) -> Render:
@@ -102,26 +136,13 @@ async def create_system_preview(session: AsyncSession, caller: Caller, *, model:
 
 async def create_render(session: AsyncSession, caller: Caller, *, model_id: Any, raw_settings: Any) -> Render:
     caller.require(Scope.RENDERS_WRITE)
-    if model_id is None or model_id == "":
-        raise DxglError(ErrorCode.MODEL_ID_REQUIRED)
-    model = await scoped.live_model(session, caller.account_id, model_id)
+    model = await single_item(session, caller, model_id)
     return (await create_renders(session, caller, items=[(model, raw_settings)]))[0]
 
 
 async def create_batch(session: AsyncSession, caller: Caller, *, items: Any) -> list[Render]:
     caller.require(Scope.RENDERS_WRITE)
-    if not isinstance(items, list) or not items:
-        raise DxglError(ErrorCode.RENDERS_REQUIRED)
-    if len(items) > MAX_BATCH:
-        raise DxglError(ErrorCode.TOO_MANY, f"A batch holds at most {MAX_BATCH} renders; this one has {len(items)}")
-    resolved = []
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise DxglError(ErrorCode.INVALID_REQUEST, f"renders[{index}] must be an object")
-        if not item.get("modelId"):
-            raise DxglError(ErrorCode.MODEL_ID_REQUIRED, f"renders[{index}].modelId is missing")
-        model = await scoped.live_model(session, caller.account_id, item["modelId"])
-        resolved.append((model, item.get("renderSettings")))
+    resolved = await batch_items(session, caller, items)
     return await create_renders(session, caller, items=resolved, batch=True)
 
 
