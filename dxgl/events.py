@@ -24,7 +24,7 @@ from dxgl.timeutil import iso
 
 if TYPE_CHECKING:
     from dxgl.config import Settings
-    from dxgl.tables import Render
+    from dxgl.tables import Model3D, Render
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,24 @@ log = logging.getLogger(__name__)
 # move forward, so the newest event matters most).
 MAX_BACKLOG = 1000
 CHANNEL_PREFIX = "dxgl:renders:"
+
+
+def model_event(model: Model3D) -> dict[str, Any]:
+    """The REST JSON of a model (``GET /v1/models`` items; also the ``model.created`` webhook's
+    data): the documented fields, and (dxgl's extension, docs/api.md) ``broken`` /
+    ``brokenReason``: the system preview could not load or draw the file."""
+    return {
+        "id": model.id,
+        "originalName": model.original_name,
+        "title": model.title,
+        "sku": model.sku,
+        "tags": list(model.tags),
+        "fileSize": model.file_size,
+        "sha256": model.sha256,
+        "createdAt": iso(model.created_at),
+        "broken": model.broken_reason is not None,
+        "brokenReason": model.broken_reason,
+    }
 
 
 def render_event(render: Render) -> dict[str, Any]:

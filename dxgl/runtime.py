@@ -46,7 +46,13 @@ class Runtime:
     _cache: BlobCache | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._uow = UnitOfWork(self.sessionmaker, self.queue.enqueue, self.events.publish, render_event)
+        self._uow = UnitOfWork(
+            self.sessionmaker,
+            self.queue.enqueue,
+            self.events.publish,
+            render_event,
+            deliver=self.queue.enqueue_webhooks,
+        )
 
     @property
     def cache(self) -> BlobCache:

@@ -115,19 +115,13 @@ def _run_all(actions: list[Callable[[], None]], what: str) -> None:
 class UnitOfWork:
     """Opens transactions on ``sessionmaker`` and hands their follow-ups to the queue and the bus.
     ``serialise`` turns a published render row into its event payload (the REST render JSON).
-    ``deliver`` wakes the webhook delivery job; when it is not given, the queue behind ``enqueue``
-    provides it (its ``enqueue_webhooks``)."""
+    ``deliver`` wakes the webhook delivery job (the queue's ``enqueue_webhooks``)."""
 
     sessionmaker: async_sessionmaker[AsyncSession]
     enqueue: Enqueue
     publish: Publish
     serialise: Callable[[Any], dict[str, Any]]
     deliver: Deliver | None = None
-
-    def __post_init__(self) -> None:
-        if self.deliver is None:
-            # The queue is passed as its bound ``enqueue``; its ``enqueue_webhooks`` is the wake-up.
-            self.deliver = getattr(getattr(self.enqueue, "__self__", None), "enqueue_webhooks", None)
 
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[AsyncSession]:

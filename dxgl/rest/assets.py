@@ -31,7 +31,7 @@ from starlette.routing import Route
 
 from dxgl.contract import ErrorCode, media_type_of
 from dxgl.errors import DxglError
-from dxgl.rest.http import Handler, authorization_of, file_response, runtime, storage
+from dxgl.rest.http import Handler, authorization_of, file_response, limit, runtime, storage, with_limit_headers
 from dxgl.rest.portal_auth import cookie_caller, expected_origin
 from dxgl.services import assets, models, overlays, sessions
 from dxgl.services.auth import Caller, authenticate
@@ -53,7 +53,8 @@ def authed(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
                 caller = await cookie_caller(request, session, require_csrf=False)
             else:
                 caller = await authenticate(session, authorization)
-            return await handler(request, session, caller)
+            decision = await limit(request, caller)  # downloads count against the caller's bucket too
+            return with_limit_headers(await handler(request, session, caller), decision)
 
     endpoint.__name__ = handler.__name__
     endpoint.__doc__ = handler.__doc__

@@ -20,7 +20,7 @@ from dxgl.services import idempotency, json_input, rate_limit
 from dxgl.services.auth import Caller, authenticate, single_authorization
 from dxgl.services.pagination import Page
 from dxgl.services.rate_limit import Bucket, Decision
-from dxgl.storage import LocalStorage
+from dxgl.storage import Storage
 
 MAX_JSON_BODY = 1024 * 1024
 
@@ -36,7 +36,7 @@ def runtime(request: Request) -> Runtime:
     return rt
 
 
-def storage(request: Request) -> LocalStorage:
+def storage(request: Request) -> Storage:
     return runtime(request).storage
 
 

@@ -4,26 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from dxgl.events import render_event
+from dxgl.events import model_event, render_event
 from dxgl.tables import Account, Model3D, Render
-from dxgl.timeutil import iso
 
-
-def model_json(model: Model3D) -> dict[str, Any]:
-    """The documented model fields, and (dxgl's extension, docs/api.md) ``broken`` /
-    ``brokenReason``: the system preview could not load or draw the file."""
-    return {
-        "id": model.id,
-        "originalName": model.original_name,
-        "title": model.title,
-        "sku": model.sku,
-        "tags": list(model.tags),
-        "fileSize": model.file_size,
-        "sha256": model.sha256,
-        "createdAt": iso(model.created_at),
-        "broken": model.broken_reason is not None,
-        "brokenReason": model.broken_reason,
-    }
+# The documented model fields (dxgl.events holds the one definition: webhooks send it too).
+model_json = model_event
 
 
 # The fields of a render inside a model's detail (a subset of the render JSON).

@@ -29,7 +29,7 @@ from sqlmodel import col
 
 from dxgl.contract import ErrorCode, RenderStatus, Scope
 from dxgl.errors import DxglError
-from dxgl.events import render_event
+from dxgl.events import model_event, render_event
 from dxgl.ids import is_id, new_id, random_base62
 from dxgl.ingest import netpolicy
 from dxgl.services.auth import Caller
@@ -343,29 +343,11 @@ async def _subscribers(session: AsyncSession, account_id: str) -> list[WebhookEn
     return list((await session.execute(query)).scalars().all())
 
 
-def model_json(model: Model3D) -> dict[str, Any]:
-    """The model's REST JSON (``GET /v1/models/{id}`` minus the detail). The REST adapter's
-    ``rest.serializers.model_json`` is the same shape; a test pins them together until the one
-    definition moves below both (services may not import the adapters)."""
-    return {
-        "id": model.id,
-        "originalName": model.original_name,
-        "title": model.title,
-        "sku": model.sku,
-        "tags": list(model.tags),
-        "fileSize": model.file_size,
-        "sha256": model.sha256,
-        "createdAt": iso(model.created_at),
-        "broken": model.broken_reason is not None,
-        "brokenReason": model.broken_reason,
-    }
-
-
 async def model_created(session: AsyncSession, model: Model3D) -> None:
     """A new model row was flushed in this transaction: record its ``model.created`` event."""
     for endpoint in await _subscribers(session, model.account_id):
         if MODEL_CREATED in endpoint.events:
-            _record(session, endpoint, MODEL_CREATED, model_json(model), ordering_key=None)
+            _record(session, endpoint, MODEL_CREATED, model_event(model), ordering_key=None)
 
 
 async def credits_charged(

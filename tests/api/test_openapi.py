@@ -266,7 +266,9 @@ def _run_operation(operation: Any, client: asgi.ASGIClient, strategy: Any) -> tu
 @contextmanager
 def _served(settings: Settings, document: dict[str, Any] | None = None) -> Iterator[tuple[Any, Any, Any]]:
     """(schema, client, strategy factory): the app with its lifespan started by schemathesis, the
-    document it serves (or ``document``), and cases authenticated as a seeded account."""
+    document it serves (or ``document``), and cases authenticated as a seeded account. The rate
+    limits are off: the fuzzer sends far more than a client would (the limits have their own tests)."""
+    settings = settings.model_copy(update={"rate_limit_rps": 0, "rate_limit_uploads_per_minute": 0})
     token = asyncio.run(_make_account(settings))
     headers = {"Authorization": f"Bearer {token}"}
     app = create_app(settings)

@@ -69,8 +69,9 @@ async def test_a_burst_beyond_the_limit_is_429_with_its_headers(tmp_path, sqlite
         assert refused.headers["ratelimit-limit"] == "3"
         assert refused.headers["ratelimit-remaining"] == "0"
         assert int(refused.headers["ratelimit-reset"]) >= int(refused.headers["retry-after"])
-        # every authenticated route shares the bucket, a creating POST included
+        # every authenticated route shares the bucket, a creating POST and a download included
         assert_error(await owner.request("POST", "/v1/renders", json={}), 429, "rate_limited")
+        assert_error(await owner.request("GET", "/v1/models/m_none/file"), 429, "rate_limited")
         # health is never limited, nor another token (of the same account)
         for _ in range(10):
             assert (await service.client.get("/v1/health")).status_code == 200
