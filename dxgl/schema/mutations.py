@@ -40,7 +40,11 @@ class Mutation:
         "A file the account already has adds a render to the existing model (duplicate: true)."
     )
     async def upload_model(
-        self, info: Info, file: Upload, render_settings: RenderSettingsInput | None = None
+        self,
+        info: Info,
+        file: Upload,
+        render_settings: RenderSettingsInput | None = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> UploadResult:
         ctx = info.context
         rt = ctx.runtime
@@ -48,15 +52,24 @@ class Mutation:
         await ctx.limit_uploads(caller)
         model_service.authorize_upload(caller)  # before reading the file, as REST does
         uploaded = await receive_upload(rt.storage, file, limit=rt.settings.upload_limit_bytes)
-        async with ctx.unit_of_work() as session:
+        raw_settings = settings_dict(render_settings)
+        # "The same request" is the same file (its SHA-256), name and settings, as for REST uploads.
+        arguments = {"sha256": uploaded.sha256, "filename": uploaded.filename, "renderSettings": raw_settings}
+
+        async def work(session: Any) -> dict[str, Any]:
             result = await model_service.upload_model(
                 session,
                 caller,
                 intake=model_service.ModelIntake.of(rt.storage, rt.settings),
                 upload=uploaded,
-                raw_settings=settings_dict(render_settings),
+                raw_settings=raw_settings,
             )
-            return UploadResult.from_result(result)
+            return UploadResult.snapshot_of(result)
+
+        try:
+            return UploadResult.from_snapshot(await ctx.idempotent(idempotency_key, "uploadModel", arguments, work))
+        finally:
+            uploaded.discard()  # a replay never reaches the service, which consumes it otherwise
 
     @strawberry.mutation(description="Change title, sku and/or tags; arguments left out stay as they are.")
     async def update_model(

@@ -59,8 +59,8 @@ def gql_run():
 
 
 UPLOAD = """
-mutation($file: Upload!, $settings: RenderSettingsInput) {
-  uploadModel(file: $file, renderSettings: $settings) {
+mutation($file: Upload!, $settings: RenderSettingsInput, $key: String) {
+  uploadModel(file: $file, renderSettings: $settings, idempotencyKey: $key) {
     duplicate
     model { id originalName sha256 fileSize }
     render { id modelId status renderSettings { quality effect length } }
@@ -69,11 +69,13 @@ mutation($file: Upload!, $settings: RenderSettingsInput) {
 """
 
 
-async def gql_upload(account: Any, content: bytes, *, name: str = "model.glb", settings: Any = None) -> dict[str, Any]:
+async def gql_upload(
+    account: Any, content: bytes, *, name: str = "model.glb", settings: Any = None, key: str | None = None
+) -> dict[str, Any]:
     """uploadModel through the GraphQL multipart request spec (operations + map + the file part)."""
     import json
 
-    operations = {"query": UPLOAD, "variables": {"file": None, "settings": settings}}
+    operations = {"query": UPLOAD, "variables": {"file": None, "settings": settings, "key": key}}
     response = await account.request(
         "POST",
         "/graphql",

@@ -13,7 +13,7 @@ from dxgl.tables import Model3D, Overlay, Render
 from tests.api.helpers import minimal_glb
 from tests.api.test_overlays import image_bytes
 from tests.api.test_quote import MIXED
-from tests.graphql.conftest import error_codes, gql
+from tests.graphql.conftest import error_codes, gql, gql_upload
 from tests.ingest.counting_server import CountingServer
 
 QUOTE = """
@@ -135,3 +135,20 @@ async def test_ingest_takes_a_key(service):
         assert listener.accepted == 1  # the retry did not download again
     assert await _count(service, Model3D, owner.id) == 1
     assert await _count(service, Render, owner.id) == 1
+
+
+async def test_upload_model_takes_a_key(service):
+    """The same file, name and settings with one key: the first answer again, one model, one
+    render, one charge; another file with that key is a conflict."""
+    owner = await service.account(credits=30)
+    key = str(uuid.uuid4())
+    content = minimal_glb(b"gql-idem-upload")
+    first = await gql_upload(owner, content, name="a.glb", settings={"length": 4}, key=key)
+    again = await gql_upload(owner, content, name="a.glb", settings={"length": 4}, key=key)
+    assert "errors" not in first, first
+    assert again == first and first["data"]["uploadModel"]["duplicate"] is False
+    assert await _count(service, Model3D, owner.id) == 1
+    assert await _count(service, Render, owner.id) == 1
+    other = await gql_upload(owner, minimal_glb(b"another"), name="a.glb", settings={"length": 4}, key=key)
+    assert error_codes(other) == ["idempotency_conflict"]
+    assert await _count(service, Model3D, owner.id) == 1
