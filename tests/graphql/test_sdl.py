@@ -20,5 +20,5 @@ def test_committed_sdl_matches_the_code():
 
 def test_sdl_has_the_dashboard_operations():
     text = SDL.read_text()
-    for fragment in ("uploadModel(file: Upload!", "renderUpdated(id: ID!)", "renderUpdates", "totalCount: Int!"):
+    for fragment in ("uploadModel(\n    file: Upload!", "renderUpdated(id: ID!)", "renderUpdates", "totalCount: Int!"):
         assert fragment in text
