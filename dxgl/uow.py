@@ -19,6 +19,7 @@ outbox rows commit or roll back with the state change that caused them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -139,7 +140,8 @@ class UnitOfWork:
             follow = session.info.pop(_KEY, None) or _FollowUps()
             # Serialise while the session is open: the rows are as committed (expire_on_commit=False).
             events = [(render.account_id, self.serialise(render)) for render in follow.publish]
-        _run_all(follow.after_commit, "after-commit action")
+        # In a thread: these are file and object-store deletions (network calls on S3).
+        await asyncio.to_thread(_run_all, follow.after_commit, "after-commit action")
         for ids in follow.enqueue:
             await self.enqueue(ids)
         for account_id, event in events:

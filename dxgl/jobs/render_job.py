@@ -158,11 +158,29 @@ async def _render_group(rt: Runtime, group: list[tuple[Render, Spec]]) -> None:
             for render in renders:
                 await fail(rt, render, "The model file is missing from storage; upload the model again")
             return
+        try:
+            # The overlay images job_spec fetched: pinned too (evicted and fetched again if need be).
+            for key in _overlay_keys(rt, group):
+                await held.enter_async_context(rt.cache.use(key))
+        except FileNotFoundError:
+            for render in renders:
+                await fail(rt, render, "An overlay image of this render is missing from storage; upload it again")
+            return
         work = rt.storage.temp_dir()  # what a killed job leaves here goes at start or with the sweeper
         try:
             await _render_into(rt, group, model_path, work)
         finally:  # every outcome: published, failed, crashed or cancelled
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _overlay_keys(rt: Runtime, group: list[tuple[Render, Spec]]) -> set[str]:
+    keys = set()
+    for _, spec in group:
+        for image in (getattr(spec, "bg_image", None), getattr(spec, "fg_image", None)):
+            key = rt.cache.key_of(image) if image is not None else None
+            if key is not None:
+                keys.add(key)
+    return keys
 
 
 async def _render_into(rt: Runtime, group: list[tuple[Render, Spec]], model_path: Path, work: Path) -> None:
@@ -192,7 +210,25 @@ async def _render_into(rt: Runtime, group: list[tuple[Render, Spec]], model_path
         )
     started = time.monotonic()
     task: asyncio.Future[list[Any]] = asyncio.ensure_future(asyncio.to_thread(call))
+    # The lease is renewed until the last output is uploaded: uploads to an object store can take
+    # longer than a lease, and a lease that ran out would hand the render to another worker.
     heartbeat = asyncio.create_task(_heartbeat(rt, [r.id for r in renders]))
+    try:
+        await _render_and_finish(rt, renders, jobs, task, events, started)
+    finally:
+        heartbeat.cancel()
+        if not task.done():
+            task.cancel()
+
+
+async def _render_and_finish(
+    rt: Runtime,
+    renders: list[Render],
+    jobs: list[tuple[Spec, Path]],
+    task: asyncio.Future[list[Any]],
+    events: asyncio.Queue[tuple[str, dict[str, Any]]],
+    started: float,
+) -> None:
     try:
         while not task.done():
             getter = asyncio.ensure_future(events.get())
@@ -220,10 +256,6 @@ async def _render_into(rt: Runtime, group: list[tuple[Render, Spec]], model_path
                 rt, render, "The render failed unexpectedly; the credits were refunded. Try again or contact support"
             )
         return
-    finally:
-        heartbeat.cancel()
-        if not task.done():
-            task.cancel()
     _observe(renders, started, None)
     for render, out in zip(renders, outputs):
         await _finish(rt, render, out)
@@ -304,8 +336,10 @@ async def _finish(rt: Runtime, render: Render, out: Outputs) -> None:
             has_web_variant=isinstance(out, RenderOutputs),
             assets=[p.name for p in files],
         )
-    if not done:  # deleted while rendering: drop the files it no longer owns
-        await asyncio.to_thread(rt.storage.delete_prefix, render_prefix(render.id))
+    if not done:
+        # Deleted while rendering: drop the files it no longer owns. Not done for another reason
+        # (another worker completed it first after a lost lease): its files are that render's.
+        await _drop_if_deleted(rt, render.id)
 
 
 # TEST ONLY (tests/e2e): a folder; when it holds a file named ``pause-next``, the first worker to

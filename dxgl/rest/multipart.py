@@ -109,7 +109,7 @@ class _Collector:
                 await writer.abort()
         self._writer = self._ended = None
         if self.form.file is not None:
-            self.form.file.discard()
+            await self.form.file.release()
 
 
 async def _chunks(request: Request, idle_timeout_s: float) -> AsyncIterator[bytes]:

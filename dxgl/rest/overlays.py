@@ -76,7 +76,7 @@ async def upload_overlay(request: Request) -> Response:
     try:
         response = await run_idempotent(request, caller, key, fingerprint, work)
     finally:
-        upload.discard()  # consumed by the service; a replay (or a conflict) never used it
+        await upload.release()  # consumed by the service; a replay (or a conflict) never used it
     return with_limit_headers(response, decision)
 
 

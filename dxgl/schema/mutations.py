@@ -69,7 +69,7 @@ class Mutation:
         try:
             return UploadResult.from_snapshot(await ctx.idempotent(idempotency_key, "uploadModel", arguments, work))
         finally:
-            uploaded.discard()  # a replay never reaches the service, which consumes it otherwise
+            await uploaded.release()  # a replay never reaches the service, which consumes it otherwise
 
     @strawberry.mutation(description="Change title, sku and/or tags; arguments left out stay as they are.")
     async def update_model(

@@ -99,7 +99,7 @@ class OverlayMutation:
         try:
             snapshot = await ctx.idempotent(idempotency_key, "uploadOverlay", arguments, work)
         finally:
-            uploaded.discard()  # consumed by the service; a replay never used it
+            await uploaded.release()  # consumed by the service; a replay never used it
         return Overlay(**snapshot)
 
     @strawberry.mutation(description="Delete one of your overlays and its image.")

@@ -165,7 +165,7 @@ async def upload_model(
         await _publish_files(session, intake.storage, prepared, upload, model)
         return UploadResult(model, render[0], duplicate=False, preview=preview)
     finally:
-        upload.discard()
+        await upload.release()
         if prepared is not None:
             prepared.discard()
 

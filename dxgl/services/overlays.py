@@ -135,7 +135,7 @@ async def upload_overlay(
         await asyncio.to_thread(storage.publish, upload.path, key)
         return overlay
     finally:
-        upload.discard()
+        await upload.release()
 
 
 async def list_overlays(session: AsyncSession, caller: Caller, *, layer: Any = None) -> list[Overlay]:

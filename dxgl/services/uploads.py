@@ -4,6 +4,7 @@ in a temporary object there, with its size and SHA-256 computed while it streame
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,11 @@ class UploadedFile:
         if self.staged_key is not None and self.storage is not None:
             self.storage.delete(self.staged_key)
             self.staged_key = None
+
+    async def release(self) -> None:
+        """``discard`` from async code: the temporary object's DELETE is a network call to the store,
+        made off the event loop so a slow store never stalls other requests."""
+        await asyncio.to_thread(self.discard)
 
 
 def require_content(upload: UploadedFile) -> None:

@@ -58,6 +58,13 @@ class BlobCache:
             return local
         return await asyncio.to_thread(self._get, key)
 
+    def key_of(self, path: Path) -> str | None:
+        """The key of a copy this cache holds at ``path`` (None: not a path of this cache)."""
+        try:
+            return path.resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return None
+
     def _get(self, key: str) -> Path:
         path = self.root / check_key(key)
         with self._lock:
@@ -78,6 +85,8 @@ class BlobCache:
         files: list[tuple[float, int, Path]] = []
         for root, _dirs, names in os.walk(self.root):
             for name in names:
+                if name.endswith(".part"):  # a download in progress (another render's): never evicted
+                    continue
                 path = Path(root, name)
                 try:
                     st = path.stat()

@@ -50,13 +50,21 @@ class S3Sink(BlobSink):
         await self._writer.write(chunk)
 
     async def commit(self) -> None:
+        try:
+            await self._writer.close()
+        except BaseException:
+            # The last part or CompleteMultipartUpload failed: abort, so no parts are left behind.
+            await self.abort()
+            raise
         self._open = False
-        await self._writer.close()
 
     async def abort(self) -> None:
         if self._open:
             self._open = False
-            await self._writer.__aexit__(RuntimeError, RuntimeError("upload aborted"), None)
+            try:
+                await self._writer.__aexit__(RuntimeError, RuntimeError("upload aborted"), None)
+            except Exception:  # the sweeper removes what an abort that failed left
+                log.warning("aborting the multipart upload of %s failed", self.key, exc_info=True)
 
 
 class S3Storage(Storage):

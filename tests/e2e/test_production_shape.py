@@ -12,6 +12,7 @@ the API process and two ``dxgl worker`` processes, each with its own empty data 
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import signal
@@ -30,6 +31,7 @@ from dxgl.storage import s3_uploads
 from dxgl.storage.s3 import S3Storage
 from dxgl.storage.s3_config import S3Config
 from dxgl.tables import LedgerEntry, Render
+from dxgl.timeutil import utcnow
 from tests.conftest import ASSETS
 from tests.live_server import ServeProcess, clean_env
 from tests.pipeline.conftest import Worker
@@ -107,7 +109,9 @@ async def test_api_and_two_workers_with_no_shared_disk(
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=api.url, headers=headers, timeout=60) as client:
             _quick_start(client, api_dir, tmp_path)
-            render_id, credits_before = _kill_a_worker_mid_upload(client, pause_dir, workers)
+            render_id, pid, credits_before = _pause_a_worker_mid_upload(client, pause_dir)
+            await _lease_kept_while_uploading(e2e_postgres, tmp_path, render_id)
+            _kill_the_paused_worker(client, workers, render_id, pid)
             await _done_once_with_one_set(client, e2e_postgres, tmp_path, storage, render_id, credits_before)
             # What another killed process left in the store: the workers' sweeper removes it.
             _killed_mid_upload(s3, tmp_path / "killer-scratch")
@@ -150,8 +154,8 @@ def _quick_start(client: httpx.Client, api_dir: Path, tmp_path: Path) -> None:
     assert f"{data['modelId']}.glb" in cached
 
 
-def _kill_a_worker_mid_upload(client: httpx.Client, pause_dir: Path, workers: list[_Worker]) -> tuple[str, int]:
-    """Returns the render's id and the account's credits before it was created."""
+def _pause_a_worker_mid_upload(client: httpx.Client, pause_dir: Path) -> tuple[str, int, int]:
+    """Returns the render's id, the paused worker's pid and the account's credits before the render."""
     (pause_dir / "pause-next").touch()
     before = client.get("/v1/account").json()["data"]
     r = client.post("/v1/renders", json={"modelId": _last_model(client), "renderSettings": {"aspect": "1:1"}})
@@ -164,12 +168,35 @@ def _kill_a_worker_mid_upload(client: httpx.Client, pause_dir: Path, workers: li
     assert _render(client, render_id)["status"] != "done"
     assert client.get(f"/v1/renders/{render_id}/video").status_code == 404
     assert client.get(f"/v1/renders/{render_id}/bundle").status_code == 404
+    return render_id, pid, before["credits"]
+
+
+async def _lease_kept_while_uploading(database_url: str, tmp_path: Path, render_id: str) -> None:
+    """A worker renews its lease until its last output is uploaded (uploads to a store can outlast
+    a lease): after three lease lengths the render is still the paused worker's claim, not queued
+    again for the other worker (which would claim it: one more attempt)."""
+    rt = await Runtime.start(Settings(data_dir=tmp_path / "lease-check", database_url=database_url), migrate=False)
+
+    async def snapshot() -> Render:
+        async with rt.unit_of_work() as session:
+            return await session.get_one(Render, render_id)
+
+    try:
+        first = await snapshot()
+        await asyncio.sleep(LEASE_S * 3)
+        later = await snapshot()
+    finally:
+        await rt.close()
+    assert later.attempts == first.attempts and later.status == first.status != "done"
+    assert later.lease_until is not None and later.lease_until > utcnow()
+
+
+def _kill_the_paused_worker(client: httpx.Client, workers: list[_Worker], render_id: str, pid: int) -> None:
     victim = next(w for w in workers if w.proc is not None and w.proc.pid == pid)
     os.killpg(pid, signal.SIGKILL)  # the worker and its render children, as a machine that dies
     victim.proc.wait(timeout=30)  # type: ignore[union-attr]
     _wait("the render done by the other worker", lambda: _render(client, render_id)["status"] in ("done", "error"))
     assert _render(client, render_id)["status"] == "done"
-    return render_id, before["credits"]
 
 
 def _last_model(client: httpx.Client) -> str:

@@ -50,3 +50,23 @@ async def test_a_missing_blob_is_file_not_found(storage: Storage, tmp_path: Path
             pass
     with pytest.raises(FileNotFoundError):
         await cache.fetch("overlays/none.png")
+
+
+def test_eviction_never_removes_a_download_in_progress(storage: Storage, tmp_path: Path) -> None:
+    """A ``.part`` file is another render's download still being written: eviction skips it (it
+    becomes a copy, pinned by its render, once complete), however full the cache is."""
+    cache = BlobCache(storage, tmp_path / "cache", max_bytes=10)
+    partial = cache.root / "models" / "a" / "1.glb.part"
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(os.urandom(100))
+    done = cache.root / "models" / "a" / "2.glb"
+    done.write_bytes(os.urandom(100))
+    os.utime(done, (time.time() - 100, time.time() - 100))
+    assert cache.evict() == [done]
+    assert partial.exists()
+
+
+def test_key_of_names_only_copies_of_this_cache(storage: Storage, tmp_path: Path) -> None:
+    cache = BlobCache(storage, tmp_path / "cache", max_bytes=10)
+    assert cache.key_of(cache.root / "overlays" / "o.png") == "overlays/o.png"
+    assert cache.key_of(tmp_path / "elsewhere.png") is None
