@@ -106,7 +106,15 @@ def _check_kind(head: bytes) -> None:
 async def _fetch(url: str, dest: Path, limit_bytes: int, timeout_s: float, allow_private: bool) -> FetchedFile:
     current = _parse(url)
     timeout = httpx.Timeout(timeout_s)
-    async with httpx.AsyncClient(trust_env=False, follow_redirects=False, timeout=timeout, verify=True) as client:
+    # No kept-alive connections: a redirect to another host on the same pinned address must not
+    # reuse a TLS connection verified for the first host's name.
+    async with httpx.AsyncClient(
+        trust_env=False,
+        follow_redirects=False,
+        timeout=timeout,
+        verify=True,
+        limits=httpx.Limits(max_keepalive_connections=0),
+    ) as client:
         for _hop in range(MAX_REDIRECTS + 1):
             port = current.port or DEFAULT_PORTS[current.scheme]
             address = await _resolve(current.host, port, allow_private=allow_private)

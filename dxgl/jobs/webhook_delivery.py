@@ -103,7 +103,11 @@ async def deliver_due(rt: Runtime) -> datetime | None:
     settings = rt.settings
     timeout_s = settings.webhook_timeout_seconds
     # trust_env off: no proxy from the environment may take the request somewhere unchecked.
-    async with httpx.AsyncClient(trust_env=False, follow_redirects=False, timeout=timeout_s) as client:
+    # No kept-alive connections: the pool is keyed by the pinned address, not the host name TLS
+    # checked, so two hosts on one address could otherwise share a connection verified for one.
+    async with httpx.AsyncClient(
+        trust_env=False, follow_redirects=False, timeout=timeout_s, limits=httpx.Limits(max_keepalive_connections=0)
+    ) as client:
         for _round in range(MAX_ROUNDS):
             async with rt.unit_of_work() as session:
                 claimed = await webhooks.claim_due(session, lease_s=timeout_s + 30, limit=BATCH)

@@ -105,7 +105,11 @@ class McpEndpoint:
         request = ctx.request_context.request
         if not isinstance(request, Request):  # every call arrives on an HTTP request here
             raise ApiError.of(ErrorCode.UNAUTHORIZED)
-        public_url = f"{request.url.scheme}://{request.url.netloc}"
+        # Asset links: the address browsers and agents use (DXGL_PUBLIC_URL, e.g. https behind a
+        # proxy), else the one this request came to.
+        runtime = request.scope.get("state", {}).get("runtime")
+        configured = runtime.settings.public_url if isinstance(runtime, Runtime) else ""
+        public_url = configured.rstrip("/") or f"{request.url.scheme}://{request.url.netloc}"
         transport = httpx.ASGITransport(
             app=_WithState(self.api(), request.scope.get("state", {})), raise_app_exceptions=False
         )

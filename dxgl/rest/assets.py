@@ -82,7 +82,8 @@ async def asset_response(
     with the same 416 / 400 rules as a local file (several ranges: the whole object, RFC 9110)."""
     rt = runtime(request)
     store = rt.storage
-    if rt.settings.storage_redirect == "presigned":
+    # HEAD is answered here (a URL presigned for GET would refuse it).
+    if rt.settings.storage_redirect == "presigned" and request.method == "GET":
         url = store.presigned_url(key, rt.settings.presigned_url_seconds)
         if url is not None:
             return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})

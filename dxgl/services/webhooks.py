@@ -487,6 +487,19 @@ def _disable(endpoint: WebhookEndpoint, reason: str, now: datetime) -> None:
     endpoint.disabled_at = endpoint.updated_at = now
 
 
+async def _first_attempt_at(session: AsyncSession, seq: int, default: datetime) -> datetime:
+    # The earliest row, not min(): the column's own type gives an aware datetime on every database.
+    first = (
+        await session.execute(
+            select(col(WebhookAttempt.created_at))
+            .where(col(WebhookAttempt.delivery_seq) == seq)
+            .order_by(col(WebhookAttempt.created_at))
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    return default if first is None else first
+
+
 async def record_attempt(session: AsyncSession, claimed: Claimed, outcome: Outcome, *, retry_base_s: float) -> None:
     """Log the attempt and decide what follows: done on 2xx; on anything else a retry after
     ``retry_base_s`` doubling per attempt, until the next retry would fall more than RETRY_WINDOW
@@ -523,6 +536,10 @@ async def record_attempt(session: AsyncSession, claimed: Claimed, outcome: Outco
             _disable(endpoint, "The endpoint answered 410 Gone", now)
         elif retry_at - delivery.created_at > RETRY_WINDOW:
             delivery.status, delivery.completed_at = FAILED, now
+            # Given up after its whole retry window (about a day, the last retry a little short of
+            # it) with nothing succeeding since its first attempt: the endpoint failed for a day.
+            if endpoint.enabled and endpoint.failing_since <= await _first_attempt_at(session, claimed.seq, now):
+                _disable(endpoint, f"Every delivery has failed since {iso(endpoint.failing_since)}", now)
         else:
             delivery.next_attempt_at = retry_at
         if endpoint.enabled and now - endpoint.failing_since >= RETRY_WINDOW:

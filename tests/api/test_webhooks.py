@@ -535,3 +535,30 @@ async def test_create_with_an_idempotency_key_makes_one_endpoint(open_settings: 
             "POST", "/v1/webhooks", json={**body, "description": "x"}, headers={"Idempotency-Key": "hook-1"}
         )
         assert_error(other, 409, "idempotency_conflict")
+
+
+async def test_one_event_failing_through_its_whole_window_disables(open_settings: Settings) -> None:
+    """With one event only, the last retry falls a little short of a day after the first failure:
+    giving that event up, with no success since its first attempt, is a day of failures too."""
+    async with running(open_settings) as service:
+        acct = await service.account()
+        with Receiver(lambda path, headers, body: 503) as receiver:
+            endpoint = await _create(acct, receiver.url)
+            await acct.request("POST", f"/v1/webhooks/{endpoint['id']}/test")
+            await deliver_due(service.runtime)  # the first attempt fails
+            from dxgl.tables import WebhookAttempt
+
+            async with service.runtime.unit_of_work() as session:  # as if that was 23 h ago
+                hours_ago = utcnow() - timedelta(hours=23)
+                await session.execute(update(WebhookDelivery).values(created_at=hours_ago, next_attempt_at=utcnow()))
+                await session.execute(update(WebhookAttempt).values(created_at=hours_ago))
+                await session.execute(
+                    update(WebhookEndpoint)
+                    .where(col(WebhookEndpoint.id) == endpoint["id"])
+                    .values(failing_since=hours_ago)
+                )
+            await deliver_due(service.runtime)  # the retry after it would fall past a day: given up
+            assert len(receiver.received) == 2
+        detail = await _detail(acct, endpoint["id"])
+        assert detail["deliveries"][0]["status"] == "failed"
+        assert detail["enabled"] is False and detail["disabledReason"].startswith("Every delivery has failed since")

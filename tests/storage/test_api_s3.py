@@ -111,6 +111,9 @@ async def test_presigned_redirect_after_the_same_checks(
         async with httpx.AsyncClient() as plain:  # no token: the URL alone grants the one object
             assert (await plain.get(location)).content == DUCK.read_bytes()
         assert (await other.request("GET", f"/v1/models/{model_id}/file")).status_code == 404  # no URL for others
+        # HEAD is answered by the API itself: a URL presigned for GET would refuse a HEAD.
+        head = await owner.request("HEAD", f"/v1/models/{model_id}/file")
+        assert head.status_code == 200 and int(head.headers["content-length"]) == DUCK.stat().st_size
         no_token = await service.client.get(f"/v1/models/{model_id}/file")
         assert no_token.status_code == 401 and "location" not in no_token.headers
 
