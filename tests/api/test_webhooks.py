@@ -215,7 +215,9 @@ async def test_render_status_events_and_no_events_for_system_previews(open_setti
         render_id = r.json()["data"]["renderId"]
         async with service.runtime.unit_of_work() as session:
             preview = (
-                await session.execute(select(Render).where(col(Render.is_system_preview).is_(True)))
+                await session.execute(
+                    select(Render).where(col(Render.is_system_preview).is_(True), col(Render.account_id) == acct.id)
+                )
             ).scalar_one()
             # The worker's transitions, through the same service calls a job makes.
             claimed = await render_state.claim(session, preview.id, lease_s=60, max_attempts=3)
