@@ -8,6 +8,11 @@ limits) both do their work in a child process. What they have in common lives he
 * **a deadline** (``timeout_s``): past it the child is killed;
 * **no child is ever left running**: every way out of :func:`run_in_child` (result, error, timeout,
   a crash, an exception in the caller's ``on_event``, an interrupt) kills the child if it still lives;
+* **a lower CPU priority** (nice, :data:`CHILD_NICE` above the parent's): renders, encoders and
+  ingest parses never compete on equal terms with the process that answers requests. The parent
+  sets it on the child right after the start (so the child's imports already run niced) and the
+  child sets it again before the work; its own processes (ffmpeg, basisu) inherit it. Linux's
+  autogroup weighs nice only within one session: the child stays in the parent's session;
 * **resource limits** (:class:`Limits`), applied in the child before the work starts;
 * **resident memory watched** (``resident_limit_bytes``): the parent reads the child's and its
   descendants' resident memory from ``/proc`` while it waits, and kills them past the limit
@@ -50,6 +55,10 @@ DescribeError = Callable[[BaseException], Any]
 # Numeric libraries size thread pools and arenas by CPU count; one thread keeps a child's address
 # space small and predictable under RLIMIT_AS.
 ONE_THREAD_ENV: Final[Mapping[str, str]] = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+# How much lower a child's CPU priority is than its parent's (nice 0 -> 10; 19 is the lowest).
+CHILD_NICE: Final = 10
+_LOWEST_PRIORITY = 19
 
 _POLL_S = 0.25  # how often the parent checks that a silent child is still alive
 _DRAIN_S = 1.0  # a child found dead may have sent its last message just before exiting
@@ -185,6 +194,21 @@ def _signal_all(pids: list[int], signum: int) -> None:
             pass
 
 
+def child_priority() -> int:
+    """The nice value of a child of this process: :data:`CHILD_NICE` above this process's own."""
+    return min(_LOWEST_PRIORITY, os.getpriority(os.PRIO_PROCESS, 0) + CHILD_NICE)
+
+
+def lower_priority(pid: int, nice: int) -> None:
+    """Set process ``pid``'s nice value to ``nice`` when it is lower (a lower priority needs no
+    privilege; a higher one would). A process already gone is left alone."""
+    try:
+        if os.getpriority(os.PRIO_PROCESS, pid) < nice:
+            os.setpriority(os.PRIO_PROCESS, pid, nice)
+    except OSError:  # gone already, or a platform without priorities: nothing to lower
+        pass
+
+
 def describe_plainly(exc: BaseException) -> str:
     """The default ``describe_error``: the exception's type and message."""
     return f"{type(exc).__name__}: {exc}"
@@ -196,8 +220,11 @@ def _child_main(
     args: tuple[Any, ...],
     limits: Limits | None,
     describe_error: DescribeError,
+    nice: int,
 ) -> None:
-    """The spawned process: apply the limits, run ``target(*args, emit)``, send its outcome."""
+    """The spawned process: lower its priority, apply the limits, run ``target(*args, emit)``,
+    send its outcome."""
+    lower_priority(0, nice)  # again here: the parent's setting may have raced the start
     lock = threading.Lock()
 
     def send(message: tuple[str, Any]) -> None:
@@ -257,8 +284,9 @@ def run_in_child(
     """
     ctx = multiprocessing.get_context("spawn")  # never fork: a forked GL context hangs
     receiver, sender = ctx.Pipe(duplex=False)
+    nice = child_priority()
     child = ctx.Process(
-        target=_child_main, name=name, args=(sender, target, tuple(args), limits, describe_error), daemon=True
+        target=_child_main, name=name, args=(sender, target, tuple(args), limits, describe_error, nice), daemon=True
     )
     try:
         child.start()
@@ -267,6 +295,8 @@ def run_in_child(
         raise
     finally:
         sender.close()  # the child holds the only write end: its exit ends the pipe
+    if child.pid is not None:
+        lower_priority(child.pid, nice)  # before its imports get far: the API keeps the CPU
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     next_watch = time.monotonic()
     try:

@@ -2,7 +2,8 @@
 
 The API process never parses a model itself: a parser that runs away (memory or time) is killed and
 reported as DxglError(ErrorCode.INVALID_MODEL), never as a crash of the server. The child-process
-mechanics (spawn, limits, kill) are ``dxgl.proc``'s; the policy and the messages are here.
+mechanics (spawn, limits, kill, and a lower CPU priority than the API, with ``basisu`` inheriting it)
+are ``dxgl.proc``'s; the policy and the messages are here.
 """
 
 from __future__ import annotations

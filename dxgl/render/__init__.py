@@ -6,8 +6,10 @@ tiers and every other value of the public contract come from ``dxgl.contract``.
 
 Layout: ``spec`` (JobSpec), ``types`` (RenderError, RenderOutputs), ``video`` (render_job,
 render_variants) and ``video_child`` (the video child process), ``child`` (running a render child,
-errors for the user), ``scene``, ``camera``, ``gl_platform``, ``renderer``, ``shaders``, ``shadow``,
-``composite``, ``encode``, and the ``dataset`` subpackage (render_dataset).
+errors for the user), ``scene``, ``camera``, ``gl_platform`` (EGL device enumeration, DXGL_GPU_INDEX,
+the Mesa fall-back), ``probe`` (the worker's start-up probe: GL renderer, NVENC), ``renderer``,
+``shaders``, ``shadow``, ``composite``, ``encode`` (libx264 or NVENC), and the ``dataset`` subpackage
+(render_dataset).
 """
 
 from dxgl.render.dataset import DatasetOutputs, DatasetSpec, render_dataset

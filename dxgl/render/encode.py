@@ -18,6 +18,11 @@ All H.264 and ProRes streams are converted from RGB as BT.709 (ffmpeg's default 
 limited range, and tagged bt709 for primaries, transfer and matrix, in the stream and the container.
 Every output has constant frame rate ``plan.fps`` and exactly ``plan.frame_count`` frames.
 
+H.264 encoder: libx264 with threads sized by the cores this process may use (``x264_threads``), or
+NVENC (``h264_nvenc``) when the worker's start-up probe found it working (``probe_nvenc``; the worker
+sets ``DXGL_H264_ENCODER`` for its render children, docs/deploy.md). Data-centre GPUs such as the
+H100 / H200 have no NVENC: there the probe fails and libx264 stays.
+
 Pipeline: ``write`` composites in the caller's thread (numpy releases the GIL for the big operations)
 and hands the result to a writer thread over a small bounded queue; the writer feeds raw frames to
 one ffmpeg process whose filter graph splits and scales them into every H.264 output (pro adds a
@@ -27,6 +32,7 @@ poster frame arrives, and ``on_poster`` is called right after, in the caller's t
 
 from __future__ import annotations
 
+import os
 import queue
 import subprocess
 import tempfile
@@ -57,6 +63,15 @@ WEB_H264 = ("veryfast", 23)
 THUMB_H264 = ("veryfast", 24)
 PRORES_ENCODER = "prores_aw"  # ~4x faster than prores_ks at 4K here; both keep alpha (bench/encode.py)
 _PRORES_4444_PROFILE = {"prores_aw": "4", "prores_ks": "4444"}  # the two encoders name it differently
+
+# Which H.264 encoder (libx264 or h264_nvenc) and how many x264 threads: set by the worker for its
+# render children after its probe (dxgl.jobs.capacity); unset, libx264 on every core this process has.
+H264_ENCODER_ENV = "DXGL_H264_ENCODER"
+X264_THREADS_ENV = "DXGL_X264_THREADS"
+LIBX264 = "libx264"
+NVENC = "h264_nvenc"
+H264_ENCODERS = (LIBX264, NVENC)
+_PROBE_TIMEOUT_S = 30.0
 
 # ffmpeg would convert RGB to YUV as BT.601 and tag nothing: convert, then tag, as BT.709 limited range.
 _BT709_FILTER = "out_color_matrix=bt709:out_range=tv"
@@ -133,6 +148,87 @@ def validate_plan(plan: EncodePlan) -> None:
         raise RenderError(f"bg_color must be three values 0..255, got {plan.bg_color!r}")
 
 
+def available_cores() -> int:
+    """The CPU cores this process may use: its affinity mask, capped by a cgroup (v2) CPU quota
+    (a container's ``--cpus``), which x264's own count ignores."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    try:
+        with open("/sys/fs/cgroup/cpu.max", encoding="ascii") as f:
+            quota, period = f.read().split()[:2]
+        if quota != "max" and int(period) > 0:
+            cores = min(cores, max(1, int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
+
+
+def h264_encoder() -> str:
+    """The H.264 encoder of this process: ``DXGL_H264_ENCODER`` when it names one, else libx264."""
+    chosen = os.environ.get(H264_ENCODER_ENV, "").strip() or LIBX264
+    if chosen not in H264_ENCODERS:
+        raise RenderError(f"{H264_ENCODER_ENV} must be one of {', '.join(H264_ENCODERS)}, got {chosen!r}")
+    return chosen
+
+
+def threads_for_cores(cores: int) -> int:
+    """x264's own rule (1.5 threads per core: its frame threads wait on each other), applied to the
+    cores this process may really use rather than the machine's count x264 would read."""
+    return max(1, (3 * max(1, cores)) // 2)
+
+
+def x264_threads() -> int:
+    """x264 threads per encoder: ``DXGL_X264_THREADS`` (set by the worker from its cores over its
+    concurrency), else :func:`threads_for_cores` of every core this process may use."""
+    raw = os.environ.get(X264_THREADS_ENV, "").strip()
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw)
+    return threads_for_cores(available_cores())
+
+
+def _encoder_args(preset: str, crf: int) -> list[str]:
+    """``-c:v ...`` for one H.264 output at x264 ``preset`` / ``crf`` (NVENC: its nearest equivalents:
+    constant quality ``crf`` + 1, since NVENC spends a little more for the same look)."""
+    if h264_encoder() == NVENC:
+        nvenc_preset = "p4" if preset == "fast" else "p2"
+        return ["-c:v", NVENC, "-preset", nvenc_preset, "-tune", "hq", "-rc", "vbr", "-cq", str(crf + 1), "-b:v", "0"]
+    return ["-c:v", LIBX264, "-preset", preset, "-crf", str(crf), "-threads", str(x264_threads())]
+
+
+def probe_nvenc(timeout_s: float = _PROBE_TIMEOUT_S) -> tuple[bool, str]:
+    """One tiny NVENC encode (8 frames of 256x256 to nowhere): (works, ffmpeg's last words when not).
+    Run once at worker start; a GPU without NVENC (H100, H200) or no GPU at all answers False."""
+    command = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-hide_banner",
+        "-nostats",
+        "-loglevel",
+        "error",
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=gray:s=256x256:r=30:d=1",
+        "-frames:v",
+        "8",
+        "-c:v",
+        NVENC,
+        "-pix_fmt",
+        "yuv420p",
+        "-f",
+        "null",
+        "-",
+    ]
+    try:
+        done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout_s, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"{type(exc).__name__}: {exc}"
+    if done.returncode == 0:
+        return True, ""
+    return False, done.stderr.decode("utf-8", "replace").strip()[:300] or f"exit status {done.returncode}"
+
+
 def _h264_output(label: str, size: tuple[int, int], preset: str, crf: int, path: Path) -> tuple[str, list[str]]:
     """Filter chain (from a split branch ``label``) and output arguments of one H.264 file."""
     w, h = size
@@ -140,12 +236,7 @@ def _h264_output(label: str, size: tuple[int, int], preset: str, crf: int, path:
     args = [
         "-map",
         f"[{label}o]",
-        "-c:v",
-        "libx264",
-        "-preset",
-        preset,
-        "-crf",
-        str(crf),
+        *_encoder_args(preset, crf),
         "-pix_fmt",
         "yuv420p",
         *_BT709_TAGS,
