@@ -229,17 +229,26 @@ async def _render_and_finish(
     events: asyncio.Queue[tuple[str, dict[str, Any]]],
     started: float,
 ) -> None:
+    # When the child said it finished drawing and began closing the encoders: the encode time
+    # (``dxgl.metrics``) is from then to the end of the render.
+    encoding_at: list[float | None] = [None] * len(renders)
+
+    async def handle(name: str, payload: dict[str, Any]) -> None:
+        if name == "encoding":
+            encoding_at[int(payload.get("job", 0))] = time.monotonic()
+        await _on_event(rt, renders, jobs, name, payload)
+
     try:
         while not task.done():
             getter = asyncio.ensure_future(events.get())
             waiting: set[asyncio.Future[Any]] = {task, getter}
             await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
             if getter.done():
-                await _on_event(rt, renders, jobs, *getter.result())
+                await handle(*getter.result())
             else:
                 getter.cancel()
         while not events.empty():
-            await _on_event(rt, renders, jobs, *events.get_nowait())
+            await handle(*events.get_nowait())
         outputs = task.result()
     except RenderError as err:
         _observe(renders, started, "model_file" if isinstance(err, ModelFileError) else "render_error")
@@ -256,18 +265,25 @@ async def _render_and_finish(
                 rt, render, "The render failed unexpectedly; the credits were refunded. Try again or contact support"
             )
         return
-    _observe(renders, started, None)
+    _observe(renders, started, None, encoding_at)
     for render, out in zip(renders, outputs):
         await _finish(rt, render, out)
 
 
-def _observe(renders: list[Render], started: float, reason: str | None) -> None:
-    """Each render's outcome and the group's render time (``dxgl.metrics``)."""
-    seconds = time.monotonic() - started
-    for render in renders:
+def _observe(
+    renders: list[Render], started: float, reason: str | None, encoding_at: list[float | None] | None = None
+) -> None:
+    """Each render's outcome, the group's render time and (videos) its encode time (``dxgl.metrics``)."""
+    now = time.monotonic()
+    for index, render in enumerate(renders):
         quality = str(render.settings.get("quality") or ("dataset" if is_dataset(render.settings) else "unknown"))
+        began = encoding_at[index] if encoding_at else None
         metrics.observe_render(
-            quality=quality, outcome="error" if reason else "done", render_seconds=seconds, reason=reason
+            quality=quality,
+            outcome="error" if reason else "done",
+            render_seconds=now - started,
+            encode_seconds=None if began is None else now - began,
+            reason=reason,
         )
 
 

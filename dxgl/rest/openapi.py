@@ -395,7 +395,7 @@ def paths() -> dict[str, dict[str, Schema]]:
         },
         "/health": {
             "get": operation(
-                "Database connectivity (no authentication)",
+                "Database and queue reachability, queue depth, workers seen (no authentication)",
                 scope=None,
                 ok={"200": json_ok(data_envelope(ref("Health")))},
                 errors=("service_unavailable",),

@@ -260,7 +260,25 @@ def component_schemas() -> dict[str, Schema]:
                 "sufficient": {"type": "boolean", "description": "false: creating it would be no_credits"},
             }
         ),
-        "Health": obj({"status": {"type": "string", "enum": ["ok"]}, "database": {"type": "string", "enum": ["ok"]}}),
+        "Health": obj(
+            {
+                "status": {"type": "string", "enum": ["ok"]},
+                "database": {"type": "string", "enum": ["ok"]},
+                "queue": obj(
+                    {
+                        "kind": {"type": "string", "enum": ["embedded", "redis"]},
+                        "depth": {"type": "integer", "minimum": 0},
+                    }
+                ),
+                "workers": obj(
+                    {
+                        "seen": {"type": "boolean"},
+                        "count": {"type": "integer", "minimum": 0},
+                        "lastSeenSecondsAgo": nullable({"type": "number", "minimum": 0}),
+                    }
+                ),
+            }
+        ),
     }
 
 

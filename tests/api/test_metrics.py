@@ -92,3 +92,36 @@ async def test_with_redis_the_api_reports_what_workers_flushed_and_their_heartbe
     assert _get(after, "dxgl_workers_seen") == 1
     assert 0 <= _get(after, "dxgl_worker_heartbeat_age_seconds", worker="gpu-box:1", kind="gpu") < 60
     assert _get(after, "dxgl_worker_heartbeat_age_seconds", worker="cpu-box:2", kind="cpu") >= 600
+
+
+@pytest.mark.render
+async def test_a_real_render_reaches_the_render_and_encode_histograms(settings):
+    """The job itself reports (render_job -> metrics.observe_render): a tiny Duck rendered by the
+    embedded runner adds one render and one encode observation for its quality."""
+    import asyncio
+
+    from tests.conftest import ASSETS
+
+    settings = settings.model_copy(
+        update={"run_renders_in_process": True, "render_max_size": 160, "render_max_length": 1}
+    )
+    async with running(settings) as service:
+        before = await _scrape(service)
+        acct = await service.account(credits=5)
+        r = await acct.upload(ASSETS / "Duck.glb")
+        assert r.status_code == 201, r.text
+        render_id = r.json()["data"]["renderId"]
+        for _ in range(600):  # a deadline for a stuck render, not a speed check
+            status = (await acct.request("GET", f"/v1/renders/{render_id}")).json()["data"]["status"]
+            if status in ("done", "error"):
+                break
+            await asyncio.sleep(0.5)
+        assert status == "done"
+        after = await _scrape(service)
+
+    def grew(name: str, **labels: str) -> float:
+        return _get(after, name, **labels) - _get(before, name, **labels)
+
+    assert grew("dxgl_render_duration_seconds_count", quality="standard") == 1
+    assert grew("dxgl_encode_duration_seconds_count", quality="standard") == 1
+    assert grew("dxgl_render_groups_finished_total", quality="standard", outcome="done") == 1
