@@ -12,6 +12,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,13 +157,21 @@ class Account:
         )
 
 
-@pytest.fixture
-async def service(settings: Settings) -> AsyncIterator[Service]:
+@asynccontextmanager
+async def running_service(settings: Settings) -> AsyncIterator[Service]:
+    """The app with its lifespan, entered and left in the caller's own task (the lifespan holds
+    task groups), for settings a test picks; the ``service`` fixture is this over ``settings``."""
     app = create_app(settings)
     async with app.router.lifespan_context(app) as state:
         transport = httpx.ASGITransport(app=_WithState(app, state), raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=60) as client:
             yield Service(app, state["runtime"], client)
+
+
+@pytest.fixture
+async def service(settings: Settings) -> AsyncIterator[Service]:
+    async with running_service(settings) as running:
+        yield running
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from dxgl.services import idempotency, json_input, rate_limit
 from dxgl.services.auth import Caller, authenticate, single_authorization
 from dxgl.services.pagination import Page
 from dxgl.services.rate_limit import Bucket, Decision
+from dxgl.services.uploads import UploadedFile
 from dxgl.storage import Storage
 
 MAX_JSON_BODY = 1024 * 1024
@@ -191,6 +192,28 @@ async def run_idempotent(request: Request, caller: Caller, key: str | None, requ
         record=_recorded,
     )
     return _replay(outcome) if isinstance(outcome, idempotency.Replay) else outcome
+
+
+async def run_upload_once(
+    request: Request,
+    caller: Caller,
+    key: str | None,
+    upload: UploadedFile,
+    fields: dict[str, Any],
+    work: Work,
+    decision: Decision | None,
+) -> Response:
+    """A multipart upload's creating request, once per ``Idempotency-Key``: "the same request" is
+    the same file (SHA-256), name and other fields (boundaries differ between retries). The upload
+    is released whatever happens (the service consumes it; a replay or a conflict never used it)."""
+    fingerprint = idempotency.upload_fingerprint(
+        operation_of(request), sha256=upload.sha256, filename=upload.filename, fields=fields
+    )
+    try:
+        response = await run_idempotent(request, caller, key, fingerprint, work)
+    finally:
+        await upload.release()
+    return with_limit_headers(response, decision)
 
 
 def creating(handler: Handler) -> Endpoint:

@@ -19,6 +19,7 @@ from dxgl.rest.http import (
     paged,
     read_body,
     run_idempotent,
+    run_upload_once,
     runtime,
     with_limit_headers,
     writer_caller,
@@ -62,14 +63,7 @@ async def upload_model(request: Request) -> Response:
         )
         return ok(_upload_json(result), status=201)
 
-    fingerprint = idempotency.upload_fingerprint(
-        operation_of(request), sha256=upload.sha256, filename=upload.filename, fields=form.fields
-    )
-    try:
-        response = await run_idempotent(request, caller, key, fingerprint, work)
-    finally:
-        await upload.release()  # consumed by the service; a replay (or a conflict) never used it
-    return with_limit_headers(response, decision)
+    return await run_upload_once(request, caller, key, upload, form.fields, work, decision)
 
 
 async def ingest_model(request: Request) -> Response:

@@ -15,14 +15,12 @@ from dxgl.rest.http import (
     authed,
     idempotency_key,
     ok,
-    operation_of,
-    run_idempotent,
+    run_upload_once,
     runtime,
-    with_limit_headers,
     writer_caller,
 )
 from dxgl.rest.multipart import read_multipart
-from dxgl.services import idempotency, overlays
+from dxgl.services import overlays
 from dxgl.services.auth import Caller
 from dxgl.tables import Overlay
 from dxgl.timeutil import iso
@@ -70,14 +68,7 @@ async def upload_overlay(request: Request) -> Response:
         )
         return ok(overlay_created_json(overlay))
 
-    fingerprint = idempotency.upload_fingerprint(
-        operation_of(request), sha256=upload.sha256, filename=upload.filename, fields=form.fields
-    )
-    try:
-        response = await run_idempotent(request, caller, key, fingerprint, work)
-    finally:
-        await upload.release()  # consumed by the service; a replay (or a conflict) never used it
-    return with_limit_headers(response, decision)
+    return await run_upload_once(request, caller, key, upload, form.fields, work, decision)
 
 
 @authed

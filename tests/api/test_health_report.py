@@ -4,19 +4,16 @@ embedded default and on Redis with a real worker start-up hook (platform probe +
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
-import httpx
 import pytest
 
-from dxgl.app import create_app
 from dxgl.config import Settings
 from dxgl.jobs import capacity
 from dxgl.runtime import Runtime
 from dxgl.services import health
 from tests.api.helpers import assert_error, minimal_glb
-from tests.conftest import REDIS_URL, Service, _WithState, service_missing
+from tests.conftest import REDIS_URL, Service, service_missing
+from tests.conftest import running_service as running
 
 HEALTH_REDIS = REDIS_URL.rsplit("/", 1)[0] + "/12"
 
@@ -31,17 +28,6 @@ async def _flushed_redis() -> None:
         service_missing("Redis", exc)
     finally:
         await client.aclose()
-
-
-@asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[Service]:
-    """The app with its lifespan entered and left in the test's own task (the lifespan holds task
-    groups, which a fixture's teardown in another task could not leave)."""
-    app = create_app(settings)
-    async with app.router.lifespan_context(app) as state:
-        transport = httpx.ASGITransport(app=_WithState(app, state), raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield Service(app, state["runtime"], client)
 
 
 async def test_embedded_health_counts_pending_renders_and_no_runner_means_no_worker(settings):

@@ -13,7 +13,8 @@ from dxgl.config import Settings
 from dxgl.metrics import flush, observe_render
 from dxgl.services import health
 from tests.api.helpers import minimal_glb
-from tests.api.test_health_report import HEALTH_REDIS, _flushed_redis, running
+from tests.api.test_health_report import HEALTH_REDIS, _flushed_redis
+from tests.conftest import running_service as running
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

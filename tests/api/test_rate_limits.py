@@ -10,22 +10,20 @@ from __future__ import annotations
 import asyncio
 import shutil
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from dxgl.app import create_app
 from dxgl.config import Settings
 from dxgl.runtime import Runtime
 from dxgl.services import accounts, auth
 from dxgl.services.auth import Caller
 from dxgl.services.rate_limit import Bucket, bucket_key
 from tests.api.helpers import assert_error, minimal_glb
-from tests.conftest import REDIS_URL, Service, _WithState, service_missing
+from tests.conftest import REDIS_URL, service_missing
+from tests.conftest import running_service as _service
 from tests.live_server import ServeProcess, clean_env
 
 SLOW_REFILL = 0.001  # one token per 1000 s
@@ -41,15 +39,6 @@ def _settings(tmp_path: Path, sqlite_template: Path, **limits: Any) -> Settings:
         run_renders_in_process=False,
         **limits,
     )
-
-
-@asynccontextmanager
-async def _service(settings: Settings) -> AsyncIterator[Service]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app) as state:
-        transport = httpx.ASGITransport(app=_WithState(app, state), raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield Service(app, state["runtime"], client)
 
 
 async def test_a_burst_beyond_the_limit_is_429_with_its_headers(tmp_path, sqlite_template):

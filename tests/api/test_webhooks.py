@@ -25,7 +25,8 @@ from dxgl.services import render_state, webhooks
 from dxgl.tables import Model3D, Render, WebhookDelivery, WebhookEndpoint
 from dxgl.timeutil import utcnow
 from tests.api.helpers import assert_error, minimal_glb
-from tests.api.test_webhooks_support import Receiver, running, until
+from tests.api.test_webhooks_support import Receiver, until
+from tests.conftest import running_service as running
 from tests.ingest.ssrf_spellings import SSRF_URLS
 
 ALL_EVENTS = list(webhooks.EVENT_TYPES)

@@ -11,7 +11,8 @@ import pytest
 from standardwebhooks import Webhook
 
 from dxgl.services import webhooks
-from tests.api.test_webhooks_support import Receiver, running, until
+from tests.api.test_webhooks_support import Receiver, until
+from tests.conftest import running_service as running
 from tests.pipeline.conftest import PIPELINE_REDIS, Worker, flush_redis, pipeline_settings
 
 pytestmark = [pytest.mark.slow]

@@ -14,7 +14,8 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from dxgl.contract import TRANSITIONS, RenderStatus
 from dxgl.services import webhooks
-from tests.api.test_webhooks_support import Receiver, running, until
+from tests.api.test_webhooks_support import Receiver, until
+from tests.conftest import running_service as running
 from tests.pipeline.conftest import pipeline_settings, wait_for_status
 
 pytestmark = [pytest.mark.render, pytest.mark.slow]

@@ -8,17 +8,10 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
-
-import httpx
-
-from dxgl.app import create_app
-from dxgl.config import Settings
-from tests.conftest import Service, _WithState
 
 
 @dataclass(frozen=True)
@@ -107,13 +100,3 @@ async def until(check: Callable[[], Any], *, limit_s: float = 120.0, what: str =
             return found
         await asyncio.sleep(0.05)
     raise AssertionError(f"{what} did not happen within {limit_s} s")
-
-
-@asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[Service]:
-    """The app with its lifespan (as the ``service`` fixture, for settings the test picks)."""
-    app = create_app(settings)
-    async with app.router.lifespan_context(app) as state:
-        transport = httpx.ASGITransport(app=_WithState(app, state), raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=60) as client:
-            yield Service(app, state["runtime"], client)

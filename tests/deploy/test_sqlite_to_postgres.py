@@ -11,8 +11,8 @@ import pytest
 
 from dxgl.config import Settings
 from tests.api.helpers import minimal_glb
-from tests.api.test_health_report import running
 from tests.conftest import _pg_admin
+from tests.conftest import running_service as running
 
 SCRIPT = Path(__file__).resolve().parents[2] / "deploy" / "sqlite_to_postgres.py"
 

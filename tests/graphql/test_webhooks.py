@@ -6,7 +6,8 @@ from standardwebhooks import Webhook
 
 from dxgl.config import Settings
 from dxgl.jobs.webhook_delivery import deliver_due
-from tests.api.test_webhooks_support import Receiver, running
+from tests.api.test_webhooks_support import Receiver
+from tests.conftest import running_service as running
 from tests.graphql.conftest import error_codes, gql, only_error
 from tests.ingest.ssrf_spellings import SSRF_URLS
 

@@ -8,31 +8,19 @@ from __future__ import annotations
 import io
 import shutil
 import zipfile
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from dxgl.app import create_app
 from dxgl.config import Settings
 from dxgl.storage import s3_uploads
 from dxgl.storage.s3 import S3Storage
-from tests.conftest import ASSETS, Service, _WithState
+from tests.conftest import ASSETS, Service
+from tests.conftest import running_service as _service
 
 DUCK = ASSETS / "Duck.glb"
-
-
-@asynccontextmanager
-async def _service(settings: Settings) -> AsyncIterator[Service]:
-    """The app with its lifespan, entered and left in the test's own task."""
-    app = create_app(settings)
-    async with app.router.lifespan_context(app) as state:
-        transport = httpx.ASGITransport(app=_WithState(app, state), raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield Service(app, state["runtime"], client)
 
 
 def _settings(tmp_path: Path, sqlite_template: Path, env: dict[str, str], **extra: Any) -> Settings:
