@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -46,6 +47,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             for task in background:
                 task.cancel()
+            # Wait for them to end before the engine goes: a task cancelled inside a transaction
+            # rolls back on it (not awaited, its clean-up would wait on a disposed engine forever).
+            await asyncio.gather(*background, return_exceptions=True)
             await rt.close()
 
     v1 = Starlette(routes=v1_routes(), exception_handlers=EXCEPTION_HANDLERS)

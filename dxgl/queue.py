@@ -131,8 +131,11 @@ class EmbeddedQueue:
             wait = WEBHOOK_POLL_S
             if next_at is not None:
                 wait = min(wait, max(0.0, (next_at - utcnow()).total_seconds()))
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
+            # arrives as the wait ends, and this loop would then outlive its shutdown.
             try:
-                await asyncio.wait_for(self._webhook_wake.wait(), timeout=wait)
+                async with asyncio.timeout(wait):
+                    await self._webhook_wake.wait()
             except TimeoutError:
                 pass
 
