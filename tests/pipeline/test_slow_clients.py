@@ -63,7 +63,9 @@ async def _account(rt: Runtime, *, scopes: list[str] | None = None, credits: int
 
 async def test_slow_bodies_never_hold_up_other_accounts(tmp_path, database_url, live_server, assets):
     # The server's own body timeout is far beyond the test: the slow clients stay until finished.
-    settings = pipeline_settings(tmp_path, database_url, body_timeout_seconds=3600)
+    # Rate limits off: the other account polls as fast as it can to catch any stall, far above
+    # what a client is allowed (the limits have their own tests, tests/api/test_rate_limits.py).
+    settings = pipeline_settings(tmp_path, database_url, body_timeout_seconds=3600, rate_limit_rps=0)
     server = live_server(settings)
     rt = await Runtime.start(settings, migrate=False)  # the test's own (the server's runs on its loop)
     try:

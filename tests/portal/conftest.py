@@ -129,7 +129,9 @@ def chromium_path() -> str:
     return require_chromium()
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps its event loop running in this thread
+# while it is open, and every async test after the portal's would find a loop already running.
+@pytest.fixture(scope="package")
 def service(chromium_path: str) -> Iterator[Service]:
     with tempfile.TemporaryDirectory(prefix="dxgl-portal-") as tmp:
         svc = Service(Path(tmp) / "data").start()
@@ -139,7 +141,7 @@ def service(chromium_path: str) -> Iterator[Service]:
             svc.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(chromium_path: str) -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
