@@ -109,6 +109,17 @@ def _idempotent(key: str | None) -> dict[str, str]:
     return {"Idempotency-Key": key} if key else {}
 
 
+async def _create(
+    ctx: Any, connect: Any, path: str, body: dict[str, Any], render_settings: Any, key: str | None
+) -> dict[str, Any]:
+    """POST a creating body (with ``renderSettings`` when given) under an optional Idempotency-Key."""
+    if render_settings is not None:
+        body = {**body, "renderSettings": render_settings}
+    async with connect(ctx) as api:
+        result: dict[str, Any] = await api.data("POST", path, json=body, headers=_idempotent(key))
+    return result
+
+
 def asset_links(api: Api, render: dict[str, Any]) -> dict[str, str]:
     """Where a done render's files are (GET with the same Bearer token); none before it is done."""
     if render.get("status") != RenderStatus.DONE:
@@ -196,14 +207,7 @@ def build_server(connect: Connect, *, local_files: bool) -> MCPServer:
     ) -> dict[str, Any]:
         """Upload a 3D model from a URL (POST /v1/models/ingest): the service downloads it. Creates the
         model and a first render like an upload. Answers modelId and renderId."""
-        body: dict[str, Any] = {"url": url}
-        if render_settings is not None:
-            body["renderSettings"] = render_settings
-        async with connect(ctx) as api:
-            result: dict[str, Any] = await api.data(
-                "POST", "/v1/models/ingest", json=body, headers=_idempotent(idempotency_key)
-            )
-        return result
+        return await _create(ctx, connect, "/v1/models/ingest", {"url": url}, render_settings, idempotency_key)
 
     @server.tool(annotations=READ)
     @_answers
@@ -288,14 +292,7 @@ def build_server(connect: Connect, *, local_files: bool) -> MCPServer:
         ctx: Context, model_id: ModelId, render_settings: Settings = None, idempotency_key: IdempotencyKey = None
     ) -> dict[str, Any]:
         """Queue a render of a model (charges its credits). Answers id, modelId, status, renderSettings."""
-        body: dict[str, Any] = {"modelId": model_id}
-        if render_settings is not None:
-            body["renderSettings"] = render_settings
-        async with connect(ctx) as api:
-            result: dict[str, Any] = await api.data(
-                "POST", "/v1/renders", json=body, headers=_idempotent(idempotency_key)
-            )
-        return result
+        return await _create(ctx, connect, "/v1/renders", {"modelId": model_id}, render_settings, idempotency_key)
 
     @server.tool(annotations=CREATE)
     @_answers
