@@ -210,6 +210,48 @@ OVERLAY_REFS: Final = (
     OverlayRef("fgImageId", "fgAlign", OverlayLayer.FOREGROUND),
 )
 
+# --- the look: lighting environments, exposure and the camera's height ------------------------
+
+
+class BuiltinEnvironment(StrEnum):
+    """The lighting environments dxgl ships (docs/rendering.md, "Environments")."""
+
+    STUDIO = "studio"  # the default: a softbox room after model-viewer's neutral environment
+    SOFT = "soft"  # an even, overcast light box: low contrast, soft reflections
+    CONTRAST = "contrast"  # one strong key softbox in a dark room: deep shadows, crisp highlights
+
+
+DEFAULT_ENVIRONMENT: Final = BuiltinEnvironment.STUDIO
+
+
+class DatasetNormals(StrEnum):
+    """What a dataset's ``normals/`` images hold (docs/datasets.md)."""
+
+    GEOMETRIC = "geometric"  # the interpolated vertex normal
+    SHADING = "shading"  # the vertex normal bent by the material's normal map
+
+
+# The camera's height angle without ``elevation``: upright products are filmed from just above,
+# flat ones (low compared with their larger horizontal side) from higher up, so the poster shows
+# their face rather than an edge. (height / larger horizontal side) below each bound -> that angle.
+UPRIGHT_ELEVATION_DEG: Final = 12.0
+FLAT_ELEVATION_STEPS: Final = ((1.0 / 6.0, 45.0), (1.0 / 3.0, 35.0))
+
+
+def auto_elevation(width: float, height: float, depth: float) -> float:
+    """The camera elevation in degrees dxgl chooses for a model whose bounding box is ``width`` (x)
+    by ``height`` (y, up) by ``depth`` (z), in any one unit: 45 when the height is below a sixth of
+    the larger horizontal side, 35 below a third, else 12."""
+    side = max(width, depth)
+    if side <= 0.0:
+        return UPRIGHT_ELEVATION_DEG
+    ratio = height / side
+    for bound, angle in FLAT_ELEVATION_STEPS:
+        if ratio < bound:
+            return angle
+    return UPRIGHT_ELEVATION_DEG
+
+
 # --- datasets -----------------------------------------------------------------------------------
 
 

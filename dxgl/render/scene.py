@@ -46,6 +46,21 @@ class Material:
     alpha_mode: str = "OPAQUE"  # OPAQUE | MASK | BLEND
     alpha_cutoff: float = 0.5
     double_sided: bool = False
+    # glTF KHR_materials_* extensions (docs/rendering.md, "Materials"); the defaults are the
+    # extensions' own (a material without them renders as plain metallic-roughness).
+    emissive_strength: float = 1.0  # KHR_materials_emissive_strength
+    unlit: bool = False  # KHR_materials_unlit
+    clearcoat: float = 0.0  # KHR_materials_clearcoat
+    clearcoat_roughness: float = 0.0
+    sheen_color: tuple[float, float, float] = (0.0, 0.0, 0.0)  # KHR_materials_sheen (linear)
+    sheen_roughness: float = 0.0
+    specular: float = 1.0  # KHR_materials_specular
+    specular_color: tuple[float, float, float] = (1.0, 1.0, 1.0)  # linear
+    ior: float = 1.5  # KHR_materials_ior
+    transmission: float = 0.0  # KHR_materials_transmission
+    thickness: float = 0.0  # KHR_materials_volume (model units of the file)
+    attenuation_distance: float = float("inf")
+    attenuation_color: tuple[float, float, float] = (1.0, 1.0, 1.0)  # linear
 
     def features(self, has_uv: bool, has_colors: bool) -> frozenset[str]:
         """The shader feature set (one compiled variant per set, see shaders.py)."""

@@ -19,6 +19,7 @@ from dxgl.contract import (
     effect_defaults,
     output_size,
 )
+from dxgl.render.look import Look
 
 # Fields that only change what happens after drawing (compositing / encoding); jobs that differ only
 # in these can share one pass of drawn frames (render_variants).
@@ -65,6 +66,9 @@ class JobSpec:
     bg_align: str = DEFAULT_ALIGNMENT
     fg_image: Path | None = None
     fg_align: str = DEFAULT_ALIGNMENT
+    look: Look = field(default_factory=Look)
+    # Camera height angle in degrees; None: chosen from the model's shape (contract.auto_elevation).
+    elevation: float | None = None
 
     @classmethod
     def from_settings(
@@ -75,11 +79,13 @@ class JobSpec:
         watermark: bool = False,
         bg_image: Path | None = None,
         fg_image: Path | None = None,
+        environment_image: Path | None = None,
         max_size: int = 0,
         max_length: int = 0,
     ) -> JobSpec:
         """Build from validated settings (camelCase keys, defaults filled by
-        ``validate_render_settings``). ``size`` overrides the tier's size; ``max_size`` caps the long
+        ``validate_render_settings``). ``environment_image``: the file of the environment overlay the
+        settings' ``environment`` names, if it names one. ``size`` overrides the tier's size; ``max_size`` caps the long
         side keeping the aspect (even numbers); ``max_length`` caps seconds; 0 means no cap. Every
         parameter of the effect the settings lack gets the contract's default."""
         quality, aspect = settings["quality"], settings["aspect"]
@@ -114,6 +120,8 @@ class JobSpec:
             bg_align=settings.get("bgAlign", DEFAULT_ALIGNMENT),
             fg_image=fg_image,
             fg_align=settings.get("fgAlign", DEFAULT_ALIGNMENT),
+            look=Look.from_settings(settings, environment_image=environment_image),
+            elevation=None if settings.get("elevation") is None else float(settings["elevation"]),
         )
 
     @property

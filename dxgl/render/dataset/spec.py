@@ -5,11 +5,12 @@ Plain values: no GL, no numpy. The tiers (views, image size) and the coverages a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dxgl.contract import DATASET_DEFAULTS, DATASET_TIERS, Coverage, DatasetQuality, OutputFile
+from dxgl.contract import DATASET_DEFAULTS, DATASET_TIERS, Coverage, DatasetNormals, DatasetQuality, OutputFile
+from dxgl.render.look import Look
 
 MIN_SIZE = 16  # the smallest image side a dataset may have, pixels
 
@@ -21,15 +22,26 @@ class DatasetSpec:
     views: int
     size: int  # square image side, pixels
     coverage: str  # a contract.Coverage value: "hemisphere" | "sphere"
+    look: Look = field(default_factory=Look)
+    normals: str = DatasetNormals.GEOMETRIC.value  # a contract.DatasetNormals value
 
     def __post_init__(self) -> None:
+        if self.normals not in tuple(DatasetNormals):
+            raise ValueError(f"unknown datasetNormals {self.normals!r}; expected one of {', '.join(DatasetNormals)}")
         if self.coverage not in tuple(Coverage):
             raise ValueError(f"unknown coverage {self.coverage!r}; expected one of {', '.join(Coverage)}")
         if self.views < 1 or self.size < MIN_SIZE:
             raise ValueError(f"a dataset needs at least 1 view of at least {MIN_SIZE} px")
 
     @classmethod
-    def from_settings(cls, settings: dict[str, Any], *, max_size: int = 0, max_views: int = 0) -> DatasetSpec:
+    def from_settings(
+        cls,
+        settings: dict[str, Any],
+        *,
+        max_size: int = 0,
+        max_views: int = 0,
+        environment_image: Path | None = None,
+    ) -> DatasetSpec:
         """From validated render settings (``datasetQuality``, ``coverage``; defaults from
         ``contract.DATASET_DEFAULTS``). ``max_size`` caps the image side and ``max_views`` the view
         count (tests, previews); 0 means no cap."""
@@ -42,7 +54,13 @@ class DatasetSpec:
             size = min(size, max(MIN_SIZE, int(max_size)))
         if max_views:
             views = min(views, max(1, int(max_views)))
-        return cls(views=views, size=size, coverage=settings.get("coverage", DATASET_DEFAULTS["coverage"]))
+        return cls(
+            views=views,
+            size=size,
+            coverage=settings.get("coverage", DATASET_DEFAULTS["coverage"]),
+            look=Look.from_settings(settings, environment_image=environment_image),
+            normals=str(settings.get("datasetNormals", DatasetNormals.GEOMETRIC.value)),
+        )
 
 
 @dataclass(frozen=True)
