@@ -15,13 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from dxgl.contract import Effect
+from dxgl.contract import Effect, auto_elevation
 from dxgl.render.spec import JobSpec
 
 Mat4 = NDArray[np.float64]  # (4, 4), column-vector convention (p' = M @ p)
 
 VERTICAL_FOV_DEG = 30.0
-ELEVATION_DEG = 12.0
 FRAME_MARGIN = 0.08  # fraction of each half-extent of the picture kept free around the model
 REVEAL_GROW_FRACTION = 0.4  # reveal: share of the move during which the model grows to full size
 
@@ -160,13 +159,22 @@ def model_matrix(spin_deg: float, scale: float, tilt_deg: float, center_y: float
     return matrix
 
 
+def elevation_of(spec: JobSpec, bounds: NDArray[np.float32]) -> float:
+    """The camera's height angle in degrees: ``spec.elevation``, else the contract's flat-model rule
+    on the model's bounding box ``bounds`` (2, 3) float32 (min and max corners)."""
+    if spec.elevation is not None:
+        return float(spec.elevation)
+    size = bounds[1].astype(np.float64) - bounds[0].astype(np.float64)
+    return auto_elevation(float(size[0]), float(size[1]), float(size[2]))
+
+
 def camera_path(spec: JobSpec, frame_points: NDArray[np.float32], bounds: NDArray[np.float32]) -> list[FramePose]:
     """Poses for every frame of ``spec``. ``frame_points`` (K, 3) float32: the model's hull vertices;
     ``bounds`` (2, 3) float32: its min and max corners."""
     aspect = spec.width / spec.height
     center_y = float(bounds[0, 1] + bounds[1, 1]) / 2.0
     target = np.array([0.0, center_y, 0.0])
-    el = math.radians(ELEVATION_DEG)
+    el = math.radians(elevation_of(spec, bounds))
     back = np.array([0.0, math.sin(el), math.cos(el)])
     rot = look_at(target + back, target)[:3, :3]  # rows: right, up, back
     ty = math.tan(math.radians(VERTICAL_FOV_DEG) / 2.0)

@@ -16,9 +16,13 @@ from vispy import gloo
 from vispy.gloo.gl import gl2
 
 from dxgl.render.camera import FramePose, model_matrix
+from dxgl.render.environment import LEVEL_HEIGHT, SPECULAR_LEVELS, Environment, load_environment
 from dxgl.render.gl_platform import create_canvas
+from dxgl.render.look import Look
 from dxgl.render.scene import Primitive, Scene
 from dxgl.render.shaders import (
+    BACKGROUND_FRAG,
+    BACKGROUND_VERT,
     BAKE_FRAG,
     BAKE_VERT,
     GEOMETRY_FRAG,
@@ -35,6 +39,10 @@ from dxgl.render.shadow import SHADOW_EXTENT, SHADOW_FALLOFF, SHADOW_SIZE, blur_
 
 SSAA = 2
 SHADOW_STRENGTH = 0.55
+# The look's base exposure (EV 0): the linear factor applied before tone mapping. model-viewer
+# lights its neutral environment with 1.3 under the same tone mapping; dxgl's studio is made after
+# that environment, and the reference test (tests/look) holds the two within 3 L* of each other.
+BASE_EXPOSURE = 1.3
 _TEXTURE_UNIFORMS = (
     ("BASE_TEX", "u_base_tex", "base_color_texture"),
     ("MR_TEX", "u_mr_tex", "metallic_roughness_texture"),
@@ -93,13 +101,26 @@ class _GpuPrimitive:
         self.blend = prim.material.alpha_mode == "BLEND"
 
 
+def env_rotation(degrees: float) -> NDArray[np.float32]:
+    """(3, 3) float32 matrix taking world directions to the environment's own, for an environment
+    turned by ``degrees`` about +Y (counter-clockwise seen from above)."""
+    a = np.radians(-degrees)
+    c, s = float(np.cos(a)), float(np.sin(a))
+    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]], dtype=np.float32)
+
+
 class Renderer:
-    """Draws frames of one scene at ``width`` x ``height`` output pixels.
+    """Draws frames of one scene at ``width`` x ``height`` output pixels, lit by ``look``'s environment.
 
     ``draw`` returns a (height, width, 4) uint8 straight-alpha RGBA array, top row first, with a
-    transparent background (alpha 0 where there is neither model, shadow nor reflection)."""
+    transparent background (alpha 0 where there is neither model, shadow nor reflection), or the
+    environment itself, opaque, with ``look.show_environment``."""
 
-    def __init__(self, scene: Scene, width: int, height: int) -> None:
+    def __init__(self, scene: Scene, width: int, height: int, look: Look | None = None) -> None:
+        self.look = look or Look()
+        # Prefiltered once per environment and cached on disk (environment.py): before the GL
+        # context, so a first build's numpy work never holds one.
+        environment = load_environment(self.look.environment, self.look.environment_image)
         self.canvas, self.description = create_canvas()
         self.scene = scene
         self.width, self.height = width, height
@@ -140,13 +161,44 @@ class Renderer:
         self._baked_key: tuple[str, float] | None = None
         self._center_y = float(scene.bounds[:, 1].mean())
         # Dataset geometry pass (FBO, program, (H, W, 4) float32 readback), made on first use.
-        self._geometry: tuple[Any, Any, NDArray[np.float32]] | None = None
+        self._geometry: tuple[Any, dict[bool, Any], NDArray[np.float32]] | None = None
+        self._env_rot = env_rotation(self.look.environment_rotation)
+        self._exposure = float(BASE_EXPOSURE * 2.0**self.look.exposure)
+        self._upload_environment(environment, quad)
+
+    def _upload_environment(self, env: Environment, quad: Any) -> None:
+        """The environment's textures (float16 on the GPU: HDR radiance without 8-bit banding)."""
+        self._env_spec = gloo.Texture2D(
+            env.specular, format="rgba", internalformat="rgba16f", interpolation="linear", wrapping="repeat"
+        )
+        self._env_lut = gloo.Texture2D(
+            env.brdf_lut, format="rgba", internalformat="rgba16f", interpolation="linear", wrapping="clamp_to_edge"
+        )
+        self._env_sh = env.irradiance_sh.astype(np.float32)
+        self._background: Any | None = None
+        if self.look.show_environment:
+            self._background = gloo.Program(BACKGROUND_VERT, BACKGROUND_FRAG)
+            self._background["a_position"] = quad
+            self._background["u_background"] = gloo.Texture2D(
+                env.background, format="rgba", internalformat="rgba16f", interpolation="linear", wrapping="repeat"
+            )
+            self._background["u_env_rot"] = self._env_rot.T
+            self._background["u_exposure"] = self._exposure
 
     # -- programs -------------------------------------------------------------------------------
     def _program(self, features: frozenset[str]) -> Any:
         prog = self._programs.get(features)
         if prog is None:
             prog = gloo.Program(with_defines(MESH_VERT, features), with_defines(MESH_FRAG, features))
+            # The environment is the same for every draw: set once per program.
+            prog["u_env_spec"] = self._env_spec
+            prog["u_env_lut"] = self._env_lut
+            for i, coefficient in enumerate(self._env_sh):
+                prog[f"u_sh[{i}]"] = tuple(float(x) for x in coefficient)
+            prog["u_env_rot"] = self._env_rot.T
+            prog["u_env_levels"] = float(SPECULAR_LEVELS)
+            prog["u_env_half_texel"] = 0.5 / LEVEL_HEIGHT
+            prog["u_exposure"] = self._exposure
             self._programs[features] = prog
         return prog
 
@@ -238,6 +290,13 @@ class Renderer:
             gloo.set_viewport(0, 0, iw, ih)
             gloo.set_clear_color((0, 0, 0, 0))
             gloo.clear(color=True, depth=True)
+            if self._background is not None:
+                gloo.set_state(blend=False, depth_test=False, cull_face=False, depth_mask=False)
+                inv = np.linalg.inv(viewproj.astype(np.float64)).astype(np.float32)
+                self._background["u_inv_viewproj"] = inv.T
+                self._background["u_eye"] = pose.eye
+                self._background.draw("triangle_strip")
+                gloo.set_state(depth_mask=True)
             gloo.set_state(blend=True, blend_func=("one", "one_minus_src_alpha"), depth_test=True)
             gloo.set_cull_face("back")
             if reflector:
@@ -259,36 +318,42 @@ class Renderer:
             self._read_pixels(0, 0, self.width, self.height, gl2.GL_RGBA, gl2.GL_UNSIGNED_BYTE, self._frame.ctypes.data)
         return self._frame
 
-    def draw_geometry(self, pose: FramePose) -> NDArray[np.float32]:
+    def draw_geometry(self, pose: FramePose, *, shading_normals: bool = False) -> NDArray[np.float32]:
         """Dataset pass: one sample at each output pixel centre (no supersampling, so depth never mixes
         a surface with the background), every triangle drawn whatever its material (no culling,
         alpha ignored). Returns the renderer's own (H, W, 4) float32 buffer, top row first:
-        [..., :3] unit normal in world space (facing the camera), [..., 3] z-depth; all 0 where no
-        surface is. Copy it to keep it."""
+        [..., :3] unit normal in world space (facing the camera; bent by each material's normal map
+        when ``shading_normals``), [..., 3] z-depth; all 0 where no surface is. Copy it to keep it."""
         if self._geometry is None:
             target = gloo.Texture2D(shape=(self.height, self.width, 4), format="rgba", internalformat="rgba32f")
             fbo = gloo.FrameBuffer(color=target, depth=gloo.RenderBuffer((self.height, self.width), format="depth"))
-            self._geometry = (
-                fbo,
-                gloo.Program(GEOMETRY_VERT, GEOMETRY_FRAG),
-                np.empty((self.height, self.width, 4), dtype=np.float32),
-            )
-        fbo, prog, pixels = self._geometry
+            programs = {
+                mapped: gloo.Program(with_defines(GEOMETRY_VERT, features), with_defines(GEOMETRY_FRAG, features))
+                for mapped, features in ((False, frozenset()), (True, frozenset({"NORMAL_TEX"})))
+            }
+            self._geometry = (fbo, programs, np.empty((self.height, self.width, 4), dtype=np.float32))
+        fbo, programs, pixels = self._geometry
         model = pose.model.astype(np.float32)
         normal_matrix = np.linalg.inv(model[:3, :3].astype(np.float64)).T.astype(np.float32)
-        prog["u_model"] = model.T
-        prog["u_normal_matrix"] = normal_matrix.T
-        prog["u_view"] = pose.view.astype(np.float32).T
-        prog["u_proj"] = pose.proj.astype(np.float32).T
-        prog["u_eye"] = pose.eye
+        for prog in programs.values():
+            prog["u_model"] = model.T
+            prog["u_normal_matrix"] = normal_matrix.T
+            prog["u_view"] = pose.view.astype(np.float32).T
+            prog["u_proj"] = pose.proj.astype(np.float32).T
+            prog["u_eye"] = pose.eye
         with fbo:
             gloo.set_viewport(0, 0, self.width, self.height)
             gloo.set_clear_color((0, 0, 0, 0))
             gloo.clear(color=True, depth=True)
             gloo.set_state(blend=False, depth_test=True, cull_face=False, depth_mask=True)
             for gp in self._prims:
+                mapped = shading_normals and "u_normal_tex" in gp.textures and gp.uvs is not None
+                prog = programs[mapped]
                 prog["a_position"] = gp.positions
                 prog["a_normal"] = gp.normals
+                if mapped:
+                    prog["a_uv"] = gp.uvs
+                    prog["u_normal_tex"] = gp.textures["u_normal_tex"]
                 prog.draw("triangles", gp.indices)
             self.canvas.context.flush_commands()
             self._read_pixels(0, 0, self.width, self.height, gl2.GL_RGBA, gl2.GL_FLOAT, pixels.ctypes.data)

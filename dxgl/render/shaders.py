@@ -37,7 +37,80 @@ void main() {
 }
 """
 
-MESH_FRAG = """
+# Image-based lighting: sampling the prefiltered environment (dxgl.render.environment). The
+# equirect convention is environment.py's: u = 0.5 + atan(d.x, -d.z) / 2pi, v = acos(d.y) / pi.
+# u_env_rot turns world directions into the environment's (environmentRotation).
+ENV_GLSL = """
+uniform sampler2D u_env_spec;     // SPECULAR_LEVELS equirect levels stacked top to bottom
+uniform sampler2D u_env_lut;      // split-sum scale, bias; Charlie sheen albedo (row roughness, column n.v)
+uniform vec3 u_sh[9];             // diffuse radiance for albedo 1, as SH9
+uniform mat3 u_env_rot;
+uniform float u_env_levels;
+uniform float u_env_half_texel;   // half a texel of one level, in that level's v
+const float INV_PI = 0.31830989;
+const float INV_2PI = 0.15915494;
+vec2 equirect_uv(vec3 d) {
+    return vec2(0.5 + atan(d.x, -d.z) * INV_2PI, acos(clamp(d.y, -1.0, 1.0)) * INV_PI);
+}
+vec3 env_level(vec2 uv, float level) {
+    float v = clamp(uv.y, u_env_half_texel, 1.0 - u_env_half_texel);
+    return texture2D(u_env_spec, vec2(uv.x, (level + v) / u_env_levels)).rgb;
+}
+// Prefiltered radiance arriving along world direction dir, for a GGX lobe of this roughness.
+vec3 env_specular(vec3 dir, float rough) {
+    vec2 uv = equirect_uv(normalize(u_env_rot * dir));
+    float lod = clamp(rough, 0.0, 1.0) * (u_env_levels - 1.0);
+    float l0 = floor(lod);
+    float l1 = min(l0 + 1.0, u_env_levels - 1.0);
+    return mix(env_level(uv, l0), env_level(uv, l1), lod - l0);
+}
+// Diffuse radiance for albedo 1 (irradiance / pi) around world normal n.
+vec3 env_diffuse(vec3 n) {
+    vec3 d = u_env_rot * n;
+    vec3 c = u_sh[0] * 0.282095
+        + u_sh[1] * (0.488603 * d.y) + u_sh[2] * (0.488603 * d.z) + u_sh[3] * (0.488603 * d.x)
+        + u_sh[4] * (1.092548 * d.x * d.y) + u_sh[5] * (1.092548 * d.y * d.z)
+        + u_sh[6] * (0.315392 * (3.0 * d.z * d.z - 1.0))
+        + u_sh[7] * (1.092548 * d.x * d.z) + u_sh[8] * (0.546274 * (d.x * d.x - d.y * d.y));
+    return max(c, vec3(0.0));
+}
+// (split-sum scale, bias, Charlie sheen albedo) for this n.v and roughness.
+vec3 env_brdf(float ndv, float rough) {
+    return texture2D(u_env_lut, vec2(clamp(ndv, 0.0, 1.0), clamp(rough, 0.0, 1.0))).rgb;
+}
+"""
+
+# Shared by the mesh and background passes: exposure, then Khronos PBR Neutral tone mapping (it keeps
+# base colours true up to the highlights: product shots; model-viewer uses it too), then sRGB.
+TONEMAP_GLSL = """
+uniform float u_exposure;         // linear factor: the look's base exposure times 2^EV
+vec3 linear_to_srgb(vec3 c) {
+    c = clamp(c, 0.0, 1.0);
+    return mix(c * 12.92, 1.055 * pow(c, vec3(1.0 / 2.4)) - 0.055, step(0.0031308, c));
+}
+vec3 neutral_tonemap(vec3 color) {
+    const float start = 0.8 - 0.04;
+    const float desat = 0.15;
+    float x = min(color.r, min(color.g, color.b));
+    float offset = x < 0.08 ? x - 6.25 * x * x : 0.04;
+    color -= offset;
+    float peak = max(color.r, max(color.g, color.b));
+    if (peak < start) return color;
+    float d = 1.0 - start;
+    float new_peak = 1.0 - d * d / (peak + d - start);
+    color *= new_peak / peak;
+    float g = 1.0 - 1.0 / (desat * (peak - new_peak) + 1.0);
+    return mix(color, vec3(new_peak), g);
+}
+vec3 display(vec3 linear) {
+    return linear_to_srgb(neutral_tonemap(linear * u_exposure));
+}
+"""
+
+MESH_FRAG = (
+    ENV_GLSL
+    + TONEMAP_GLSL
+    + """
 varying vec3 v_world;
 varying vec3 v_normal;
 #ifdef HAS_UV
@@ -70,52 +143,8 @@ uniform sampler2D u_occ_tex;
 uniform sampler2D u_emissive_tex;
 #endif
 
-const float PI = 3.14159265;
-
 vec3 srgb_to_linear(vec3 c) {
     return mix(c / 12.92, pow((c + 0.055) / 1.055, vec3(2.4)), step(0.04045, c));
-}
-vec3 linear_to_srgb(vec3 c) {
-    c = clamp(c, 0.0, 1.0);
-    return mix(c * 12.92, 1.055 * pow(c, vec3(1.0 / 2.4)) - 0.055, step(0.0031308, c));
-}
-// Khronos PBR Neutral tone mapping: keeps base colours true up to the highlights (product shots).
-vec3 neutral_tonemap(vec3 color) {
-    const float start = 0.8 - 0.04;
-    const float desat = 0.15;
-    float x = min(color.r, min(color.g, color.b));
-    float offset = x < 0.08 ? x - 6.25 * x * x : 0.04;
-    color -= offset;
-    float peak = max(color.r, max(color.g, color.b));
-    if (peak < start) return color;
-    float d = 1.0 - start;
-    float new_peak = 1.0 - d * d / (peak + d - start);
-    color *= new_peak / peak;
-    float g = 1.0 - 1.0 / (desat * (peak - new_peak) + 1.0);
-    return mix(color, vec3(new_peak), g);
-}
-// Neutral studio environment: bright overhead softbox, grey horizon, dark floor.
-vec3 studio_env(vec3 dir, float rough) {
-    float up = dir.y;
-    vec3 env = mix(vec3(0.18), vec3(0.95), smoothstep(-0.3 - rough, 0.6 + rough, up));
-    float box = smoothstep(0.75 - 0.5 * rough, 0.95, up);
-    return env + box * vec3(1.2) * (1.0 - 0.6 * rough);
-}
-vec3 light_contrib(vec3 n, vec3 v, vec3 l, vec3 radiance, vec3 albedo, float metal, float rough, vec3 f0) {
-    vec3 h = normalize(v + l);
-    float ndl = max(dot(n, l), 0.0);
-    float ndv = max(dot(n, v), 1e-4);
-    float ndh = max(dot(n, h), 0.0);
-    float a = rough * rough;
-    float a2 = a * a;
-    float dd = ndh * ndh * (a2 - 1.0) + 1.0;
-    float D = a2 / (PI * dd * dd);
-    float k = (rough + 1.0) * (rough + 1.0) / 8.0;
-    float G = (ndv / (ndv * (1.0 - k) + k)) * (ndl / (ndl * (1.0 - k) + k));
-    vec3 F = f0 + (1.0 - f0) * pow(1.0 - max(dot(h, v), 0.0), 5.0);
-    vec3 spec = D * G * F / (4.0 * ndv * max(ndl, 1e-4));
-    vec3 kd = (1.0 - F) * (1.0 - metal);
-    return (kd * albedo / PI + spec) * radiance * ndl;
 }
 void main() {
     vec4 base = u_base_color;
@@ -136,7 +165,7 @@ void main() {
     rough *= mr.g;
     metal *= mr.b;
 #endif
-    rough = clamp(rough, 0.04, 1.0);
+    rough = clamp(rough, 0.03, 1.0);
     metal = clamp(metal, 0.0, 1.0);
     vec3 n = normalize(v_normal);
     if (!gl_FrontFacing) n = -n;
@@ -153,29 +182,31 @@ void main() {
     if (all(equal(mapped, mapped))) n = mapped;
 #endif
     vec3 v = normalize(u_eye - v_world);
+    // The mirrored pass draws the model flipped under the floor; its normals and eye are mirrored
+    // consistently, but the environment must be looked up in the unmirrored world.
+    vec3 env_flip = vec3(1.0, u_mirror, 1.0);
     vec3 albedo = base.rgb;
-    vec3 f0 = mix(vec3(0.04), albedo, metal);
-
-    // Key (warm, upper left front), fill (cool, right), rim (behind, above): a neutral studio set.
-    vec3 color = vec3(0.0);
-    color += light_contrib(n, v, normalize(vec3(-0.55, 0.75, 0.65)), vec3(2.6, 2.5, 2.4), albedo, metal, rough, f0);
-    color += light_contrib(n, v, normalize(vec3(0.8, 0.3, 0.5)), vec3(0.9, 0.95, 1.0), albedo, metal, rough, f0);
-    color += light_contrib(n, v, normalize(vec3(0.1, 0.6, -0.9)), vec3(1.6), albedo, metal, rough, f0);
-
     float ndv = max(dot(n, v), 1e-4);
-    // Karis' analytic approximation of the split-sum environment BRDF.
-    vec4 c0 = vec4(-1.0, -0.0275, -0.572, 0.022);
-    vec4 c1 = vec4(1.0, 0.0425, 1.04, -0.04);
-    vec4 rr = rough * c0 + c1;
-    float a004 = min(rr.x * rr.x, exp2(-9.28 * ndv)) * rr.x + rr.y;
-    vec2 ab = vec2(-1.04, 1.04) * a004 + rr.zw;
-    vec3 spec_ambient = studio_env(reflect(-v, n), rough) * (f0 * ab.x + ab.y);
-    vec3 diff_ambient = studio_env(n, 1.0) * albedo * (1.0 - metal) * 0.55;
+    vec3 f0 = mix(vec3(0.04), albedo, metal);
+    float f90 = 1.0;
+
+    // Split-sum image-based lighting with multiple-scattering energy compensation
+    // (Fdez-Aguera 2019): rough metals keep their energy, and diffuse gets what specular leaves.
+    vec3 lut = env_brdf(ndv, rough);
+    vec3 fss_ess = f0 * lut.x + f90 * lut.y;
+    float ess = lut.x + lut.y;
+    float ems = 1.0 - ess;
+    vec3 favg = f0 + (1.0 - f0) / 21.0;
+    vec3 fms = fss_ess * favg / (1.0 - ems * favg);
+    vec3 irradiance = env_diffuse(n * env_flip);
+    vec3 radiance = env_specular(reflect(-v, n) * env_flip, rough);
+    vec3 scatter = fss_ess + fms * ems;
+    vec3 diffuse = albedo * (1.0 - metal) * (1.0 - max(scatter.r, max(scatter.g, scatter.b)));
     float occlusion = 1.0;
 #ifdef OCCLUSION_TEX
     occlusion = texture2D(u_occ_tex, v_uv).r;
 #endif
-    color += (diff_ambient + spec_ambient) * occlusion;
+    vec3 color = (radiance * fss_ess + irradiance * (fms * ems + diffuse)) * occlusion;
 
     vec3 emissive = u_emissive;
 #ifdef EMISSIVE_TEX
@@ -188,10 +219,40 @@ void main() {
     // Mirrored copy under the ground: faint and fading with depth below the floor.
     alpha *= 0.35 * exp(-2.5 * max(-v_world.y, 0.0));
 #endif
-    vec3 srgb = linear_to_srgb(neutral_tonemap(color));
-    gl_FragColor = vec4(srgb * alpha, alpha);
+    gl_FragColor = vec4(display(color) * alpha, alpha);
 }
 """
+)
+
+# showEnvironment: the environment as the background, one full-screen pass drawn first (opaque).
+# u_inv_viewproj takes clip-space points back to world space to get each pixel's view ray.
+BACKGROUND_VERT = """
+attribute vec2 a_position;
+varying vec2 v_ndc;
+void main() {
+    v_ndc = a_position;
+    gl_Position = vec4(a_position, 0.0, 1.0);
+}
+"""
+
+BACKGROUND_FRAG = (
+    TONEMAP_GLSL
+    + """
+uniform sampler2D u_background;
+uniform mat4 u_inv_viewproj;
+uniform mat3 u_env_rot;
+uniform vec3 u_eye;
+varying vec2 v_ndc;
+const float INV_PI = 0.31830989;
+const float INV_2PI = 0.15915494;
+void main() {
+    vec4 far = u_inv_viewproj * vec4(v_ndc, 1.0, 1.0);
+    vec3 d = normalize(u_env_rot * (far.xyz / far.w - u_eye));
+    vec2 uv = vec2(0.5 + atan(d.x, -d.z) * INV_2PI, acos(clamp(d.y, -1.0, 1.0)) * INV_PI);
+    gl_FragColor = vec4(display(texture2D(u_background, uv).rgb), 1.0);
+}
+"""
+)
 
 # Ground quad carrying the baked contact shadow: black with the shadow's opacity.
 GROUND_VERT = """
@@ -243,9 +304,14 @@ void main() {
 # a = z-depth (distance along the camera's view axis); cleared to 0 where no surface is.
 # The interpolated vertex normal is turned to the camera's side of the triangle (whose geometric
 # normal comes from screen-space derivatives), so inconsistent winding never flips it away.
+# With NORMAL_TEX (datasetNormals "shading") the material's normal map bends it, as in MESH_FRAG.
 GEOMETRY_VERT = """
 attribute vec3 a_position;
 attribute vec3 a_normal;
+#ifdef NORMAL_TEX
+attribute vec2 a_uv;
+varying vec2 v_uv;
+#endif
 uniform mat4 u_model;
 uniform mat3 u_normal_matrix;
 uniform mat4 u_view;
@@ -259,6 +325,9 @@ void main() {
     v_world = world.xyz;
     v_normal = u_normal_matrix * a_normal;
     v_depth = -eye.z;
+#ifdef NORMAL_TEX
+    v_uv = a_uv;
+#endif
     gl_Position = u_proj * eye;
 }
 """
@@ -268,11 +337,26 @@ varying vec3 v_world;
 varying vec3 v_normal;
 varying float v_depth;
 uniform vec3 u_eye;
+#ifdef NORMAL_TEX
+varying vec2 v_uv;
+uniform sampler2D u_normal_tex;
+#endif
 void main() {
-    vec3 g = cross(dFdx(v_world), dFdy(v_world));
+    vec3 dp1 = dFdx(v_world), dp2 = dFdy(v_world);
+    vec3 g = cross(dp1, dp2);
     if (dot(g, u_eye - v_world) < 0.0) g = -g;
     vec3 n = normalize(v_normal);
     if (dot(n, g) < 0.0) n = -n;
+#ifdef NORMAL_TEX
+    vec2 duv1 = dFdx(v_uv), duv2 = dFdy(v_uv);
+    vec3 dp2perp = cross(dp2, n), dp1perp = cross(n, dp1);
+    vec3 t = dp2perp * duv1.x + dp1perp * duv2.x;
+    vec3 b = dp2perp * duv1.y + dp1perp * duv2.y;
+    float inv = inversesqrt(max(max(dot(t, t), dot(b, b)), 1e-20));
+    vec3 tn = texture2D(u_normal_tex, v_uv).xyz * 2.0 - 1.0;
+    vec3 mapped = normalize(t * inv * tn.x + b * inv * tn.y + n * tn.z);
+    if (all(equal(mapped, mapped))) n = mapped;
+#endif
     gl_FragColor = vec4(n, v_depth);
 }
 """

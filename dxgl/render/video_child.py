@@ -57,7 +57,7 @@ def _draw_all(model_path: Path, jobs: list[tuple[JobSpec, Path]], send: SendEven
             encoders.append(JobEncoder(plan, on_poster=_poster_event(send, index, Path(out_dir) / OutputFile.POSTER)))
         from dxgl.render.renderer import Renderer
 
-        renderer = Renderer(scene, spec.width, spec.height)
+        renderer = Renderer(scene, spec.width, spec.height, look=spec.look)
         log.info(
             "rendering %d frames of %dx%d (%s) with %s",
             total,

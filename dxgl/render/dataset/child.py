@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dxgl.contract import DatasetNormals
 from dxgl.proc import Emit
 from dxgl.render.child import job_events, start_child_logging
 from dxgl.render.dataset.spec import DatasetOutputs, DatasetSpec
@@ -48,7 +49,7 @@ def _render(model_path: Path, spec: DatasetSpec, out_dir: Path, emit: Emit) -> D
     try:
         from dxgl.render.renderer import Renderer
 
-        renderer = Renderer(scene, spec.size, spec.size)
+        renderer = Renderer(scene, spec.size, spec.size, look=spec.look)
         log.info(
             "rendering a dataset of %d views of %dx%d (%s) with %s",
             spec.views,
@@ -70,7 +71,7 @@ def _render(model_path: Path, spec: DatasetSpec, out_dir: Path, emit: Emit) -> D
             )
             # No ground shadow or reflection: only the model, lit the same way in every view.
             rgba = renderer.draw(pose, shadows=False, reflector=False).copy()
-            geometry = renderer.draw_geometry(pose).copy()
+            geometry = renderer.draw_geometry(pose, shading_normals=spec.normals == DatasetNormals.SHADING).copy()
             archive.add_view(i, rgba, geometry)
         return archive.finish(points)  # sends ("encoding", {}) once every view is stored
     except BaseException:
