@@ -1,12 +1,16 @@
 """Which glTF extensions dxgl reads, in one place: decoded at upload, rendered natively, or neither.
 
 - ``DECODED``: normalise.py turns them into plain glTF 2.0 at upload (none is left in the GLB renders load).
-- ``NATIVE``: the renderer's loader (trimesh, through dxgl/render/scene.py) reads them as they are.
+- ``NATIVE``: the renderer reads them as they are: trimesh's loader (specular-glossiness), and
+  dxgl/render/gltf_materials.py (the ``KHR_materials_*`` factors, ``MATERIALS``). Their textures are
+  not rendered, and out-of-range factors are clamped: :func:`material_warnings` says so at upload.
 - anything else: required -> refused (``unsupported_extension``); only used -> a warning, and the
   model is rendered without it.
 """
 
 from __future__ import annotations
+
+import math
 
 from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
@@ -23,10 +27,21 @@ VARIANTS = "KHR_materials_variants"
 DECODED: frozenset[str] = frozenset(
     {DRACO, MESHOPT, QUANTIZATION, TEXTURE_TRANSFORM, BASISU, WEBP, INSTANCING, VARIANTS}
 )
+EMISSIVE_STRENGTH = "KHR_materials_emissive_strength"
+UNLIT = "KHR_materials_unlit"
+CLEARCOAT = "KHR_materials_clearcoat"
+SHEEN = "KHR_materials_sheen"
+SPECULAR = "KHR_materials_specular"
+IOR = "KHR_materials_ior"
+TRANSMISSION = "KHR_materials_transmission"
+VOLUME = "KHR_materials_volume"
+# The material extensions the renderer shades (dxgl/render/gltf_materials.py reads the same names;
+# ingest may not import the renderer, hence the second list).
+MATERIALS: frozenset[str] = frozenset({EMISSIVE_STRENGTH, UNLIT, CLEARCOAT, SHEEN, SPECULAR, IOR, TRANSMISSION, VOLUME})
 # trimesh converts specular-glossiness materials to metallic-roughness while loading, which is what
-# scene.py reads. Nothing else: e.g. KHR_materials_emissive_strength, unlit, clearcoat, transmission
-# and KHR_lights_punctual never reach scene.py's Material, so they are warned about.
-NATIVE: frozenset[str] = frozenset({"KHR_materials_pbrSpecularGlossiness"})
+# scene.py reads; scene.py adds the MATERIALS factors. Anything else (e.g. KHR_materials_iridescence,
+# anisotropy, dispersion, KHR_lights_punctual) never reaches the renderer, so it is warned about.
+NATIVE: frozenset[str] = frozenset({"KHR_materials_pbrSpecularGlossiness"}) | MATERIALS
 SUPPORTED: frozenset[str] = DECODED | NATIVE
 
 
@@ -89,3 +104,110 @@ def strip_unsupported(node: object, keep: frozenset[str] = NATIVE) -> None:
             del extensions[name]
         if not extensions:
             del holder["extensions"]
+
+
+# Each MATERIALS extension's textures: (extension, property, the factor used alone instead). dxgl reads
+# the factors only (docs/rendering.md, "Materials").
+MATERIAL_TEXTURES: tuple[tuple[str, str, str], ...] = (
+    (CLEARCOAT, "clearcoatTexture", "the clearcoat factor is used alone"),
+    (CLEARCOAT, "clearcoatRoughnessTexture", "the clearcoat roughness factor is used alone"),
+    (CLEARCOAT, "clearcoatNormalTexture", "the clear coat follows the surface's geometric normal"),
+    (SHEEN, "sheenColorTexture", "the sheen colour factor is used alone"),
+    (SHEEN, "sheenRoughnessTexture", "the sheen roughness factor is used alone"),
+    (SPECULAR, "specularTexture", "the specular factor is used alone"),
+    (SPECULAR, "specularColorTexture", "the specular colour factor is used alone"),
+    (TRANSMISSION, "transmissionTexture", "the transmission factor is used alone"),
+    (VOLUME, "thicknessTexture", "the thickness factor is used alone"),
+)
+_INF = float("inf")
+# (extension, property, components, low, high, default, low exclusive): the factors' ranges in the
+# extensions' schemas; the renderer clamps into them.
+_FACTOR_RANGES: tuple[tuple[str, str, int, float, float, str, bool], ...] = (
+    (EMISSIVE_STRENGTH, "emissiveStrength", 1, 0.0, _INF, "1", False),
+    (CLEARCOAT, "clearcoatFactor", 1, 0.0, 1.0, "0", False),
+    (CLEARCOAT, "clearcoatRoughnessFactor", 1, 0.0, 1.0, "0", False),
+    (SHEEN, "sheenColorFactor", 3, 0.0, 1.0, "[0, 0, 0]", False),
+    (SHEEN, "sheenRoughnessFactor", 1, 0.0, 1.0, "0", False),
+    (SPECULAR, "specularFactor", 1, 0.0, 1.0, "1", False),
+    (SPECULAR, "specularColorFactor", 3, 0.0, _INF, "[1, 1, 1]", False),
+    (TRANSMISSION, "transmissionFactor", 1, 0.0, 1.0, "0", False),
+    (VOLUME, "thicknessFactor", 1, 0.0, _INF, "0", False),
+    (VOLUME, "attenuationDistance", 1, 0.0, _INF, "infinity (no attenuation)", True),
+    (VOLUME, "attenuationColor", 3, 0.0, 1.0, "[1, 1, 1]", False),
+)
+
+
+def _material_label(material: dict[str, object], index: int) -> str:
+    name = material.get("name")
+    return f"'{name}' (materials[{index}])" if isinstance(name, str) and name else f"materials[{index}]"
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _range_text(low: float, high: float, exclusive: bool) -> str:
+    if high == _INF:
+        return f"{'above' if exclusive else 'at least'} {low:g}"
+    return f"between {low:g} and {high:g}"
+
+
+def _factor_warning(
+    label: str, ext: str, prop: str, value: object, spec: tuple[str, str, int, float, float, str, bool]
+) -> str | None:
+    _, _, components, low, high, default, exclusive = spec
+    values = value if components > 1 and isinstance(value, list) else [value]
+    if components > 1 and (not isinstance(value, list) or len(value) != components):
+        return f"Material {label}: {ext}.{prop} is not {components} numbers; the default {default} is used."
+    if not all(_finite(v) for v in values):
+        return f"Material {label}: {ext}.{prop} is not a finite number; the default {default} is used."
+    numbers = [float(v) for v in values if isinstance(v, (int, float))]
+    if any(n < low or n > high or (exclusive and n == low) for n in numbers):
+        if exclusive:
+            return (
+                f"Material {label}: {ext}.{prop} = {value!r} is not {_range_text(low, high, exclusive)}; "
+                f"the default {default} is used."
+            )
+        return (
+            f"Material {label}: {ext}.{prop} = {value!r} is outside its range ({_range_text(low, high, False)}); "
+            "it is clamped into it."
+        )
+    return None
+
+
+def material_warnings(doc: dict[str, object]) -> list[str]:
+    """One warning per thing of a ``MATERIALS`` extension the renderer does not draw as written: each
+    extension texture (only the factors are rendered) and each factor of the wrong type (the default
+    is used) or outside the extension's range (clamped)."""
+    warnings: list[str] = []
+    materials = doc.get("materials")
+    for index, material in enumerate(materials if isinstance(materials, list) else []):
+        extensions = material.get("extensions") if isinstance(material, dict) else None
+        if not isinstance(extensions, dict):
+            continue
+        label = _material_label(material, index)
+        for ext, prop, instead in MATERIAL_TEXTURES:
+            block = extensions.get(ext)
+            if isinstance(block, dict) and prop in block:
+                warnings.append(f"Material {label} uses {ext}'s {prop}, which dxgl does not render; {instead}.")
+        for spec in _FACTOR_RANGES:
+            ext, prop = spec[0], spec[1]
+            block = extensions.get(ext)
+            if isinstance(block, dict) and prop in block:
+                warning = _factor_warning(label, ext, prop, block[prop], spec)
+                if warning:
+                    warnings.append(warning)
+        block = extensions.get(IOR)
+        ior = block.get("ior") if isinstance(block, dict) else None
+        if isinstance(block, dict) and "ior" in block:
+            if not _finite(ior):
+                warnings.append(f"Material {label}: {IOR}.ior is not a finite number; the default 1.5 is used.")
+            elif not (ior == 0 or ior >= 1):  # type: ignore[operator]  # _finite: a number
+                warnings.append(f"Material {label}: {IOR}.ior = {ior!r} is neither 0 nor at least 1; 1 is used.")
+        if UNLIT in extensions and len(set(extensions) & MATERIALS) > 1:
+            others = sorted((set(extensions) & MATERIALS) - {UNLIT})
+            warnings.append(
+                f"Material {label} is unlit ({UNLIT}), so its {_names(others)} "
+                f"{'is' if len(others) == 1 else 'are'} not rendered."
+            )
+    return warnings

@@ -4,7 +4,8 @@ Runs in the ingest child (prepare.py), under its memory and time limits. The pas
 
 1. read and validate the GLB (gltf_doc.load_document; meshopt fallback buffers allowed);
 2. the declared extensions: a required one dxgl can neither decode nor render is refused, an unknown
-   optional one is a warning (extensions.py); the scene's triangles are bounded (instancing.py);
+   optional one is a warning, and so is a material extension's texture or bad factor (extensions.py);
+   the scene's triangles are bounded (instancing.py);
 3. nothing to decode -> the file itself is returned;
 4. EXT_meshopt_compression views (meshopt_decode.py), KHR_draco_mesh_compression primitives
    (draco_decode.py), EXT_mesh_gpu_instancing nodes (instancing.py), KHR_materials_variants (the
@@ -18,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .extensions import DECODED, VARIANTS, check_extensions, declared, present
+from .extensions import DECODED, VARIANTS, check_extensions, declared, material_warnings, present
 from .gltf_validate import MATERIAL_TEXTURE_SLOTS
 from .limits import IngestLimits
 
@@ -47,7 +48,7 @@ def normalise_glb(src: Path, out: Path, limits: IngestLimits, *, label: str) -> 
 
     doc = load_document(src, limits, label)
     used, required = declared(doc.json, "extensionsUsed"), declared(doc.json, "extensionsRequired")
-    warnings = check_extensions(used, required, label)
+    warnings = check_extensions(used, required, label) + material_warnings(doc.json)
     check_scene_triangles(doc.json, limits)
     reasons = decoding_needed(doc.json)
     if not reasons:

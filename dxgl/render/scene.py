@@ -9,13 +9,15 @@ Animations are ignored: the rest pose (node transforms) is drawn.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import io
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from dxgl.render.gltf_materials import MaterialSource, material_source
 from dxgl.render.types import RenderError
 
 CANONICAL_SIZE = 2.0
@@ -63,22 +65,36 @@ class Material:
     attenuation_color: tuple[float, float, float] = (1.0, 1.0, 1.0)  # linear
 
     def features(self, has_uv: bool, has_colors: bool) -> frozenset[str]:
-        """The shader feature set (one compiled variant per set, see shaders.py)."""
-        out = set()
-        if has_uv:
-            for name, tex in (
-                ("BASE_TEX", self.base_color_texture),
+        """The shader feature set (one compiled variant per set, see shaders.py).
+
+        An unlit material (KHR_materials_unlit) draws its base colour only: its lighting textures and
+        the other extensions' lobes are left out of its set. Specular, IOR and emissive strength are
+        uniforms of every variant; CLEARCOAT, SHEEN and TRANSMISSION (with KHR_materials_volume) add
+        shader code only where their factor makes them visible."""
+        out: set[str] = set()
+        textures = [("BASE_TEX", self.base_color_texture)]
+        if not self.unlit:
+            textures += [
                 ("MR_TEX", self.metallic_roughness_texture),
                 ("NORMAL_TEX", self.normal_texture),
                 ("OCCLUSION_TEX", self.occlusion_texture),
                 ("EMISSIVE_TEX", self.emissive_texture),
-            ):
-                if tex is not None:
-                    out.add(name)
+            ]
+        if has_uv:
+            out.update(name for name, tex in textures if tex is not None)
         if has_colors:
             out.add("VERTEX_COLOR")
         if self.alpha_mode == "MASK":
             out.add("ALPHA_MASK")
+        if self.unlit:
+            out.add("UNLIT")
+        else:
+            if self.clearcoat > 0.0:
+                out.add("CLEARCOAT")
+            if max(self.sheen_color) > 0.0:
+                out.add("SHEEN")
+            if self.transmission > 0.0:
+                out.add("TRANSMISSION")
         return frozenset(out)
 
 
@@ -159,7 +175,9 @@ class _Textures:
         return held[1]
 
 
-def _material(visual: Any, textures: _Textures) -> Material:
+def _material(visual: Any, textures: _Textures, source: MaterialSource) -> Material:
+    """The loader's material of ``visual`` as a :class:`Material`, with its glTF material's
+    ``KHR_materials_*`` values from ``source`` (found by the name trimesh kept, gltf_materials.py)."""
     from trimesh.visual.material import PBRMaterial, SimpleMaterial
 
     mat: Any = getattr(visual, "material", None)
@@ -182,7 +200,7 @@ def _material(visual: Any, textures: _Textures) -> Material:
         emissive = (er, eg, eb)
     if mat.emissiveTexture is not None and not any(emissive):
         emissive = (1.0, 1.0, 1.0)
-    return Material(
+    material = Material(
         base_color=(r, g, b, a),
         base_color_texture=textures.get(mat.baseColorTexture),
         metallic=metallic,
@@ -196,6 +214,7 @@ def _material(visual: Any, textures: _Textures) -> Material:
         alpha_cutoff=0.5 if mat.alphaCutoff is None else float(mat.alphaCutoff),
         double_sided=bool(mat.doubleSided),
     )
+    return replace(material, **source.fields(mat.name))
 
 
 def _vertex_colors(mesh: Any) -> NDArray[np.float32] | None:
@@ -217,14 +236,23 @@ def _vertex_colors(mesh: Any) -> NDArray[np.float32] | None:
     return colors.astype(np.float32, copy=False)  # float32 already: no copy
 
 
-def _load_trimesh_scene(path: Path) -> Any:
-    """The file as a trimesh.Scene (untyped)."""
+def _load_trimesh_scene(path: Path, payload: bytes | None = None) -> Any:
+    """The file as a trimesh.Scene (untyped). ``payload``: the file's bytes to load instead (its
+    materials renamed, gltf_materials.py), resolving other files against ``path`` as a file load does."""
     import trimesh
 
     if int(str(trimesh.__version__).split(".")[0]) < 5:
         raise RenderError("trimesh >= 5 is required (older versions follow glTF URIs outside the folder)")
     try:
-        return trimesh.load(str(path), force="scene", process=False)
+        if payload is None:
+            return trimesh.load(str(path), force="scene", process=False)
+        return trimesh.load(
+            io.BytesIO(payload),
+            file_type=path.suffix.lower().lstrip("."),
+            resolver=trimesh.resolvers.FilePathResolver(str(path)),
+            force="scene",
+            process=False,
+        )
     except RenderError:
         raise
     except Exception as exc:  # trimesh raises many types for damaged input
@@ -243,7 +271,8 @@ def load_scene(path: Path) -> Scene:
         raise RenderError(f"The model file {path.name} does not exist")
     if path.stat().st_size == 0:
         raise RenderError(f"The model file {path.name} is empty")
-    loaded = _load_trimesh_scene(path)
+    source = material_source(path)
+    loaded = _load_trimesh_scene(path, source.payload)
 
     raw: list[
         tuple[
@@ -275,7 +304,7 @@ def load_scene(path: Path) -> Scene:
         uv = None if uv is None or len(uv) != len(verts) else np.asarray(uv, dtype=np.float32)
         key = id(getattr(mesh.visual, "material", None))  # instances share one converted material
         if key not in materials:
-            materials[key] = _material(mesh.visual, textures)
+            materials[key] = _material(mesh.visual, textures, source)
         raw.append((positions, normals, uv, _vertex_colors(mesh), np.ascontiguousarray(indices), materials[key]))
 
     if not raw:
