@@ -188,9 +188,26 @@ DEFAULT_ALIGNMENT: Final = Alignment.TOP_LEFT
 class OverlayLayer(StrEnum):
     BACKGROUND = "background"
     FOREGROUND = "foreground"
+    # Added by dxgl (docs/overlays.md): an equirectangular HDR image that lights the model
+    # (renderSettings.environment), not a picture composited into the frame.
+    ENVIRONMENT = "environment"
 
 
-MAX_OVERLAY_BYTES: Final = 10 * 1024 * 1024
+MAX_OVERLAY_BYTES: Final = 10 * 1024 * 1024  # background and foreground images (the contract's limit)
+# Environment overlays: Radiance .hdr or OpenEXR .exr, equirectangular (width = 2 x height).
+MAX_ENVIRONMENT_BYTES: Final = 100 * 1024 * 1024
+MAX_ENVIRONMENT_WIDTH: Final = 8192
+MAX_ENVIRONMENT_HEIGHT: Final = 4096
+
+
+def max_overlay_bytes(layer: str | None) -> int:
+    """The size limit of an overlay upload of ``layer``; ``None`` (not known yet, e.g. a form field
+    still to come) is the largest, the layer's own limit applying once it is known."""
+    if layer is None or layer == OverlayLayer.ENVIRONMENT:
+        return MAX_ENVIRONMENT_BYTES
+    return MAX_OVERLAY_BYTES
+
+
 MAX_IMAGE_PIXELS: Final = 50_000_000  # overlays and every image a render reads
 MAX_OVERLAY_NAME: Final = 100
 MAX_OVERLAY_DESCRIPTION: Final = 500
@@ -315,6 +332,16 @@ class OverlayId:
     pattern: str = r"^[0-9A-Za-z]{1,64}$"
 
 
+@dataclass(frozen=True)
+class EnvironmentRef(OverlayId):
+    """A built-in environment's name (``builtins``) or the id of an ``environment`` overlay. A
+    subclass of OverlayId: an id-shaped string wherever the kind is only shown (a built-in name
+    is id-shaped too); the settings rule tells the two apart (a built-in name wins: generated
+    overlay ids are 12 characters, no built-in name is)."""
+
+    builtins: tuple[str, ...] = ()
+
+
 SettingKind = Choice | IntRange | NumberRange | Flag | HexColor | OverlayId
 
 
@@ -341,6 +368,15 @@ SETTING_FIELDS: Final[dict[str, SettingKind]] = {
     "bgAlign": _choice(Alignment),
     "fgImageId": OverlayId(),
     "fgAlign": _choice(Alignment),
+    # The look (dxgl's additions, docs/api.md "The look"): lighting environment, its turn about
+    # the vertical axis (degrees), exposure (EV), the environment as the background, the camera's
+    # height angle (degrees; without it dxgl chooses by auto_elevation), and a dataset's normals.
+    "environment": EnvironmentRef(builtins=tuple(e.value for e in BuiltinEnvironment)),
+    "environmentRotation": NumberRange(-180, 180),
+    "exposure": NumberRange(-3, 3),
+    "showEnvironment": Flag(),
+    "elevation": NumberRange(0, 60),
+    "datasetNormals": _choice(DatasetNormals),
 }
 
 # Always present in stored settings.
@@ -355,12 +391,22 @@ BASE_DEFAULTS: Final[dict[str, object]] = {
     "easing": True,
     "rotateY": 0,
     "tiltX": 0,
+    # dxgl's additions: every render records its look, so a later change of a default does not
+    # change what a stored render means.
+    "environment": DEFAULT_ENVIRONMENT.value,
+    "environmentRotation": 0,
+    "exposure": 0,
+    "showEnvironment": False,
 }
 # Present only in a dataset's stored settings.
 DATASET_DEFAULTS: Final[dict[str, object]] = {
     "datasetQuality": DatasetQuality.Q100X800.value,
     "coverage": Coverage.HEMISPHERE.value,
+    "datasetNormals": DatasetNormals.GEOMETRIC.value,
 }
+# Video renders only (a dataset's views are a fixed lattice). Without it in the request, the
+# render's stored settings get the value auto_elevation chose from the model's size.
+VIDEO_ONLY_FIELDS: Final = ("elevation",)
 
 # --- render statuses and their transitions ------------------------------------------------------
 

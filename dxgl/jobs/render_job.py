@@ -53,6 +53,11 @@ log = logging.getLogger(__name__)
 Spec = JobSpec | DatasetSpec
 Outputs = RenderOutputs | DatasetOutputs
 
+# The render library reads its prefiltered-environment cache folder from this variable
+# (dxgl.render.environment.cache_root); the jobs set it for the children they spawn.
+ENVIRONMENT_CACHE_ENV = "DXGL_ENVIRONMENT_CACHE"
+ENVIRONMENT_CACHE_FOLDER = "environments"
+
 # How many waiting system previews one job renders before its own renders (a bound, so that a
 # stream of uploads cannot starve paid renders).
 PREVIEWS_PER_JOB = 8
@@ -120,19 +125,26 @@ async def _broken_models(rt: Runtime, model_ids: set[str]) -> dict[str, str]:
 
 async def job_spec(rt: Runtime, render: Render) -> Spec:
     """The render library's spec for this render: a DatasetSpec or a (video) JobSpec. A system
-    preview is drawn at ``system_preview_size`` (still capped by ``DXGL_RENDER_MAX_SIZE``)."""
-    if is_dataset(render.settings):
-        return DatasetSpec.from_settings(
-            render.settings, max_size=rt.settings.render_max_size, max_views=rt.settings.render_max_views
-        )
+    preview is drawn at ``system_preview_size`` (still capped by ``DXGL_RENDER_MAX_SIZE``). The
+    overlays the settings name (background, foreground, environment) are fetched into the worker's
+    cache first; one deleted since the render was created fails it (never a silent fallback: an
+    environment overlay that is gone does not become the default studio)."""
     async with rt.unit_of_work() as session:
         keys = await overlays.overlay_keys(session, render.settings)
     images: dict[str, Path] = {}
     for arg, (overlay_id, key) in keys.items():
         try:
-            images[arg] = await rt.cache.fetch(key)  # the worker's local copy (small: not pinned)
+            images[arg] = await rt.cache.fetch(key)  # the worker's local copy (pinned while it renders)
         except FileNotFoundError:
             raise overlays.overlay_gone(overlay_id) from None
+    environment_image = images.get(overlays.ENVIRONMENT_IMAGE_ARG)
+    if is_dataset(render.settings):
+        return DatasetSpec.from_settings(
+            render.settings,
+            max_size=rt.settings.render_max_size,
+            max_views=rt.settings.render_max_views,
+            environment_image=environment_image,
+        )
     return JobSpec.from_settings(
         render.settings,
         size=system_preview_size(render.settings) if render.is_system_preview else None,
@@ -141,6 +153,7 @@ async def job_spec(rt: Runtime, render: Render) -> Spec:
         max_length=rt.settings.render_max_length,
         bg_image=images.get("bg_image"),
         fg_image=images.get("fg_image"),
+        environment_image=environment_image,
     )
 
 
@@ -176,15 +189,33 @@ async def _render_group(rt: Runtime, group: list[tuple[Render, Spec]]) -> None:
 def _overlay_keys(rt: Runtime, group: list[tuple[Render, Spec]]) -> set[str]:
     keys = set()
     for _, spec in group:
-        for image in (getattr(spec, "bg_image", None), getattr(spec, "fg_image", None)):
+        images = (getattr(spec, "bg_image", None), getattr(spec, "fg_image", None), spec.look.environment_image)
+        for image in images:
             key = rt.cache.key_of(image) if image is not None else None
             if key is not None:
                 keys.add(key)
     return keys
 
 
+def environment_cache_dir(rt: Runtime) -> Path:
+    """Where the render children keep prefiltered environments (``DXGL_ENVIRONMENT_CACHE``): a
+    folder of the worker's cache, so they persist across renders and restarts. The BlobCache's
+    size bound counts them too (least recently used first), which keeps the disk bounded."""
+    return (rt.settings.cache_dir or rt.settings.data_dir / "cache") / ENVIRONMENT_CACHE_FOLDER
+
+
+def _set_environment_cache(rt: Runtime) -> None:
+    """Spawned render children inherit the worker's environment: name the cache there, unless the
+    operator named one."""
+    if not os.environ.get(ENVIRONMENT_CACHE_ENV):
+        folder = environment_cache_dir(rt)
+        folder.mkdir(parents=True, exist_ok=True)
+        os.environ[ENVIRONMENT_CACHE_ENV] = str(folder.resolve())
+
+
 async def _render_into(rt: Runtime, group: list[tuple[Render, Spec]], model_path: Path, work: Path) -> None:
     renders = [r for r, _ in group]
+    _set_environment_cache(rt)
     jobs = [(spec, work / render.id) for render, spec in group]
     loop = asyncio.get_running_loop()
     events: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()

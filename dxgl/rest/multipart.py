@@ -4,13 +4,14 @@ The ``file`` part goes straight to a temporary file in storage's scratch folder 
 store, on into a multipart upload, while its SHA-256 and size are computed
 (``services.uploads.StreamingUpload``); it is never held whole in memory, and the size limit is
 enforced while reading (the partial file is removed and the multipart upload aborted). Other fields
-are small text fields, capped at 64 KB each.
+are small text fields, capped at 64 KB each. The limit may depend on the fields sent before the
+file (an overlay's ``layer``): ``limit`` is then a function of those fields.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -32,8 +33,11 @@ class MultipartForm:
     fields: dict[str, str] = field(default_factory=dict)
 
 
+Limit = int | Callable[[dict[str, str]], int]
+
+
 class _Collector:
-    def __init__(self, storage: Storage, limit: int, file_field: str) -> None:
+    def __init__(self, storage: Storage, limit: Limit, file_field: str) -> None:
         self.storage = storage
         self.limit = limit
         self.file_field = file_field
@@ -77,7 +81,8 @@ class _Collector:
             if self.form.file is not None or self._ended is not None:
                 raise DxglError(ErrorCode.INVALID_REQUEST, f"send one {self.file_field} per request")
             self._filename = params[b"filename"].decode("utf-8", "replace")
-            self._writer = StreamingUpload(self.storage, self.limit)
+            limit = self.limit(self.form.fields) if callable(self.limit) else self.limit
+            self._writer = StreamingUpload(self.storage, limit)
         else:
             self._field = name
 
@@ -128,9 +133,10 @@ async def _chunks(request: Request, idle_timeout_s: float) -> AsyncIterator[byte
 
 
 async def read_multipart(
-    request: Request, storage: Storage, *, limit: int, idle_timeout_s: float, file_field: str = "file"
+    request: Request, storage: Storage, *, limit: Limit, idle_timeout_s: float, file_field: str = "file"
 ) -> MultipartForm:
-    """Parse the request body; the caller owns (and must discard) ``form.file``."""
+    """Parse the request body; the caller owns (and must discard) ``form.file``. ``limit``: the
+    file's byte limit, or a function of the fields that came before the file giving it."""
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data" or not params.get(b"boundary"):
         raise DxglError(ErrorCode.NO_FILE, "Send the file as multipart/form-data in a field named 'file'")

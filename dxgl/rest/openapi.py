@@ -340,7 +340,8 @@ def paths() -> dict[str, dict[str, Schema]]:
         },
         "/overlays": {
             "post": operation(
-                "Upload an overlay image (PNG, JPEG, WebP; max 10 MB)",
+                "Upload an overlay image (PNG, JPEG, WebP; max 10 MB), or with layer environment (dxgl "
+                "extension) a Radiance .hdr / OpenEXR .exr equirectangular image (max 100 MB, 8192x4096)",
                 scope="overlays:write",
                 ok={"200": json_ok(data_envelope(ref("Overlay")))},
                 idempotent=True,
@@ -381,7 +382,11 @@ def paths() -> dict[str, dict[str, Schema]]:
             "get": operation(
                 "An overlay's image (dxgl extension): your own or a system overlay",
                 scope="overlays:read",
-                ok=file_ok(("image/png", "image/jpeg", "image/webp"), "The image as uploaded", ranged=True),
+                ok=file_ok(
+                    ("image/png", "image/jpeg", "image/webp", "image/vnd.radiance", "image/x-exr"),
+                    "The image as uploaded",
+                    ranged=True,
+                ),
                 errors=("overlay_not_found", "range_not_satisfiable", "invalid_request"),
                 params=[RANGE_PARAM],
             ),

@@ -14,6 +14,7 @@ from dxgl.contract import (
     SETTING_FIELDS,
     Alignment,
     Choice,
+    EnvironmentRef,
     ErrorCode,
     Flag,
     HexColor,
@@ -78,6 +79,15 @@ def _setting_schema(kind: SettingKind) -> Schema:
         return {"type": "boolean"}
     if isinstance(kind, HexColor):
         return {"type": "string", "pattern": kind.pattern}
+    if isinstance(kind, EnvironmentRef):
+        return {
+            "type": "string",
+            "pattern": kind.pattern,
+            "examples": list(kind.builtins),
+            "description": "A built-in environment ("
+            + ", ".join(kind.builtins)
+            + ") or the id of an environment overlay (GET /v1/overlays?layer=environment)",
+        }
     return {"type": "string", "pattern": kind.pattern, "description": "An overlay id (GET /v1/overlays)"}
 
 
@@ -92,8 +102,10 @@ def render_settings_schema() -> Schema:
         "type": "object",
         "description": (
             "Every field is optional; defaults are filled in and stored. Strict types: unknown keys and "
-            "wrong types are invalid_settings. datasetQuality/coverage apply only to dataset renders "
-            '(effect or output "dataset"); bgAlign/fgAlign need bgImageId/fgImageId.'
+            "wrong types are invalid_settings. datasetQuality/coverage/datasetNormals apply only to dataset "
+            'renders (effect or output "dataset"), elevation only to videos (without it, the value chosen from '
+            "the model's shape is stored); bgAlign/fgAlign need bgImageId/fgImageId; showEnvironment true "
+            "cannot be combined with bgImageId."
         ),
         "properties": properties,
         "additionalProperties": False,

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from dxgl.contract import MAX_OVERLAY_BYTES, ErrorCode
+from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
 from dxgl.rest.http import (
     authed,
@@ -46,8 +46,13 @@ async def upload_overlay(request: Request) -> Response:
     key = idempotency_key(request)
     caller, decision = await writer_caller(request, upload=True)
     overlays.authorize_upload(caller)  # before the body is read
+    # A layer sent before the file streams under its own limit (10 MB for background/foreground);
+    # sent after it (or not at all), under the largest, and the service applies the layer's.
     form = await read_multipart(
-        request, rt.storage, limit=MAX_OVERLAY_BYTES, idle_timeout_s=rt.settings.body_timeout_seconds
+        request,
+        rt.storage,
+        limit=lambda fields: overlays.upload_limit(fields.get("layer")),
+        idle_timeout_s=rt.settings.body_timeout_seconds,
     )
     upload = form.file
     if upload is None:

@@ -10,7 +10,7 @@ import strawberry
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
-from dxgl.contract import MAX_OVERLAY_BYTES
+from dxgl.contract import MAX_ENVIRONMENT_BYTES, MAX_OVERLAY_BYTES
 from dxgl.schema.types import Deleted, IdempotencyKey, UploadResult
 from dxgl.schema.uploads import receive_upload
 from dxgl.schema.vocabulary import AlignmentEnum, OverlayLayerEnum, RenderSettingsInput, settings_dict
@@ -26,7 +26,9 @@ def _value(choice: Any) -> Any:
     return choice.value if isinstance(choice, enum.Enum) else choice
 
 
-@strawberry.type(description="A reusable background or foreground image.")
+@strawberry.type(
+    description="A reusable background or foreground image, or an environment (HDR) image that lights renders."
+)
 class Overlay:
     id: strawberry.ID
     layer: OverlayLayerEnum
@@ -69,7 +71,13 @@ class OverlayQuery:
 
 @strawberry.type
 class OverlayMutation:
-    @strawberry.mutation(description="Upload a PNG, JPEG or WebP overlay (max 10 MB; GraphQL multipart request spec).")
+    @strawberry.mutation(
+        description=(
+            f"Upload a PNG, JPEG or WebP overlay (max {MAX_OVERLAY_BYTES >> 20} MB), or with layer ENVIRONMENT a "
+            f"Radiance .hdr / OpenEXR .exr equirectangular image (max {MAX_ENVIRONMENT_BYTES >> 20} MB, "
+            "8192x4096); GraphQL multipart request spec."
+        )
+    )
     async def upload_overlay(
         self,
         info: Info,
@@ -85,7 +93,7 @@ class OverlayMutation:
         await ctx.limit_uploads(caller)
         overlay_service.authorize_upload(caller)  # before reading the file, as REST does
         idempotency.validate_key(idempotency_key)
-        uploaded = await receive_upload(ctx.runtime.storage, file, limit=MAX_OVERLAY_BYTES)
+        uploaded = await receive_upload(ctx.runtime.storage, file, limit=overlay_service.upload_limit(_value(layer)))
         fields = {"layer": _value(layer), "name": name, "description": description, "alignment": _value(alignment)}
 
         async def work(session: Any) -> dict[str, Any]:

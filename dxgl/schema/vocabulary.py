@@ -29,12 +29,15 @@ from dxgl.contract import (
     OVERLAY_REFS,
     QUALITY_TIERS,
     SETTING_FIELDS,
+    VIDEO_ONLY_FIELDS,
     Alignment,
     Aspect,
     Choice,
     Coverage,
+    DatasetNormals,
     DatasetQuality,
     Effect,
+    EnvironmentRef,
     Flag,
     HexColor,
     IntRange,
@@ -111,8 +114,21 @@ DatasetQualityEnum = _enum(
     value_descriptions={d.value: _dataset_note(d) for d in DatasetQuality},
 )
 CoverageEnum = _enum(Coverage, "Coverage", "Where a dataset's views are taken from (renderSettings.coverage).")
+DatasetNormalsEnum = _enum(
+    DatasetNormals,
+    "DatasetNormals",
+    "What a dataset's normals/ images hold (renderSettings.datasetNormals).",
+    value_descriptions={
+        DatasetNormals.GEOMETRIC.value: "the interpolated vertex normal",
+        DatasetNormals.SHADING.value: "the vertex normal bent by the material's normal map",
+    },
+)
 AlignmentEnum = _enum(Alignment, "Alignment", "Where an overlay image is placed in the frame.")
-OverlayLayerEnum = _enum(OverlayLayer, "OverlayLayer", "Behind the model (background) or over it (foreground).")
+OverlayLayerEnum = _enum(
+    OverlayLayer,
+    "OverlayLayer",
+    "Behind the model (background), over it (foreground), or the light it is lit by (environment: an HDR image).",
+)
 RenderStatusEnum = _enum(
     RenderStatus,
     "RenderStatus",
@@ -130,6 +146,7 @@ _ENUMS_BY_OPTIONS: dict[tuple[str, ...], Any] = {
         (Aspect, AspectEnum),
         (DatasetQuality, DatasetQualityEnum),
         (Coverage, CoverageEnum),
+        (DatasetNormals, DatasetNormalsEnum),
         (Alignment, AlignmentEnum),
     )
 }
@@ -150,8 +167,8 @@ def _python_type(kind: SettingKind) -> Any:
         return float
     if isinstance(kind, Flag):
         return bool
-    if isinstance(kind, HexColor):
-        return str
+    if isinstance(kind, (HexColor, EnvironmentRef)):
+        return str  # an environment is a built-in name as often as an overlay id
     return strawberry.ID  # OverlayId
 
 
@@ -180,6 +197,12 @@ def _describe(field: str, kind: SettingKind) -> str:
         text = "true or false."
     elif isinstance(kind, Choice):
         text = "See the enum's values."
+    elif isinstance(kind, EnvironmentRef):
+        text = (
+            "A built-in environment ("
+            + ", ".join(f'"{name}"' for name in kind.builtins)
+            + ") or the id of an environment overlay."
+        )
     else:
         text = "An overlay id."
     uses = _effects_using(field)
@@ -189,6 +212,8 @@ def _describe(field: str, kind: SettingKind) -> str:
         text += f" Default {_shown(kind, BASE_DEFAULTS[field])}."
     if field in DATASET_DEFAULTS:
         text += f" Datasets only; default {_shown(kind, DATASET_DEFAULTS[field])}."
+    if field in VIDEO_ONLY_FIELDS:
+        text += " Videos only; without it, chosen from the model's shape and stored."
     for ref in OVERLAY_REFS:
         if field == ref.image_field:
             text += f" A {ref.layer.value} overlay."

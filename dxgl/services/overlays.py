@@ -1,5 +1,7 @@
-"""Overlays: reusable background / foreground images. An account sees its own overlays plus the
-published system overlays; it can delete only its own. Renders reference them by id."""
+"""Overlays: reusable background / foreground images, and environment images that light a render
+(dxgl's third layer, docs/overlays.md). An account sees its own overlays plus the published system
+overlays; it can delete only its own. Renders reference them by id (``bgImageId``, ``fgImageId``,
+``environment``)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,6 @@ from sqlmodel import col
 from dxgl.contract import (
     DEFAULT_ALIGNMENT,
     MAX_IMAGE_PIXELS,
-    MAX_OVERLAY_BYTES,
     MAX_OVERLAY_DESCRIPTION,
     MAX_OVERLAY_NAME,
     OVERLAY_REFS,
@@ -23,12 +24,15 @@ from dxgl.contract import (
     ErrorCode,
     OverlayLayer,
     Scope,
+    max_overlay_bytes,
     overlay_key,
 )
 from dxgl.errors import DxglError
 from dxgl.ids import new_id
+from dxgl.ingest.environment_images import check_environment_image
 from dxgl.services import json_input, scoped
 from dxgl.services.auth import Caller
+from dxgl.services.render_settings import is_builtin_environment
 from dxgl.services.uploads import UploadedFile, require_content
 from dxgl.storage import Storage
 from dxgl.tables import Overlay
@@ -36,9 +40,19 @@ from dxgl.uow import after_commit, on_rollback
 
 # Pillow format -> media type: PNG, JPEG and WebP, recognised by content.
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
-SUFFIX = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
+SUFFIX = {
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/webp": ".webp",
+    "image/vnd.radiance": ".hdr",
+    "image/x-exr": ".exr",
+}
 # The JobSpec keyword argument that receives each referenced overlay's image file.
 _JOB_IMAGE_ARG = {"bgImageId": "bg_image", "fgImageId": "fg_image"}
+# The setting naming an environment overlay (or a built-in environment), and the keyword argument
+# of JobSpec / DatasetSpec.from_settings that receives its file.
+ENVIRONMENT_FIELD = "environment"
+ENVIRONMENT_IMAGE_ARG = "environment_image"
 
 
 @dataclass(frozen=True)
@@ -65,12 +79,25 @@ def inspect_image(upload: UploadedFile) -> ImageInfo:
     return ImageInfo(FORMATS[fmt], width, height)
 
 
+def _inspect_environment(upload: UploadedFile) -> ImageInfo:
+    """Blocking. An environment image (.hdr / .exr) decoded whole in the ingest sandbox: a file
+    whose data does not match its header is refused here, not at its first render."""
+    checked = check_environment_image(upload.path)
+    return ImageInfo(checked.media_type, checked.width, checked.height)
+
+
 def _choice(name: str, value: Any, options: tuple[str, ...], default: str) -> str:
     if value is None or value == "":
         return default
     if value not in options:
         raise DxglError(ErrorCode.INVALID_REQUEST, f"{name} must be one of {', '.join(options)}")
     return str(value)
+
+
+def upload_limit(layer: Any) -> int:
+    """The byte limit to stream an overlay upload under: the layer's, when the request named a
+    valid one before the file; else the largest (``upload_overlay`` then applies the layer's)."""
+    return max_overlay_bytes(layer if layer in tuple(OverlayLayer) else None)
 
 
 def _layer(value: Any) -> str:
@@ -112,9 +139,14 @@ async def upload_overlay(
         alignment = _choice("alignment", alignment, tuple(Alignment), DEFAULT_ALIGNMENT.value)
         name = _text("name", name, MAX_OVERLAY_NAME)
         description = _text("description", description, MAX_OVERLAY_DESCRIPTION)
-        if upload.size > MAX_OVERLAY_BYTES:
-            raise DxglError(ErrorCode.FILE_TOO_LARGE, f"An overlay image is at most {MAX_OVERLAY_BYTES >> 20} MB")
-        info = await asyncio.to_thread(inspect_image, upload)
+        limit = max_overlay_bytes(layer)
+        if upload.size > limit:
+            what = "An environment image" if layer == OverlayLayer.ENVIRONMENT else "An overlay image"
+            raise DxglError(ErrorCode.FILE_TOO_LARGE, f"{what} is at most {limit >> 20} MB")
+        if layer == OverlayLayer.ENVIRONMENT:
+            info = await asyncio.to_thread(_inspect_environment, upload)
+        else:
+            info = await asyncio.to_thread(inspect_image, upload)
         overlay = Overlay(
             id=new_id(),
             account_id=caller.account_id if caller else None,
@@ -187,10 +219,31 @@ async def resolve_settings_overlays(session: AsyncSession, caller: Caller, setti
                 ErrorCode.INVALID_SETTINGS, f"renderSettings.{ref.image_field} must name a {ref.layer} overlay"
             )
         settings.setdefault(ref.align_field, overlay.alignment)
+    await _resolve_environment(session, caller, settings)
+
+
+async def _resolve_environment(session: AsyncSession, caller: Caller, settings: dict[str, Any]) -> None:
+    """``environment`` is a built-in name, or names an environment overlay the caller may use."""
+    value = settings.get(ENVIRONMENT_FIELD)
+    if value is None or is_builtin_environment(value):
+        return
+    overlay = await scoped.visible_overlay(session, caller.account_id, value)
+    if overlay is None:
+        raise DxglError(
+            ErrorCode.INVALID_SETTINGS,
+            f"renderSettings.{ENVIRONMENT_FIELD} names no built-in environment and no environment overlay "
+            "of yours or of the system",
+        )
+    if overlay.layer != OverlayLayer.ENVIRONMENT:
+        raise DxglError(
+            ErrorCode.INVALID_SETTINGS,
+            f"renderSettings.{ENVIRONMENT_FIELD} must name an environment overlay; {value} is a {overlay.layer} overlay",
+        )
 
 
 async def overlay_keys(session: AsyncSession, settings: dict[str, Any]) -> dict[str, tuple[str, str]]:
-    """For a job: the render's overlays (their id and storage key), by JobSpec keyword argument.
+    """For a job: the render's overlays (their id and storage key), by JobSpec keyword argument
+    (``environment_image`` for an environment overlay, also for datasets).
     The job fetches the images (``BlobCache``); one that is gone is overlay_not_found."""
     found: dict[str, tuple[str, str]] = {}
     for ref in OVERLAY_REFS:
@@ -199,6 +252,12 @@ async def overlay_keys(session: AsyncSession, settings: dict[str, Any]) -> dict[
             if overlay is None:
                 raise overlay_gone(settings[ref.image_field])
             found[_JOB_IMAGE_ARG[ref.image_field]] = (overlay.id, overlay.storage_key)
+    environment = settings.get(ENVIRONMENT_FIELD)
+    if environment is not None and not is_builtin_environment(environment):
+        overlay = await session.get(Overlay, environment)
+        if overlay is None:
+            raise overlay_gone(environment)
+        found[ENVIRONMENT_IMAGE_ARG] = (overlay.id, overlay.storage_key)
     return found
 
 

@@ -19,9 +19,11 @@ from dxgl.contract import (
     OVERLAY_REFS,
     QUALITY_TIERS,
     SETTING_FIELDS,
+    VIDEO_ONLY_FIELDS,
     Choice,
     DatasetQuality,
     Effect,
+    EnvironmentRef,
     ErrorCode,
     Flag,
     HexColor,
@@ -70,6 +72,8 @@ def _check(field: str, kind: SettingKind) -> Check:
         return number
     if isinstance(kind, Flag):
         return lambda value: value if isinstance(value, bool) else _fail(field, "must be true or false")
+    if isinstance(kind, EnvironmentRef):
+        return _environment_check(field, kind)
     pattern = re.compile(kind.pattern)
     why = (
         'must be a 6-digit hex colour with "#", e.g. "#ff8800"'
@@ -81,6 +85,30 @@ def _check(field: str, kind: SettingKind) -> Check:
 
 def _fail(field: str, why: str) -> Any:
     raise _bad(field, why)
+
+
+def _environment_check(field: str, kind: EnvironmentRef) -> Check:
+    """A built-in name, or a string shaped like an overlay id (whether it names an environment
+    overlay the caller may use is checked with the database: ``overlays.resolve_settings_overlays``)."""
+    pattern = re.compile(kind.pattern)
+    why = (
+        "must be a built-in environment ("
+        + ", ".join(f'"{name}"' for name in kind.builtins)
+        + ") or the id of an environment overlay"
+    )
+
+    def environment(value: Any) -> Any:
+        if isinstance(value, str) and (value in kind.builtins or pattern.fullmatch(value)):
+            return value
+        raise _bad(field, why)
+
+    return environment
+
+
+def is_builtin_environment(value: Any) -> bool:
+    """Does ``renderSettings.environment`` name a built-in environment (not an overlay)?"""
+    kind = SETTING_FIELDS["environment"]
+    return isinstance(kind, EnvironmentRef) and value in kind.builtins
 
 
 FIELDS: dict[str, Check] = {name: _check(name, kind) for name, kind in SETTING_FIELDS.items()}
@@ -112,6 +140,10 @@ def validate_render_settings(raw: Any) -> dict[str, Any]:
         for key in DATASET_DEFAULTS:
             if key in out:
                 raise _bad(key, 'applies only to dataset renders (effect "dataset")')
+    if out["output"] == Output.DATASET:
+        for key in VIDEO_ONLY_FIELDS:
+            if key in out:
+                raise _bad(key, "applies only to video renders (a dataset's views are a fixed set of directions)")
     for key, default in BASE_DEFAULTS.items():
         out.setdefault(key, default)
     for key, default in effect_defaults(out["effect"]).items():
@@ -119,6 +151,12 @@ def validate_render_settings(raw: Any) -> dict[str, Any]:
     for ref in OVERLAY_REFS:
         if ref.align_field in out and ref.image_field not in out:
             raise _bad(ref.align_field, f"needs {ref.image_field}")
+    if out["showEnvironment"] and "bgImageId" in out:
+        # Two backgrounds for one frame: refused rather than one silently winning.
+        raise _bad(
+            "showEnvironment",
+            "cannot be combined with bgImageId: choose the environment or the image as the background",
+        )
     return out
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from dxgl.contract import MAX_BATCH, ErrorCode, RenderStatus, Scope, render_prefix
+from dxgl.contract import MAX_BATCH, ErrorCode, RenderStatus, Scope, auto_elevation, render_prefix
 from dxgl.errors import DxglError
 from dxgl.ids import is_id, new_id
 from dxgl.services import credits, overlays, render_state, scoped
@@ -20,6 +20,7 @@ from dxgl.services.auth import Caller
 from dxgl.services.pagination import Page, fetch_page
 from dxgl.services.render_settings import (
     free_credits_may_pay,
+    is_dataset,
     render_cost,
     system_preview_settings,
     validate_render_settings,
@@ -77,12 +78,39 @@ async def validate_items(
         try:
             settings = validate_render_settings(raw)
             await overlays.resolve_settings_overlays(session, caller, settings)
+            record_elevation(settings, model)
             validated.append((model, settings))
         except DxglError as err:
             if batch:
                 err.message = f"renders[{index}]: {err.message}"
             raise
     return validated
+
+
+def model_elevation(model: Model3D) -> float | None:
+    """The camera elevation dxgl chooses for ``model`` (``contract.auto_elevation``) from its
+    inspection report's ``sizeMeters`` (x, y up, z: the glTF axes the renderer frames), or None
+    when the model has no usable size (stored before inspection existed): the renderer then applies
+    the same rule to the loaded model."""
+    size = (model.inspection or {}).get("sizeMeters")
+    if not isinstance(size, list) or len(size) != 3:
+        return None
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in size):
+        return None
+    width, height, depth = (float(v) for v in size)
+    if max(width, depth) <= 0.0:
+        return None
+    return auto_elevation(width, height, depth)
+
+
+def record_elevation(settings: dict[str, Any], model: Model3D) -> None:
+    """A video render without ``elevation`` stores the value chosen from its model's shape, so its
+    stored settings say how it was filmed (docs/api.md, "The look")."""
+    if is_dataset(settings) or "elevation" in settings:
+        return
+    chosen = model_elevation(model)
+    if chosen is not None:
+        settings["elevation"] = chosen
 
 
 async def single_item(session: AsyncSession, caller: Caller, model_id: Any) -> Model3D:
@@ -116,11 +144,13 @@ async def create_system_preview(session: AsyncSession, caller: Caller, *, model:
     watermark, flagged ``is_system_preview``. Queued after the commit like any render; the job
     renders waiting previews before its own renders (``dxgl.jobs.render_job``), so call this
     before creating the upload's charged render and its id is also queued first."""
+    settings = system_preview_settings()
+    record_elevation(settings, model)
     render = Render(
         id=new_id(),
         account_id=caller.account_id,
         model_id=model.id,
-        settings=system_preview_settings(),
+        settings=settings,
         cost=0,
         watermark=False,
         is_system_preview=True,

@@ -52,7 +52,8 @@ async def test_upload_makes_a_free_unwatermarked_preview_queued_first(service):
     assert first.watermark and first.cost == 1 and first.free_credits_used == 1
     assert not preview.watermark and preview.cost == 0
     assert preview.paid_credits_used == 0 and preview.free_credits_used == 0
-    assert preview.settings == system_preview_settings()
+    # The fixed preview settings, plus the camera elevation chosen from the model (an upright triangle).
+    assert preview.settings == {**system_preview_settings(), "elevation": 12.0}
     assert preview.settings["length"] == 3 and preview.settings["effect"] == "turntable"
     assert await _ledger(service, preview.id) == []  # no charge row
     assert await _ledger(service, first.id) == [("charge", 0, -1)]
