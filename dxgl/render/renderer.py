@@ -7,6 +7,7 @@ black frames and no error). Only the render child process imports this module.
 from __future__ import annotations
 
 import ctypes
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +20,7 @@ from dxgl.render.camera import FramePose, model_matrix
 from dxgl.render.environment import LEVEL_HEIGHT, SPECULAR_LEVELS, Environment, load_environment
 from dxgl.render.gl_platform import create_canvas
 from dxgl.render.look import Look
-from dxgl.render.scene import Primitive, Scene
+from dxgl.render.scene import Material, Primitive, Scene
 from dxgl.render.shaders import (
     BACKGROUND_FRAG,
     BACKGROUND_VERT,
@@ -99,6 +100,33 @@ class _GpuPrimitive:
                 self.textures[uniform] = textures[key]
         self.centroid = prim.positions.mean(axis=0)
         self.blend = prim.material.alpha_mode == "BLEND"
+        self.extension_uniforms = material_extension_uniforms(prim.material)
+
+
+def material_extension_uniforms(m: Material) -> dict[str, float | tuple[float, ...]]:
+    """MESH_FRAG's uniforms for the KHR_materials_* values of ``m`` (shaders.py; docs/rendering.md,
+    "Materials"), computed once per primitive: the dielectric F0 / F90 of KHR_materials_ior and
+    _specular, and the volume's transmittance over its thickness (Beer-Lambert)."""
+    ior = m.ior
+    reflectance = ((ior - 1.0) / (ior + 1.0)) ** 2  # ior 0 (allowed by the schema): 1
+    f0 = tuple(min(reflectance * c, 1.0) * m.specular for c in m.specular_color)
+    if m.thickness > 0.0 and math.isfinite(m.attenuation_distance):
+        # thickness and attenuationDistance are both in the file's units: their ratio needs no scale.
+        attenuation = tuple(float(max(c, 0.0) ** (m.thickness / m.attenuation_distance)) for c in m.attenuation_color)
+    else:
+        attenuation = (1.0, 1.0, 1.0)
+    return {
+        "u_dielectric_f0": f0,
+        "u_dielectric_f90": m.specular,
+        "u_clearcoat": m.clearcoat,
+        "u_clearcoat_roughness": m.clearcoat_roughness,
+        "u_sheen_color": m.sheen_color,
+        "u_sheen_roughness": m.sheen_roughness,
+        "u_transmission": m.transmission,
+        "u_ior": max(ior, 1.0),
+        "u_thick": 1.0 if m.thickness > 0.0 else 0.0,
+        "u_attenuation": attenuation,
+    }
 
 
 def env_rotation(degrees: float) -> NDArray[np.float32]:
@@ -216,9 +244,16 @@ class Renderer:
         prog["u_base_color"] = m.base_color
         prog["u_metallic"] = m.metallic
         prog["u_roughness"] = m.roughness
-        prog["u_emissive"] = m.emissive
+        prog["u_emissive"] = tuple(c * m.emissive_strength for c in m.emissive)
         prog["u_alpha_cutoff"] = m.alpha_cutoff
         prog["u_blend"] = 1.0 if gp.blend else 0.0
+        # The extensions' uniforms are the same for most materials (their defaults): a program keeps
+        # them until a primitive with other values is drawn with it (5 us per uniform set, 10 of them).
+        bound: dict[frozenset[str], dict[str, Any]] = self.__dict__.setdefault("_bound_extensions", {})
+        if bound.get(features) != gp.extension_uniforms:
+            for name, value in gp.extension_uniforms.items():
+                prog[name] = value
+            bound[features] = gp.extension_uniforms
         return prog
 
     # -- shadow -----------------------------------------------------------------------------------

@@ -122,8 +122,19 @@ varying vec4 v_color;
 uniform vec4 u_base_color;
 uniform float u_metallic;
 uniform float u_roughness;
-uniform vec3 u_emissive;
+uniform vec3 u_emissive;      // emissiveFactor times KHR_materials_emissive_strength
 uniform float u_alpha_cutoff;
+// glTF material extensions (docs/rendering.md, "Materials"); scene.Material holds the factors.
+uniform vec3 u_dielectric_f0; // KHR_materials_ior + _specular: min(((ior-1)/(ior+1))^2 * specularColor, 1) * specular
+uniform float u_dielectric_f90; // KHR_materials_specular: specularFactor
+uniform float u_clearcoat;
+uniform float u_clearcoat_roughness;
+uniform vec3 u_sheen_color;
+uniform float u_sheen_roughness;
+uniform float u_transmission;
+uniform float u_ior;          // refraction's index (>= 1)
+uniform float u_thick;        // 1.0: KHR_materials_volume thickness > 0 (bent as a sphere), 0.0: thin-walled
+uniform vec3 u_attenuation;   // Beer-Lambert transmittance over the thickness: attenuationColor^(thickness / distance)
 uniform float u_blend;        // 1.0 for alphaMode BLEND, else 0.0 (output alpha forced to 1)
 uniform vec3 u_eye;
 uniform float u_mirror;       // 1.0 normally, -1.0 for the mirrored (reflection) pass
@@ -158,6 +169,11 @@ void main() {
 #ifdef ALPHA_MASK
     if (base.a < u_alpha_cutoff) discard;
 #endif
+#ifdef UNLIT
+    // KHR_materials_unlit: the base colour as it is (sRGB-encoded, no exposure or tone mapping),
+    // so baked lighting shows its own pixel values.
+    vec3 shown = linear_to_srgb(base.rgb);
+#else
     float metal = u_metallic;
     float rough = u_roughness;
 #ifdef MR_TEX
@@ -169,6 +185,7 @@ void main() {
     metal = clamp(metal, 0.0, 1.0);
     vec3 n = normalize(v_normal);
     if (!gl_FrontFacing) n = -n;
+    vec3 ng = n;  // the geometric normal: the clear coat ignores the base layer's normal map
 #ifdef NORMAL_TEX
     // Cotangent frame from screen-space derivatives: no per-vertex tangents needed.
     vec3 dp1 = dFdx(v_world), dp2 = dFdy(v_world);
@@ -187,8 +204,9 @@ void main() {
     vec3 env_flip = vec3(1.0, u_mirror, 1.0);
     vec3 albedo = base.rgb;
     float ndv = max(dot(n, v), 1e-4);
-    vec3 f0 = mix(vec3(0.04), albedo, metal);
-    float f90 = 1.0;
+    // Dielectric F0 / F90 from KHR_materials_ior and _specular (defaults: 0.04, 1); metals unchanged.
+    vec3 f0 = mix(u_dielectric_f0, albedo, metal);
+    float f90 = mix(u_dielectric_f90, 1.0, metal);
 
     // Split-sum image-based lighting with multiple-scattering energy compensation
     // (Fdez-Aguera 2019): rough metals keep their energy, and diffuse gets what specular leaves.
@@ -201,25 +219,67 @@ void main() {
     vec3 irradiance = env_diffuse(n * env_flip);
     vec3 radiance = env_specular(reflect(-v, n) * env_flip, rough);
     vec3 scatter = fss_ess + fms * ems;
-    vec3 diffuse = albedo * (1.0 - metal) * (1.0 - max(scatter.r, max(scatter.g, scatter.b)));
+    vec3 diffuse_light = irradiance * albedo * (1.0 - metal) * (1.0 - max(scatter.r, max(scatter.g, scatter.b)));
+#ifdef TRANSMISSION
+    // KHR_materials_transmission (+ _volume), against the environment only: the view ray is refracted
+    // into the surface (ior); thin-walled (thickness 0) it leaves unbent, thick it leaves a sphere
+    // through the point where the refracted chord meets it again (exit normal reflect(n, t_in)),
+    // bent a second time. The environment along that exit direction, blurred by the roughness scaled
+    // for the ior, tinted by the base colour and the volume's Beer-Lambert transmittance, takes the
+    // transmission factor's share of the diffuse part (what specular leaves: 1 - scatter).
+    float eta = 1.0 / max(u_ior, 1.0);
+    vec3 t_in = refract(-v, n, eta);
+    vec3 n_exit = reflect(n, t_in);
+    vec3 t_out = refract(t_in, -n_exit, 1.0 / eta);
+    if (dot(t_out, t_out) < 1e-6) t_out = t_in;  // (a sphere has no total internal reflection: rounding)
+    vec3 through = normalize(mix(-v, t_out, u_thick));
+    float t_rough = clamp(rough * clamp(u_ior * 2.0 - 2.0, 0.0, 1.0), 0.0, 1.0);
+    vec3 transmitted = env_specular(through * env_flip, t_rough) * albedo * u_attenuation * (1.0 - scatter)
+        * (1.0 - metal);
+    diffuse_light = mix(diffuse_light, transmitted, clamp(u_transmission, 0.0, 1.0));
+#endif
     float occlusion = 1.0;
 #ifdef OCCLUSION_TEX
     occlusion = texture2D(u_occ_tex, v_uv).r;
 #endif
-    vec3 color = (radiance * fss_ess + irradiance * (fms * ems + diffuse)) * occlusion;
+    vec3 color = (radiance * fss_ess + irradiance * fms * ems + diffuse_light) * occlusion;
 
     vec3 emissive = u_emissive;
 #ifdef EMISSIVE_TEX
     emissive *= srgb_to_linear(texture2D(u_emissive_tex, v_uv).rgb);
 #endif
+#ifdef SHEEN
+    // KHR_materials_sheen: a Charlie lobe over the base layer. Its light is the prefiltered
+    // environment along the reflection at the sheen roughness (the GGX-filtered levels stand in for a
+    // Charlie-filtered environment), times the directional albedo E (the LUT's third channel);
+    // the base layer keeps 1 - max(sheenColor) * E.
+    float sheen_rough = clamp(u_sheen_roughness, 0.03, 1.0);
+    float sheen_e = env_brdf(ndv, sheen_rough).z;
+    vec3 sheen_light = env_specular(reflect(-v, n) * env_flip, sheen_rough) * u_sheen_color * sheen_e * occlusion;
+    color = color * (1.0 - max(u_sheen_color.r, max(u_sheen_color.g, u_sheen_color.b)) * sheen_e) + sheen_light;
+#endif
+#ifdef CLEARCOAT
+    // KHR_materials_clearcoat: a second GGX lobe (F0 0.04) on the geometric normal; what lies
+    // beneath it, emission included, keeps 1 - clearcoat * Fresnel(n.v).
+    float cc_rough = clamp(u_clearcoat_roughness, 0.03, 1.0);
+    float cc_ndv = max(dot(ng, v), 1e-4);
+    vec3 cc_lut = env_brdf(cc_ndv, cc_rough);
+    vec3 cc_light = env_specular(reflect(-v, ng) * env_flip, cc_rough) * (0.04 * cc_lut.x + cc_lut.y) * occlusion;
+    float cc_fresnel = 0.04 + 0.96 * pow(1.0 - cc_ndv, 5.0);
+    float cc_keep = 1.0 - u_clearcoat * cc_fresnel;
+    color = color * cc_keep + cc_light * u_clearcoat;
+    emissive *= cc_keep;
+#endif
     color += emissive;
+    vec3 shown = display(color);
+#endif
 
     float alpha = mix(1.0, clamp(base.a, 0.0, 1.0), u_blend);
 #ifdef REFLECTION
     // Mirrored copy under the ground: faint and fading with depth below the floor.
     alpha *= 0.35 * exp(-2.5 * max(-v_world.y, 0.0));
 #endif
-    gl_FragColor = vec4(display(color) * alpha, alpha);
+    gl_FragColor = vec4(shown * alpha, alpha);
 }
 """
 )

@@ -1,14 +1,19 @@
 """glTF KHR_materials_* extensions: read from the model into scene.Material (gltf_materials.py), kept
-through ingest's decoding, and warned about at upload where dxgl draws less than the file says."""
+through ingest's decoding, warned about at upload where dxgl draws less than the file says, and shaded
+(MESH_FRAG: spheres drawn in a spawned child at 96x54 under the default environment)."""
 
 from __future__ import annotations
 
 import base64
 import json
+import multiprocessing
+import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
+import trimesh
+from trimesh.visual.material import PBRMaterial
 
 from dxgl.contract import ErrorCode
 from dxgl.errors import DxglError
@@ -17,6 +22,7 @@ from dxgl.ingest.normalise import normalise_glb
 from dxgl.render.scene import Material, load_scene
 from dxgl.render.types import RenderError
 from tests.ingest import builders as b
+from tests.render.conftest import small_spec
 
 ALL_EXTENSIONS = {
     "KHR_materials_emissive_strength": {"emissiveStrength": 5.0},
@@ -254,3 +260,162 @@ def test_the_decoded_copy_keeps_the_material_extensions(tmp_path: Path):
     assert result.path == tmp_path / "decoded.glb" and result.warnings == []
     coat, glass = _by_x(result.path)
     assert (coat.clearcoat, glass.transmission) == (1.0, 0.5)
+
+
+# --- shading ------------------------------------------------------------------------------------------
+
+SIZE = (96, 54)
+RED = (0.8, 0.2, 0.2, 1.0)
+
+
+def _sphere(path: Path, extensions: dict, *, base=RED, metallic=0.0, roughness=0.5, emissive=None) -> Path:
+    """A sphere GLB (trimesh's export) whose one material gets ``extensions`` patched into its JSON."""
+    mesh = trimesh.creation.icosphere(subdivisions=4, radius=0.1)
+    mesh.visual = trimesh.visual.TextureVisuals(
+        material=PBRMaterial(
+            baseColorFactor=[round(c * 255) for c in base],
+            metallicFactor=metallic,
+            roughnessFactor=roughness,
+            emissiveFactor=emissive,
+        )
+    )
+    data = mesh.export(file_type="glb")
+    (length,) = struct.unpack("<I", data[12:16])
+    doc = json.loads(data[20 : 20 + length])
+    doc["materials"][0]["extensions"] = extensions
+    if extensions:
+        doc["extensionsUsed"] = list(extensions)
+    text = json.dumps(doc).encode()
+    text += b" " * (-len(text) % 4)
+    rest = data[20 + length :]
+    header = b"glTF" + struct.pack("<IIII", 2, 20 + len(text) + len(rest), len(text), b.GLB_JSON)
+    path.write_bytes(header + text + rest)
+    return path
+
+
+def _draw_all(models: list[str], spec) -> list[np.ndarray]:
+    from dxgl.render.camera import camera_path
+    from dxgl.render.renderer import Renderer
+
+    frames = []
+    for model in models:
+        scene = load_scene(Path(model))
+        pose = camera_path(spec, scene.frame_points, scene.bounds)[0]
+        renderer = Renderer(scene, spec.width, spec.height, look=spec.look)
+        frames.append(renderer.draw(pose, shadows=False, reflector=False).copy())
+        renderer.close()
+    return frames
+
+
+SPHERES = {
+    "plain": ({}, {}),
+    "coat": ({"KHR_materials_clearcoat": {"clearcoatFactor": 1.0, "clearcoatRoughnessFactor": 0.05}}, {}),
+    "rough": ({}, {"roughness": 1.0}),
+    "rough_coat": (
+        {"KHR_materials_clearcoat": {"clearcoatFactor": 1.0, "clearcoatRoughnessFactor": 0.05}},
+        {"roughness": 1.0},
+    ),
+    "sheen": (
+        {"KHR_materials_sheen": {"sheenColorFactor": [1, 1, 1], "sheenRoughnessFactor": 0.5}},
+        {"roughness": 1.0},
+    ),
+    "unlit": ({"KHR_materials_unlit": {}}, {}),
+    "glow1": ({"KHR_materials_emissive_strength": {"emissiveStrength": 1.0}}, {"emissive": [0.1, 0.1, 0.02]}),
+    "glow5": ({"KHR_materials_emissive_strength": {"emissiveStrength": 5.0}}, {"emissive": [0.1, 0.1, 0.02]}),
+    "no_specular": ({"KHR_materials_specular": {"specularFactor": 0.0}}, {"roughness": 0.2}),
+    "smooth": ({}, {"roughness": 0.2}),
+    "diamond": ({"KHR_materials_ior": {"ior": 2.4}}, {"roughness": 0.2}),
+    "glass": ({"KHR_materials_transmission": {"transmissionFactor": 1.0}}, {"base": (1, 1, 1, 1), "roughness": 0.0}),
+    "green_glass": (
+        {
+            "KHR_materials_transmission": {"transmissionFactor": 1.0},
+            "KHR_materials_volume": {
+                "thicknessFactor": 0.2,
+                "attenuationDistance": 0.1,
+                "attenuationColor": [0.2, 0.9, 0.2],
+            },
+        },
+        {"base": (1, 1, 1, 1), "roughness": 0.0},
+    ),
+    "white": ({}, {"base": (1, 1, 1, 1), "roughness": 0.0}),
+}
+
+
+@pytest.fixture(scope="module")
+def spheres(tmp_path_factory) -> dict[str, np.ndarray]:
+    """Each SPHERES case drawn once: name -> (H, W, 4) uint8 straight RGBA."""
+    folder = tmp_path_factory.mktemp("spheres")
+    paths = [str(_sphere(folder / f"{name}.glb", ext, **kw)) for name, (ext, kw) in SPHERES.items()]
+    spec = small_spec({"shadows": False}, size=SIZE)
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        frames = pool.apply(_draw_all, (paths, spec))
+    return dict(zip(SPHERES, frames, strict=True))
+
+
+def _inside(frame: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the sphere's own pixels (opaque), without the anti-aliased rim."""
+    return frame[..., 3] == 255
+
+
+def _lum(frame: np.ndarray) -> np.ndarray:
+    """(N,) float64 Rec. 709 luminance of the sphere's pixels (sRGB values, 0..255)."""
+    return frame[..., :3][_inside(frame)].astype(np.float64) @ np.array([0.2126, 0.7152, 0.0722])
+
+
+def test_the_spheres_cover_the_frame_centre(spheres):
+    for name, frame in spheres.items():
+        assert _inside(frame).sum() > 600, name
+
+
+def test_a_clear_coat_adds_a_sharp_highlight(spheres):
+    rough, coated = _lum(spheres["rough"]), _lum(spheres["rough_coat"])
+    # A fully rough base has no sharp reflection; the coat (roughness 0.05) mirrors the room on it.
+    assert np.percentile(coated, 99) > np.percentile(rough, 99) + 15, (
+        np.percentile(coated, 99),
+        np.percentile(rough, 99),
+    )
+    assert coated.std() > rough.std() * 1.3, (coated.std(), rough.std())
+    assert np.abs(spheres["coat"].astype(int) - spheres["plain"].astype(int)).mean() > 1.0
+
+
+def test_emissive_strength_multiplies_the_emission(spheres):
+    assert _lum(spheres["glow5"]).mean() > _lum(spheres["glow1"]).mean() + 20
+
+
+def test_an_unlit_material_shows_its_base_colour(spheres):
+    pixels = spheres["unlit"][..., :3][_inside(spheres["unlit"])].astype(np.float64)
+    expected = [255 * (1.055 * c ** (1 / 2.4) - 0.055) for c in RED[:3]]  # linear factor -> sRGB
+    assert np.abs(pixels.mean(axis=0) - expected).max() < 2.0, (pixels.mean(axis=0), expected)
+    assert pixels.std(axis=0).max() < 1.0  # no shading gradient at all
+
+
+def test_specular_and_ior_change_the_dielectric_reflection(spheres):
+    smooth, dull, diamond = _lum(spheres["smooth"]), _lum(spheres["no_specular"]), _lum(spheres["diamond"])
+    # specularFactor 0: no reflection at all, just the diffuse colour (smoother, no highlight) ...
+    assert np.percentile(dull, 99) < np.percentile(smooth, 99) - 5
+    assert dull.std() < smooth.std()
+    # ... ior 2.4: F0 0.17 instead of 0.04: a brighter reflection.
+    assert np.percentile(diamond, 99) > np.percentile(smooth, 99) + 5
+
+
+def test_sheen_brightens_the_rough_base(spheres):
+    plain, sheen = spheres["rough"], spheres["sheen"]
+    assert _lum(sheen).mean() > _lum(plain).mean() + 5
+    # White sheen on a red base: the green and blue channels gain most.
+    gain = sheen[..., :3][_inside(sheen)].astype(float).mean(0) - plain[..., :3][_inside(plain)].astype(float).mean(0)
+    assert gain[1] > 5 and gain[2] > 5
+
+
+def test_transmission_shows_the_environment_through_the_glass(spheres):
+    glass, white = spheres["glass"], spheres["white"]
+    pixels = glass[..., :3][_inside(glass)].astype(np.float64)
+    # Not the flat base colour (white): the room seen through it, varied, and unlike the opaque sphere.
+    assert _lum(glass).std() > 10
+    assert np.abs(glass.astype(int) - white.astype(int))[_inside(glass)].mean() > 5
+    assert (glass[..., 3][_inside(white)] == 255).all()  # glass stays opaque over the environment
+    assert pixels.std(axis=0).max() - pixels.std(axis=0).min() < 2  # white glass: neutral
+
+
+def test_volume_attenuation_tints_thick_glass(spheres):
+    green = spheres["green_glass"][..., :3][_inside(spheres["green_glass"])].astype(np.float64).mean(axis=0)
+    assert green[1] > green[0] + 30 and green[1] > green[2] + 30, green
