@@ -209,7 +209,6 @@ def cmd_overlays_publish(args: argparse.Namespace) -> int:
     """Publish a system overlay: every account can use it, none can delete it."""
     from pathlib import Path
 
-    from dxgl.contract import MAX_OVERLAY_BYTES
     from dxgl.runtime import Runtime
     from dxgl.services import overlays
     from dxgl.services.uploads import HashingWriter
@@ -217,7 +216,7 @@ def cmd_overlays_publish(args: argparse.Namespace) -> int:
     async def run() -> str:
         rt = await Runtime.start(get_settings())
         try:
-            writer = HashingWriter(rt.storage.temp_path(), MAX_OVERLAY_BYTES)
+            writer = HashingWriter(rt.storage.temp_path(), overlays.upload_limit(args.layer))
             with open(args.file, "rb") as src:
                 while chunk := src.read(1024 * 1024):
                     writer.write(chunk)

@@ -205,12 +205,19 @@ def environment_cache_dir(rt: Runtime) -> Path:
 
 
 def _set_environment_cache(rt: Runtime) -> None:
-    """Spawned render children inherit the worker's environment: name the cache there, unless the
-    operator named one."""
-    if not os.environ.get(ENVIRONMENT_CACHE_ENV):
-        folder = environment_cache_dir(rt)
-        folder.mkdir(parents=True, exist_ok=True)
-        os.environ[ENVIRONMENT_CACHE_ENV] = str(folder.resolve())
+    """Spawned render children inherit the worker's environment: name this runtime's cache folder
+    there, unless the operator named one (a value this process did not set itself)."""
+    global _environment_cache_set
+    current = os.environ.get(ENVIRONMENT_CACHE_ENV)
+    if current and current != _environment_cache_set:
+        return  # the operator's choice
+    folder = environment_cache_dir(rt)
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ[ENVIRONMENT_CACHE_ENV] = _environment_cache_set = str(folder.resolve())
+
+
+# The value _set_environment_cache put in the environment (None: not yet), told from an operator's.
+_environment_cache_set: str | None = None
 
 
 async def _render_into(rt: Runtime, group: list[tuple[Render, Spec]], model_path: Path, work: Path) -> None:
