@@ -14,6 +14,13 @@
 * a standard turntable job end to end vs max(render-only, encode-only) for the same frames;
 * a 4K pro job's wall time.
 
+    EGL_PLATFORM=surfaceless .venv/bin/python bench/render.py --before REV [--rounds N]
+
+compares frame times with an earlier commit instead, in one run: REV is checked out into a temporary
+git worktree and each bench model's 30-frame 1080p orbit (2x SSAA, shadows on, the default look) is
+drawn alternately by REV's code and by this working tree's, N rounds each (default 3), in fresh
+processes; it prints the medians and the ratio after / before per model.
+
 pyrender venv: python3 -m venv /tmp/pyr && /tmp/pyr/bin/pip install pyrender==0.1.45 pillow
 opencv-python-headless (works with its pinned PyOpenGL 3.1.0 and numpy 2 over EGL on llvmpipe).
 """
@@ -164,7 +171,7 @@ def _render_only_child(model: str, spec: JobSpec, keep: bool):
 
     scene = load_scene(Path(model))
     poses = camera_path(spec, scene.frame_points, scene.bounds)
-    renderer = Renderer(scene, spec.width, spec.height)
+    renderer = Renderer(scene, spec.width, spec.height, look=spec.look)
     times, frames = [], []
     start = time.perf_counter()
     for pose in poses:
@@ -216,7 +223,86 @@ def _pyrender(model: Path, width: int, height: int, frames: int) -> dict:
     return {"available": True, **json.loads(result.stdout.strip().splitlines()[-1])}
 
 
+# Drawn by each tree's own code: the same script, run with that tree first on sys.path.
+FRAME_TIMES_SCRIPT = r"""
+import json, statistics, sys, time
+from dataclasses import replace
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import dxgl
+assert Path(dxgl.__file__).resolve().is_relative_to(Path(sys.argv[1]).resolve()), dxgl.__file__
+from dxgl.render.camera import camera_path
+from dxgl.render.renderer import Renderer
+from dxgl.render.scene import load_scene
+from dxgl.render.spec import JobSpec
+from dxgl.services.render_settings import validate_render_settings
+spec = replace(JobSpec.from_settings(validate_render_settings({"shadows": True})), fps=int(sys.argv[3]), length=1)
+scene = load_scene(Path(sys.argv[2]))
+poses = camera_path(spec, scene.frame_points, scene.bounds)
+renderer = Renderer(scene, spec.width, spec.height)
+times = []
+for pose in poses:
+    t = time.perf_counter()
+    renderer.draw(pose, shadows=spec.shadows, reflector=spec.reflector, tilt_x=spec.tilt_x)
+    times.append((time.perf_counter() - t) * 1000)
+print(json.dumps({"median_ms": statistics.median(times[2:]), "gl": renderer.description}))
+"""
+
+
+def _frame_times(tree: Path, model: Path, frames: int) -> float:
+    env = {**os.environ, "EGL_PLATFORM": os.environ.get("EGL_PLATFORM", "surfaceless")}
+    result = subprocess.run(
+        [sys.executable, "-c", FRAME_TIMES_SCRIPT, str(tree), str(model), str(frames)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=tree,
+        env=env,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"frame-time run in {tree} failed: {result.stderr[-2000:]}")
+    return float(json.loads(result.stdout.strip().splitlines()[-1])["median_ms"])
+
+
+def compare_with(rev: str, rounds: int) -> None:
+    """Frame times of ``rev`` and of this working tree, alternately, in one run (module docstring)."""
+    here = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        before = Path(tmp) / "before"
+        subprocess.run(
+            ["git", "-C", str(here), "worktree", "add", "--detach", str(before), rev], check=True, capture_output=True
+        )
+        try:
+            report: dict = {
+                "before": rev,
+                "after": "working tree",
+                "rounds": rounds,
+                "machine": {"cpus": os.cpu_count(), "loadavg_start": os.getloadavg()},
+                "models": {},
+            }
+            for name, path in BENCH_MODELS.items():
+                runs: dict[str, list[float]] = {"before": [], "after": []}
+                for _ in range(rounds):
+                    runs["before"].append(_frame_times(before, path, 30))
+                    runs["after"].append(_frame_times(here, path, 30))
+                b, a = statistics.median(runs["before"]), statistics.median(runs["after"])
+                report["models"][name] = {
+                    "before_ms": round(b, 1),
+                    "after_ms": round(a, 1),
+                    "ratio_after_over_before": round(a / b, 3),
+                    "runs_ms": {k: [round(x, 1) for x in v] for k, v in runs.items()},
+                }
+            report["machine"]["loadavg_end"] = os.getloadavg()
+            print(json.dumps(report, indent=2))
+        finally:
+            subprocess.run(["git", "-C", str(here), "worktree", "remove", "--force", str(before)], capture_output=True)
+
+
 def main() -> None:
+    if "--before" in sys.argv:
+        rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 3
+        compare_with(sys.argv[sys.argv.index("--before") + 1], rounds)
+        return
     quick = "--quick" in sys.argv
     frames_per_orbit = 10 if quick else 30
     report: dict = {
