@@ -113,6 +113,7 @@ def _accepted(field: str, value: Any) -> bool:
     context: dict[str, Any] = {
         "datasetQuality": {"effect": "dataset"},
         "coverage": {"effect": "dataset"},
+        "datasetNormals": {"effect": "dataset"},
         "bgAlign": {"bgImageId": "abc"},
         "fgAlign": {"fgImageId": "abc"},
     }.get(field, {})
