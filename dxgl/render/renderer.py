@@ -162,6 +162,8 @@ class Renderer:
         textures: dict[int, Any] = {}  # id(image) -> gloo.Texture2D
         self._prims = [_GpuPrimitive(p, textures) for p in scene.primitives]
         self._programs: dict[frozenset[str], Any] = {}  # feature set -> gloo.Program
+        # Per program: the material-extension uniforms last set (set again only when they change).
+        self._bound_extensions: dict[frozenset[str], dict[str, Any]] = {}
         quad = gloo.VertexBuffer(_QUAD)
         self._resolve = gloo.Program(RESOLVE_VERT, RESOLVE_FRAG)
         self._resolve["a_position"] = quad
@@ -249,7 +251,7 @@ class Renderer:
         prog["u_blend"] = 1.0 if gp.blend else 0.0
         # The extensions' uniforms are the same for most materials (their defaults): a program keeps
         # them until a primitive with other values is drawn with it (5 us per uniform set, 10 of them).
-        bound: dict[frozenset[str], dict[str, Any]] = self.__dict__.setdefault("_bound_extensions", {})
+        bound = self._bound_extensions
         if bound.get(features) != gp.extension_uniforms:
             for name, value in gp.extension_uniforms.items():
                 prog[name] = value

@@ -326,14 +326,14 @@ def test_unknown_required_extensions_are_refused_naming_each(tmp_path: Path):
 
 
 def test_unknown_optional_extensions_are_warnings_and_the_file_passes_through(tmp_path: Path):
-    upload = _triangle_with(tmp_path, ["KHR_materials_clearcoat", "KHR_materials_emissive_strength"], [])
+    upload = _triangle_with(tmp_path, ["KHR_materials_anisotropy", "KHR_materials_iridescence"], [])
     result = normalise_glb(upload, tmp_path / "out.glb", DEFAULT_LIMITS, label="ext.glb")
     assert result.path == upload
     assert result.warnings == [
-        "The model uses KHR_materials_clearcoat, which dxgl does not render yet; it is rendered without it.",
-        "The model uses KHR_materials_emissive_strength, which dxgl does not render yet; it is rendered without it.",
+        "The model uses KHR_materials_anisotropy, which dxgl does not render yet; it is rendered without it.",
+        "The model uses KHR_materials_iridescence, which dxgl does not render yet; it is rendered without it.",
     ]
-    assert result.extensions_used == ["KHR_materials_clearcoat", "KHR_materials_emissive_strength"]
+    assert result.extensions_used == ["KHR_materials_anisotropy", "KHR_materials_iridescence"]
 
 
 def test_a_required_ktx2_without_basisu_is_an_unsupported_extension(tmp_path: Path, monkeypatch):
