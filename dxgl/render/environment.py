@@ -22,8 +22,10 @@ import os
 import sys
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -45,11 +47,8 @@ GENERATOR_VERSION = "rooms-1"
 
 WORKING_WIDTH, WORKING_HEIGHT = 1024, 512  # built-ins are generated, user images resampled, to this
 BLUR_SIGMA = 0.04  # radians: model-viewer blurs its neutral cube map by this
-# GGX samples a texel at each level; filtered importance sampling keeps this few smooth (the
-# narrow lobe of level 1 needs fewer: each sample reads a fine mip).
-PREFILTER_SAMPLES = (0, 32, 48, 64, 64, 64)
 LUT_SAMPLES = 1024
-MIP_MIN_WIDTH = 32  # coarser equirect mips smear the poles; the widest lobe needs no coarser
+MIP_MIN_WIDTH = 64  # the coarsest level is filtered at this width
 
 F32 = NDArray[np.float32]
 F64 = NDArray[np.float64]
@@ -459,19 +458,6 @@ def _hammersley(n: int) -> tuple[F64, F64]:
     return (i + 0.5) / n, inverse
 
 
-def _ggx_half_vectors(alpha: float, n: int) -> tuple[F64, F64]:
-    """(n, 3) GGX-distributed half vectors in the tangent frame (z = normal) and their D."""
-    e1, e2 = _hammersley(n)
-    a2 = alpha * alpha
-    cos_t = np.sqrt((1.0 - e2) / (1.0 + (a2 - 1.0) * e2))
-    sin_t = np.sqrt(1.0 - cos_t * cos_t)
-    phi = 2.0 * math.pi * e1
-    h = np.stack([sin_t * np.cos(phi), sin_t * np.sin(phi), cos_t], axis=-1)
-    denom = cos_t * cos_t * (a2 - 1.0) + 1.0
-    d = a2 / (math.pi * denom * denom)
-    return h, d
-
-
 def halve_equirect(image: F32) -> F32:
     """(h/2, w/2, 3): 2 x 2 texels averaged with their solid angles as weights, so the mean
     radiance (``mean_radiance``) is kept exactly at every level (a plain box average would give
@@ -492,41 +478,45 @@ def _mip_chain(image: F32) -> list[F32]:
     return chain
 
 
-# Each rough level is filtered at a lower resolution (its lobe is many texels wide) and then
-# resampled to LEVEL_WIDTH x LEVEL_HEIGHT: the cost stays near one full-size pass.
-_LEVEL_WIDTHS = (LEVEL_WIDTH, 512, 256, 128, 128, 64)
+# The resolution (w, w/2) each level is filtered at, from the solid-angle mip of that width, before
+# it is resampled to LEVEL_WIDTH x LEVEL_HEIGHT: the lobe of level k spans several texels there
+# (level 1, alpha 0.04: about 13 texels of 512 across its half maximum).
+_LEVEL_SOURCE_WIDTHS = {1: 512, 2: 256, 3: 128, 4: 64, 5: 64}
 
 
-def _prefilter_level(chain: list[F32], roughness: float, width: int, samples: int) -> F32:
-    """GGX-prefiltered radiance at perceptual ``roughness`` (alpha = r^2) as (width/2, width, 3),
-    split-sum with N = V = R, filtered importance sampling (each sample reads the source mip whose
-    texel matches the sample's solid angle, Krivanek & Colbert 2008)."""
-    height = width // 2
-    alpha = max(roughness * roughness, 1e-4)
-    h_local, d = _ggx_half_vectors(alpha, samples)
-    # with N = V: L = 2 (N.H) H - N, so L in the tangent frame is fixed per sample
-    l_local = np.stack(
-        [2 * h_local[:, 2] * h_local[:, 0], 2 * h_local[:, 2] * h_local[:, 1], 2 * h_local[:, 2] ** 2 - 1],
-        axis=-1,
-    )
-    pdf = d / 4.0  # pdf of L: D (N.H) / (4 V.H), and N.H = V.H here
-    omega_s = 1.0 / (samples * pdf)
-    base_w = chain[0].shape[1]
-    omega_p = 4.0 * math.pi / (base_w * base_w / 2)
-    lod = np.clip(0.5 * np.log2(omega_s / omega_p) + 1.0, 0, len(chain) - 1)
-    n, t, b = _frames(width, height)
-    total = np.zeros((height, width, 3), np.float32)
-    weight = 0.0
-    for s in range(samples):
-        lx, ly, lz = (float(c) for c in l_local[s])
-        if lz <= 0.0:
-            continue
-        direction = t * np.float32(lx) + b * np.float32(ly) + n * np.float32(lz)
-        level = int(round(float(lod[s])))  # the same for every texel: no seams from rounding
-        total += sample_equirect(chain[level], direction, unit=True) * np.float32(lz)
-        weight += lz
-    out: F32 = total / np.float32(weight)
-    return out
+def _convolve_level(source: F32, roughness: float) -> F32:
+    """GGX prefilter (split sum, N = V = R) of the (h, 2h, 3) equirect map ``source`` at
+    perceptual ``roughness`` (alpha = r^2), exactly, at the same size.
+
+    With N = V the importance-sampled estimator's limit is the integral of L(l) (n.l) D(h) over l,
+    divided by the integral of (n.l) D(h); n.h^2 = (1 + n.l) / 2, so the kernel depends on n.l
+    alone. Between an output row i and a source row j, n.l depends only on the longitude
+    difference: each row pair is a circular convolution along phi, so the whole filter is one FFT
+    along the rows and a (rows x rows) matrix product per frequency. No samples, so no noise and
+    no blotches from a small bright softbox falling between samples (which importance sampling,
+    even filtered, leaves at a few dozen samples), and the mean radiance is kept.
+    """
+    h, w = source.shape[:2]
+    a2 = max(roughness * roughness, 1e-4) ** 2
+    theta = (np.arange(h) + 0.5) / h * math.pi
+    ct, st = np.cos(theta).astype(np.float32), np.sin(theta).astype(np.float32)
+    cos_dphi = np.cos(np.arange(w) * (2.0 * math.pi / w)).astype(np.float32)
+    d_omega = _solid_angles(w, h)[:, 0].astype(np.float32)
+    # n.l for output row i, source row j, longitude step k: (h, h, w)
+    c = (ct[:, None, None] * ct[None, :, None]) + (st[:, None, None] * st[None, :, None]) * cos_dphi
+    denom = (1.0 + c) * np.float32(0.5 * (a2 - 1.0)) + np.float32(1.0)
+    np.maximum(c, 0.0, out=c)
+    c *= d_omega[None, :, None]
+    c /= denom * denom  # the weight: (n.l) D(h) dOmega, D up to its constant factor
+    del denom
+    norm = c.sum(axis=(1, 2))  # (h,)
+    kernel = np.fft.rfft(c, axis=2).transpose(2, 0, 1)  # (F, h_out, h_src)
+    del c
+    spectrum = np.fft.rfft(source.astype(np.float32), axis=1).transpose(1, 0, 2)  # (F, h_src, 3)
+    out_spectrum = np.matmul(kernel, spectrum).transpose(1, 0, 2)  # (h_out, F, 3)
+    out = np.fft.irfft(out_spectrum, n=w, axis=1) / norm[:, None, None]
+    result: F32 = np.maximum(out, 0.0).astype(np.float32)
+    return result
 
 
 def prefilter(working: F32) -> F32:
@@ -540,10 +530,10 @@ def prefilter(working: F32) -> F32:
         level0 = halve_equirect(level0)
     out[:LEVEL_HEIGHT, :, :3] = _area_resize(level0, LEVEL_WIDTH, LEVEL_HEIGHT)
     full = directions(LEVEL_WIDTH, LEVEL_HEIGHT)
+    by_width = {m.shape[1]: m for m in chain}
     for k in range(1, SPECULAR_LEVELS):
-        width = _LEVEL_WIDTHS[k]
-        level = _prefilter_level(chain, k / (SPECULAR_LEVELS - 1), width, PREFILTER_SAMPLES[k])
-        if width != LEVEL_WIDTH:
+        level = _convolve_level(by_width[_LEVEL_SOURCE_WIDTHS[k]], k / (SPECULAR_LEVELS - 1))
+        if level.shape[1] != LEVEL_WIDTH:
             level = sample_equirect(level, full, unit=True)  # bilinear, u wrapping: no seam at u = 0
         out[k * LEVEL_HEIGHT : (k + 1) * LEVEL_HEIGHT, :, :3] = level
     return out
@@ -681,7 +671,7 @@ def _disk(array: F32) -> NDArray[np.float16] | F32:
     return array
 
 
-def _write_atomic(path: Path, arrays: dict[str, NDArray[np.generic]]) -> None:
+def _write_atomic(path: Path, arrays: Mapping[str, NDArray[Any]]) -> None:
     """np.savez to a temporary file beside ``path``, then os.replace: a reader never sees half a
     file, and two writers racing leave one whole file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -771,15 +761,15 @@ def load_environment(name: str, image: Path | None = None, cache_dir: Path | Non
     }
     arrays = _read_cached(path, shapes)
     if arrays is None:  # missing or corrupt: (re)compute and replace
-        arrays = _compute(name, image)
-        _write_atomic(
-            path,
-            {
-                "specular": _disk(arrays["specular"]),
-                "sh": arrays["sh"].astype(np.float32),
-                "background": _disk(arrays["background"]),
-            },
-        )
+        computed = _compute(name, image)
+        stored = {
+            "specular": _disk(computed["specular"]),
+            "sh": computed["sh"].astype(np.float32),
+            "background": _disk(computed["background"]),
+        }
+        _write_atomic(path, stored)
+        # what a later hit reads back (float16-rounded): a cold and a warm render are identical
+        arrays = {k: v.astype(np.float32) for k, v in stored.items()}
     return Environment(
         specular=_with_alpha(arrays["specular"]),
         irradiance_sh=arrays["sh"].astype(np.float32),
