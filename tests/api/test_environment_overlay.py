@@ -62,7 +62,9 @@ async def nothing_stored(service, acct) -> None:
     """No overlay row, no blob, no temporary file anywhere in storage (its scratch folder included)."""
     assert await own_environments(acct) == []
     async with service.runtime.unit_of_work() as session:
-        rows = (await session.execute(select(func.count()).select_from(Overlay))).scalar_one()
+        # This account's rows (the PostgreSQL database is shared by the tests of a run).
+        count = select(func.count()).select_from(Overlay).where(Overlay.account_id == acct.id)
+        rows = (await session.execute(count)).scalar_one()
     assert rows == 0
     assert not [p for p in service.runtime.storage.root.rglob("*") if p.is_file()]
 
@@ -238,6 +240,26 @@ async def test_an_environment_deleted_before_the_render_fails_it_clearly(service
     await render_job._run(service.runtime, [render.id])
     body = (await acct.request("GET", f"/v1/renders/{render.id}")).json()["data"]
     assert body["status"] == "error" and env in body["errorMessage"] and "deleted" in body["errorMessage"]
+
+
+async def test_graphql_uploads_environments_under_their_own_limit(service, tmp_path):
+    from tests.graphql.test_overlays_ingest import upload_overlay
+
+    acct = await service.account()
+    result = await upload_overlay(acct, hdr_bytes(tmp_path, studio_like(512, 256)), layer="ENVIRONMENT", name="room")
+    assert "errors" not in result, result
+    created = result["data"]["uploadOverlay"]
+    assert (created["layer"], created["width"], created["height"]) == ("ENVIRONMENT", 512, 256)
+    # A PNG is no environment, an HDR no background; 10 MB is too much for a foreground only.
+    for content, layer in ((image_bytes(), "ENVIRONMENT"), (hdr_bytes(tmp_path, studio_like(64, 32)), "BACKGROUND")):
+        errors = (await upload_overlay(acct, content, layer=layer))["errors"]
+        assert errors[0]["extensions"]["code"] == "invalid_format", (layer, errors)
+    big = flat_rgbe_header(8192, 4096) + b"\0" * MAX_OVERLAY_BYTES
+    errors = (await upload_overlay(acct, big, layer="FOREGROUND"))["errors"]
+    assert errors[0]["extensions"]["code"] == "file_too_large"
+    errors = (await upload_overlay(acct, big, layer="ENVIRONMENT"))["errors"]
+    assert errors[0]["extensions"]["code"] == "invalid_format"  # within 100 MB: refused for its content
+    assert [o["id"] for o in await own_environments(acct)] == [created["id"]]
 
 
 # --- end to end: real posters ---------------------------------------------------------------------
