@@ -187,7 +187,9 @@ def _read_hdr(path: Path, width: int, height: int) -> NDArray[np.float32]:
             f"the .hdr header declares {width}x{height} but the data decodes to "
             f"{bgr.shape[1]}x{bgr.shape[0]}: the file is corrupt"
         )
-    return np.ascontiguousarray(bgr[:, :, ::-1], dtype=np.float32)
+    cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=bgr)  # in place: no second 400 MB copy at 8192x4096
+    rgb: NDArray[np.float32] = np.asarray(bgr, dtype=np.float32)
+    return rgb
 
 
 def _read_exr(path: Path, width: int, height: int) -> NDArray[np.float32]:
