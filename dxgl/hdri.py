@@ -42,12 +42,17 @@ _EXR_NON_IMAGE = 0x800
 _EXR_MULTIPART = 0x1000
 
 
+class ImageTooLarge(ValueError):
+    """The image's declared size is above the limits (callers map it to ``file_too_large``; every
+    other ValueError here is an invalid format)."""
+
+
 def _check_size(kind: str, width: int, height: int, max_width: int, max_height: int) -> None:
     """Refuses zero sizes, sizes above the limits and shapes that are not 2:1."""
     if width <= 0 or height <= 0:
         raise ValueError(f"the .{kind} file declares an empty image ({width}x{height})")
     if width > max_width or height > max_height:
-        raise ValueError(f"the .{kind} image is {width}x{height}, larger than the {max_width}x{max_height} allowed")
+        raise ImageTooLarge(f"the .{kind} image is {width}x{height}, larger than the {max_width}x{max_height} allowed")
     if abs(width / height - 2.0) > 2.0 * ASPECT_TOLERANCE:
         raise ValueError(
             f"the .{kind} image is {width}x{height}: an equirectangular environment must be twice as "

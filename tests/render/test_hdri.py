@@ -10,7 +10,7 @@ import OpenEXR
 import pytest
 from numpy.typing import NDArray
 
-from dxgl.hdri import probe_environment_image, read_environment_image
+from dxgl.hdri import ImageTooLarge, probe_environment_image, read_environment_image
 
 
 def _image(h: int = 64, w: int = 128, seed: int = 0) -> NDArray[np.float32]:
@@ -147,7 +147,7 @@ def test_oversized_refused_from_header(tmp_path: Path) -> None:
     """16384x8192 declared with no data: refused by the limits, before any decoding."""
     path = tmp_path / "huge.hdr"
     path.write_bytes(b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 8192 +X 16384\n")
-    with pytest.raises(ValueError, match="larger than the 8192x4096 allowed"):
+    with pytest.raises(ImageTooLarge, match="larger than the 8192x4096 allowed"):
         probe_environment_image(path)
     with pytest.raises(ValueError, match="larger than the 8192x4096 allowed"):
         read_environment_image(path)
@@ -213,3 +213,11 @@ def test_not_two_to_one(tmp_path: Path) -> None:
         read_environment_image(exr)
     # within 1 %: 129 x 64 is accepted
     assert read_environment_image(_write_hdr(tmp_path / "ok.hdr", _image(64, 129))).shape == (64, 129, 3)
+
+
+def test_exr_tiled(tmp_path: Path) -> None:
+    img = _image(seed=9)
+    path = tmp_path / "tiled.exr"
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.tiledimage, "tiles": OpenEXR.TileDescription()}
+    OpenEXR.File(header, {"RGB": img}).write(str(path))
+    np.testing.assert_allclose(read_environment_image(path), img)
