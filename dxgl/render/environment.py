@@ -673,9 +673,10 @@ def _disk(array: F32) -> NDArray[np.float16] | F32:
 
 def _write_atomic(path: Path, arrays: Mapping[str, NDArray[Any]]) -> None:
     """np.savez to a temporary file beside ``path``, then os.replace: a reader never sees half a
-    file, and two writers racing leave one whole file."""
+    file, and two writers racing leave one whole file. The temporary name ends in ``.part``: the
+    worker's blob cache (dxgl/storage/cache.py), whose folder may hold this one, never evicts those."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)  # type: ignore[arg-type]
