@@ -162,7 +162,7 @@ def test_cache_reads_the_file(studio: Environment, studio_cache: Path) -> None:
     np.testing.assert_array_equal(again.specular, studio.specular)
     np.testing.assert_array_equal(again.irradiance_sh, studio.irradiance_sh)
     np.testing.assert_array_equal(again.background, studio.background)
-    assert not list(studio_cache.glob("*.tmp"))  # the atomic write left nothing behind
+    assert not list(studio_cache.glob("*.part"))  # the atomic write left nothing behind
 
 
 def test_cache_is_what_is_returned(tmp_path: Path) -> None:
