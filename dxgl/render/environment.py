@@ -33,11 +33,23 @@ from numpy.typing import NDArray
 
 from dxgl.contract import BuiltinEnvironment
 from dxgl.hdri import read_environment_image
+from dxgl.proc import ChildError, Limits, run_in_child
+from dxgl.render.types import RenderError
 
 SPECULAR_LEVELS = 6  # roughness of level k: k / (SPECULAR_LEVELS - 1)
 LEVEL_WIDTH, LEVEL_HEIGHT = 512, 256
 BRDF_LUT_SIZE = 32
-BACKGROUND_MAX_WIDTH = 2048
+# The background (showEnvironment) of a user HDRI is kept at up to 4096 x 2048: about 11 px per
+# degree, so a backdrop at 30 degrees field of view is soft (a shallow depth-of-field look), never
+# blocky; the lighting itself only needs the 1024 x 512 working map.
+BACKGROUND_MAX_WIDTH = 4096
+# A stored HDRI was checked at upload, but its bytes are still a user's: the render side decodes it
+# again in a child of its own under the same kind of limits as the upload's sandbox (address space,
+# CPU), never in the render child itself.
+DECODE_LIMITS = Limits(memory_bytes=3 * 1024**3, cpu_s=120.0, env={"OMP_NUM_THREADS": "1", "OPENCV_NUM_THREADS": "1"})
+# Prefiltered files kept in a cache folder, all together (the oldest unused go first). An entry is
+# 8 MB (built-in) to ~60 MB (a user HDRI with a 4096-wide background).
+CACHE_MAX_BYTES = int(os.environ.get("DXGL_ENVIRONMENT_CACHE_MAX_BYTES", str(2 * 1024**3)))
 
 # Bump when the prefiltering, the SH projection, the LUT or the cache layout change: every cached
 # environment is then recomputed (the version is part of every key).
@@ -645,7 +657,13 @@ def cache_root() -> Path:
     configured = os.environ.get("DXGL_ENVIRONMENT_CACHE")
     if configured:
         return Path(configured)
-    return Path(tempfile.gettempdir()) / "dxgl-environments"
+    # Per user and private: a shared temporary directory must not let another user plant a file.
+    folder = Path(tempfile.gettempdir()) / f"dxgl-environments-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    info = folder.stat()
+    if info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise RenderError(f"{folder} is not a private folder of this user: set DXGL_ENVIRONMENT_CACHE")
+    return folder
 
 
 def environment_key(name: str, image: Path | None = None) -> str:
@@ -739,13 +757,47 @@ def _compute(name: str, image: Path | None) -> dict[str, F32]:
         working = generate_builtin(name)
         background = working
     else:
-        source = read_environment_image(image)
-        bw = min(BACKGROUND_MAX_WIDTH, source.shape[1])
-        background = _area_resize(source, bw, bw // 2)
+        background = _decode_limited(image)
         working = _area_resize(background, WORKING_WIDTH, WORKING_HEIGHT)
-        del source
     specular = prefilter(working)[..., :3]
     return {"specular": specular, "sh": irradiance_sh(working), "background": background}
+
+
+def _decode_background(path: str, emit: Any) -> F32:
+    """Child side of ``_decode_limited``: the image as a (h, 2h, 3) float32 background, h even and
+    at most BACKGROUND_MAX_WIDTH / 2."""
+    source = read_environment_image(Path(path))
+    bw = min(BACKGROUND_MAX_WIDTH, source.shape[1]) & ~1
+    return _area_resize(source, bw, bw // 2)
+
+
+def _decode_limited(image: Path) -> F32:
+    """Decode the user's HDRI at ``image`` in a limited child (``DECODE_LIMITS``); RenderError
+    with a message for the user when it cannot be read there."""
+    try:
+        background: F32 = run_in_child(
+            _decode_background, (str(image),), name="dxgl-hdri", timeout_s=180.0, limits=DECODE_LIMITS
+        )
+    except ChildError as exc:
+        raise RenderError(f"The environment image could not be read: {exc}") from None
+    return background
+
+
+def _touch_and_bound(cache_dir: Path, keep: Path) -> None:
+    """Mark ``keep`` used now and delete the least recently used other entries while the folder's
+    entries exceed CACHE_MAX_BYTES (a cache: anything here may be rebuilt)."""
+    try:
+        os.utime(keep)
+        entries = sorted((p.stat().st_mtime, p.stat().st_size, p) for p in cache_dir.glob("env-*.npz"))
+    except OSError:
+        return
+    total = sum(size for _, size, _ in entries)
+    for _, size, path in entries:
+        if total <= CACHE_MAX_BYTES:
+            break
+        if path != keep:
+            path.unlink(missing_ok=True)
+            total -= size
 
 
 def load_environment(name: str, image: Path | None = None, cache_dir: Path | None = None) -> Environment:
@@ -771,6 +823,7 @@ def load_environment(name: str, image: Path | None = None, cache_dir: Path | Non
         _write_atomic(path, stored)
         # what a later hit reads back (float16-rounded): a cold and a warm render are identical
         arrays = {k: v.astype(np.float32) for k, v in stored.items()}
+    _touch_and_bound(cache_dir, path)
     return Environment(
         specular=_with_alpha(arrays["specular"]),
         irradiance_sh=arrays["sh"].astype(np.float32),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import cv2
@@ -156,9 +157,14 @@ def test_brdf_lut(studio: Environment) -> None:
 def test_cache_reads_the_file(studio: Environment, studio_cache: Path) -> None:
     path = studio_cache / f"env-{studio.key}.npz"
     assert path.is_file()
-    before = path.stat().st_mtime_ns
+    before = path.stat()
     again = load_environment("studio", cache_dir=studio_cache)
-    assert path.stat().st_mtime_ns == before  # not rewritten
+    after = path.stat()
+    assert (after.st_ino, after.st_size) == (
+        before.st_ino,
+        before.st_size,
+    )  # not rewritten (a rewrite renames a new file in)
+    assert after.st_mtime_ns >= before.st_mtime_ns  # a hit marks the entry used (least recently used go first)
     np.testing.assert_array_equal(again.specular, studio.specular)
     np.testing.assert_array_equal(again.irradiance_sh, studio.irradiance_sh)
     np.testing.assert_array_equal(again.background, studio.background)
@@ -168,7 +174,7 @@ def test_cache_reads_the_file(studio: Environment, studio_cache: Path) -> None:
 def test_cache_is_what_is_returned(tmp_path: Path) -> None:
     """Proof that a hit comes from the file: doctor the file, get the doctored values back."""
     image = tmp_path / "env.hdr"
-    assert cv2.imwrite(str(image), np.full((64, 128, 3), 0.5, np.float32))
+    assert cv2.imwrite(str(image), np.full((512, 1024, 3), 0.5, np.float32))
     first = load_environment("studio", image=image, cache_dir=tmp_path)
     path = tmp_path / f"env-{first.key}.npz"
     with np.load(path) as data:
@@ -210,7 +216,13 @@ def test_cache_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DXGL_ENVIRONMENT_CACHE", str(tmp_path / "here"))
     assert env.cache_root() == tmp_path / "here"
     monkeypatch.delenv("DXGL_ENVIRONMENT_CACHE")
-    assert env.cache_root().name == "dxgl-environments"
+    monkeypatch.setattr(env.tempfile, "gettempdir", lambda: str(tmp_path))
+    root = env.cache_root()
+    assert root == tmp_path / f"dxgl-environments-{os.getuid()}"
+    assert root.stat().st_mode & 0o777 == 0o700  # private to this user
+    root.chmod(0o777)  # a folder others may write into is refused, not used
+    with pytest.raises(env.RenderError, match="not a private folder"):
+        env.cache_root()
 
 
 def test_bad_inputs(tmp_path: Path) -> None:
@@ -218,7 +230,8 @@ def test_bad_inputs(tmp_path: Path) -> None:
         load_environment("disco", cache_dir=tmp_path)
     bad = tmp_path / "bad.hdr"
     bad.write_bytes(b"#?RADIANCE\n\n-Y 64 +X 128\n" + bytes(10))
-    with pytest.raises(ValueError, match="truncated or corrupt"):
+    # decoded in a limited child of its own (DECODE_LIMITS): its refusal comes back as a RenderError
+    with pytest.raises(env.RenderError, match="truncated or corrupt"):
         load_environment("studio", image=bad, cache_dir=tmp_path)
     assert not list(tmp_path.glob("env-*"))
 
@@ -253,3 +266,34 @@ def test_soft_and_contrast_keep_studios_exposure_and_previews(tmp_path: Path) ->
     row, col = np.unravel_index(np.argmax(contrast[..., 0]), contrast.shape[:2])
     d = env.directions(1024, 512)[row, col]
     assert d[0] < -0.3 and d[1] > 0.2 and d[2] > 0.3
+
+
+def test_the_cache_keeps_to_its_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past CACHE_MAX_BYTES the least recently used entries go; the one just used stays."""
+    import dxgl.render.environment as environment
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    old = [cache / f"env-old{i}.npz" for i in range(3)]
+    for i, path in enumerate(old):
+        path.write_bytes(b"x" * 4_000_000)
+        os.utime(path, (1_000_000 + i, 1_000_000 + i))
+    monkeypatch.setattr(environment, "CACHE_MAX_BYTES", 10_000_000)
+    studio = load_environment("studio", cache_dir=cache)
+    kept = sorted(p.name for p in cache.glob("env-*.npz"))
+    assert f"env-{studio.key}.npz" in kept
+    assert "env-old0.npz" not in kept  # the least recently used went first
+    assert sum(p.stat().st_size for p in cache.glob("env-*.npz")) <= 10_000_000
+
+
+def test_a_user_image_is_decoded_under_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The render side never decodes a user's bytes in its own process: a child does, under
+    DECODE_LIMITS (here shrunk below what any decode needs, so the child is stopped)."""
+    image = tmp_path / "env.hdr"
+    assert cv2.imwrite(str(image), np.full((512, 1024, 3), 0.5, np.float32))
+    monkeypatch.setattr(env, "DECODE_LIMITS", env.Limits(memory_bytes=64 * 1024 * 1024))
+    with pytest.raises(env.RenderError, match="environment image could not be read"):
+        load_environment("studio", image=image, cache_dir=tmp_path / "a")
+    monkeypatch.undo()
+    loaded = load_environment("studio", image=image, cache_dir=tmp_path / "b")
+    np.testing.assert_allclose(loaded.background[..., :3], 0.5, atol=0.01)
