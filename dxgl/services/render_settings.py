@@ -144,6 +144,10 @@ def validate_render_settings(raw: Any) -> dict[str, Any]:
         for key in VIDEO_ONLY_FIELDS:
             if key in out:
                 raise _bad(key, "applies only to video renders (a dataset's views are a fixed set of directions)")
+        if out.get("showEnvironment") is True:
+            # A dataset's images are the product on white with masks from its geometry: an
+            # environment behind it would be dropped, so it is refused rather than ignored.
+            raise _bad("showEnvironment", "applies only to video renders (dataset images are on white)")
     for key, default in BASE_DEFAULTS.items():
         out.setdefault(key, default)
     for key, default in effect_defaults(out["effect"]).items():

@@ -98,6 +98,10 @@ async def test_bad_look_values_are_invalid_settings_naming_the_field(service):
         ({"elevation": 60.5}, "renderSettings.elevation must be a number from 0 to 60"),
         ({"elevation": None}, "renderSettings.elevation must be a number"),
         ({"effect": "dataset", "elevation": 20}, "renderSettings.elevation applies only to video renders"),
+        (
+            {"effect": "dataset", "showEnvironment": True},
+            "renderSettings.showEnvironment applies only to video renders",
+        ),
         ({"datasetNormals": "shading"}, "renderSettings.datasetNormals applies only to dataset renders"),
         ({"effect": "dataset", "datasetNormals": "bumpy"}, "renderSettings.datasetNormals must be one of"),
     ]
