@@ -136,8 +136,13 @@ async def test_a_render_reads_through_the_cache_and_publishes_to_the_store(s3_se
         await run_renders({"runtime": rt}, [data["renderId"]])
         render = (await owner.request("GET", f"/v1/renders/{data['renderId']}")).json()["data"]
         assert render["status"] == "done", render
-        cached = sorted(p.name for p in rt.cache.root.rglob("*") if p.is_file())
+        root = rt.cache.root
+        # The prefiltered lighting has a folder of its own in the cache (environments/, issue 15).
+        cached = sorted(
+            p.name for p in root.rglob("*") if p.is_file() and p.relative_to(root).parts[0] != "environments"
+        )
         assert cached == sorted([f"{data['modelId']}.glb", f"{overlay_id}.png"])  # fetched from the store
+        assert list((root / "environments").glob("env-*.npz"))  # the studio, prepared once for later renders
         keys = sorted(b.key.rsplit("/", 1)[1] for b in rt.storage.list(f"renders/{data['renderId']}"))
         video = await owner.request("GET", f"/v1/renders/{data['renderId']}/video")
         assert video.status_code == 200 and video.content[4:8] == b"ftyp"
