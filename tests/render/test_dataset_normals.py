@@ -48,5 +48,11 @@ def test_shading_normals_follow_the_normal_map(tmp_path: Path) -> None:
     assert gx.std() < 0.02  # a flat tile: one normal
     assert sx.std() > 0.2  # the stripes: normals tilted both ways
     assert (sx > 0.3).mean() > 0.25 and (sx < -0.3).mean() > 0.25
+    # And the right way round: the map's first stripe (u = 0, the tile's left edge, world -x) tilts +x.
+    # (A few columns in: at u = 0 the repeat-wrapped texture filter mixes in the last stripe.)
+    rows, cols = np.nonzero(surface)
+    column = cols.min() + 3
+    left = shading[rows[cols == column], column, 0]
+    assert np.median(left) > 0.3, left
     lengths = np.linalg.norm(shading[..., :3][surface], axis=1)
     np.testing.assert_allclose(lengths, 1.0, atol=1e-3)

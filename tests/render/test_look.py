@@ -121,6 +121,35 @@ def test_show_environment_makes_the_environment_the_background(chrome: Path) -> 
     assert _luminance(shown)[background].std() > 5  # the room, not one flat colour
 
 
+def test_the_background_follows_environment_rotation(chrome: Path) -> None:
+    spec = small_spec({"shadows": False}, size=SIZE)
+    a = draw_frames(chrome, replace(spec, look=Look(show_environment=True)), [0])[0][0]
+    b = draw_frames(chrome, replace(spec, look=Look(show_environment=True, environment_rotation=90.0)), [0])[0][0]
+    corner = np.s_[:20, :40]  # background only
+    assert np.abs(a[corner][..., :3].astype(int) - b[corner][..., :3].astype(int)).mean() > 8
+
+
+def test_diffuse_light_comes_from_the_environment(tmp_path: Path) -> None:
+    """A white matte sphere in the studio, whose ceiling is its brightest part: lit from above
+    more than from below (the SH irradiance reaches the shader, the right way up)."""
+    white = tmp_path / "white.glb"
+    mesh = trimesh.creation.icosphere(subdivisions=4, radius=0.1)
+    mesh.visual = trimesh.visual.TextureVisuals(
+        material=PBRMaterial(baseColorFactor=[230, 230, 230, 255], metallicFactor=0.0, roughnessFactor=1.0)
+    )
+    mesh.export(white)
+    frame = draw_frames(white, small_spec({"shadows": False}, size=SIZE), [0])[0][0]
+    lum = _luminance(frame)
+    rows, cols = np.nonzero(frame[..., 3] == 255)
+    top, bottom = rows < np.percentile(rows, 25), rows > np.percentile(rows, 75)
+    assert lum[rows[top], cols[top]].mean() > lum[rows[bottom], cols[bottom]].mean() + 15
+    # The environment's SH, evaluated here, predicts the same order for the up and down normals.
+    sh = load_environment("studio").irradiance_sh
+    up = sh[0] * 0.282095 + sh[1] * 0.488603 + sh[6] * 0.315392 * -1.0
+    down = sh[0] * 0.282095 - sh[1] * 0.488603 + sh[6] * 0.315392 * -1.0
+    assert up.mean() > down.mean()
+
+
 def test_exposure_brightens_by_stops(chrome: Path, tmp_path: Path) -> None:
     grey = tmp_path / "grey.glb"
     mesh = trimesh.creation.icosphere(subdivisions=4, radius=0.1)
@@ -172,3 +201,19 @@ def test_a_flat_model_is_filmed_from_above_without_elevation(tmp_path: Path) -> 
     np.testing.assert_array_equal(auto, chosen)  # the rule picked 45 degrees
     assert _top_share(auto) > 0.85, _top_share(auto)  # the printed face fills the poster
     assert _top_share(low) < _top_share(auto) - 0.1, (_top_share(low), _top_share(auto))
+
+
+def test_a_shown_environment_survives_compositing_into_the_poster(chrome: Path, tmp_path: Path) -> None:
+    """With showEnvironment the frames are opaque: bgColor (red here) never shows in the poster."""
+    from PIL import Image
+
+    from dxgl.render import render_job
+
+    spec = replace(small_spec({"shadows": False, "bgColor": "#ff0000"}, size=SIZE), look=Look(show_environment=True))
+    outputs = render_job(chrome, spec, tmp_path / "out", timeout_s=120)
+    poster = np.asarray(Image.open(outputs.poster_full).convert("RGB")).astype(int)
+    red = (poster[..., 0] > 200) & (poster[..., 1] < 60) & (poster[..., 2] < 60)
+    assert not red.any()
+    plain = render_job(chrome, replace(spec, look=Look()), tmp_path / "plain", timeout_s=120)
+    plain_poster = np.asarray(Image.open(plain.poster_full).convert("RGB")).astype(int)
+    assert ((plain_poster[..., 0] > 200) & (plain_poster[..., 1] < 60)).mean() > 0.3  # bgColor without it
