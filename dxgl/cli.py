@@ -243,7 +243,7 @@ def cmd_overlays_publish(args: argparse.Namespace) -> int:
 def cmd_render(args: argparse.Namespace) -> int:
     from dxgl.render_cli import render_command
 
-    return render_command(args.model, args.output, args.settings, args.size)
+    return render_command(args.model, args.output, args.settings, args.size, args.environment_image)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -336,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("-o", "--output", required=True)
     render.add_argument("--settings", default=None, help="renderSettings as JSON")
     render.add_argument("--size", default=None, help="WxH, overrides the tier's size")
+    render.add_argument("--environment-image", default=None, help="a local .hdr / .exr to light with")
     render.set_defaults(fn=cmd_render)
     return parser
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dxgl.contract import Effect
+from dxgl.contract import BuiltinEnvironment, Effect
 from dxgl.errors import DxglError
 from dxgl.render import JobSpec, RenderError, render_job
 from dxgl.services.render_settings import validate_render_settings
@@ -35,8 +35,11 @@ def parse_size(size: str) -> tuple[int, int]:
     return w, h
 
 
-def render_command(model: str, out_dir: str, settings_json: str | None, size: str | None) -> int:
-    """Validate settings, render ``model`` into ``out_dir`` with a progress bar; return the exit code."""
+def render_command(
+    model: str, out_dir: str, settings_json: str | None, size: str | None, environment_image: str | None = None
+) -> int:
+    """Validate settings, render ``model`` into ``out_dir`` with a progress bar; return the exit code.
+    ``environment_image``: a local .hdr / .exr to light with (an environment overlay's file)."""
     from tqdm import tqdm
 
     try:
@@ -50,7 +53,15 @@ def render_command(model: str, out_dir: str, settings_json: str | None, size: st
             raise RenderError(str(exc)) from None
         if settings["effect"] == Effect.DATASET:
             raise RenderError("dataset renders are not supported by this command; choose a video effect")
-        spec = JobSpec.from_settings(settings, size=parse_size(size) if size else None)
+        image = Path(environment_image) if environment_image else None
+        if image is not None and not image.is_file():
+            raise RenderError(f"--environment-image {image} is not a file")
+        if image is None and settings["environment"] not in tuple(BuiltinEnvironment):
+            raise RenderError(
+                f"environment {settings['environment']!r} names an overlay, which lives on a server; "
+                "to light with a local HDRI pass --environment-image PATH"
+            )
+        spec = JobSpec.from_settings(settings, size=parse_size(size) if size else None, environment_image=image)
         bar = tqdm(total=spec.frame_count, unit="frame", desc="rendering", file=sys.stderr)
 
         def on_event(name: str, payload: dict[str, Any]) -> None:
@@ -79,8 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-o", "--out", required=True, help="output folder")
     parser.add_argument("--settings", default=None, help="renderSettings as JSON")
     parser.add_argument("--size", default=None, help="output size WxH, overrides the quality tier's size")
+    parser.add_argument("--environment-image", default=None, help="a local .hdr / .exr to light with")
     args = parser.parse_args(argv)
-    return render_command(args.model, args.out, args.settings, args.size)
+    return render_command(args.model, args.out, args.settings, args.size, args.environment_image)
 
 
 if __name__ == "__main__":

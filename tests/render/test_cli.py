@@ -48,3 +48,13 @@ def test_bad_settings_size_and_model_exit_2(tmp_path: Path, capsys):
     bad.write_text("not a model")
     assert render_command(str(bad), str(tmp_path / "o"), '{"length": 3}', "64x36") == 2
     assert "bad.glb" in capsys.readouterr().err
+
+
+def test_an_environment_overlay_id_needs_a_local_image(tmp_path: Path, capsys):
+    settings = '{"length": 3, "environment": "A28TMPwIdwHS"}'
+    assert render_command(str(MODELS["Duck"]), str(tmp_path / "o"), settings, "64x36") == 2
+    assert "--environment-image" in capsys.readouterr().err
+    missing = str(tmp_path / "missing.hdr")
+    assert render_command(str(MODELS["Duck"]), str(tmp_path / "o"), settings, "64x36", missing) == 2
+    assert "is not a file" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # refused before anything was rendered
