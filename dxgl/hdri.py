@@ -88,6 +88,20 @@ def _hdr_header(data: bytes) -> tuple[int, int, int]:
     return int(n2), int(n1), res_end + 1
 
 
+EXR_MAX_CHANNELS = 8  # RGB(A) and a few more; a multi-layer render pass file is refused
+
+
+def _exr_channel_count(chlist: bytes) -> int:
+    """Entries of an OpenEXR ``chlist`` value: name, NUL, then 16 bytes each, up to an empty name."""
+    count, pos = 0, 0
+    while pos < len(chlist) and chlist[pos] != 0:
+        end = chlist.find(b"\0", pos)
+        if end < 0:
+            raise ValueError("the OpenEXR channel list is garbled")
+        count, pos = count + 1, end + 1 + 16
+    return count
+
+
 def _exr_header(path: Path) -> tuple[int, int]:
     """(width, height) of an OpenEXR file's data window, parsed from the header bytes."""
     with open(path, "rb") as f:
@@ -121,6 +135,9 @@ def _exr_header(path: Path) -> tuple[int, int]:
             if head[name_end + 1 : type_end] != b"box2i" or size != 16:
                 raise ValueError("the OpenEXR dataWindow attribute is garbled")
             window = struct.unpack_from("<4i", head, value_at)
+        elif name == b"channels" and _exr_channel_count(head[value_at : value_at + size]) > EXR_MAX_CHANNELS:
+            # Every channel is decoded: a file of many extra layers would cost their memory and time.
+            raise ValueError(f"the OpenEXR image has more than {EXR_MAX_CHANNELS} channels (R, G, B are needed)")
         pos = value_at + size
     if window is None:
         raise ValueError("the OpenEXR header has no dataWindow")

@@ -221,3 +221,18 @@ def test_exr_tiled(tmp_path: Path) -> None:
     header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.tiledimage, "tiles": OpenEXR.TileDescription()}
     OpenEXR.File(header, {"RGB": img}).write(str(path))
     np.testing.assert_allclose(read_environment_image(path), img)
+
+
+def test_an_exr_with_many_channels_is_refused_from_its_header(tmp_path: Path) -> None:
+    plane = np.zeros((64, 128), np.float32)
+    channels = {"R": plane, "G": plane, "B": plane, **{f"extra{i}": plane for i in range(8)}}
+    path = tmp_path / "layers.exr"
+    OpenEXR.File({"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}, channels).write(str(path))
+    with pytest.raises(ValueError, match="more than 8 channels"):
+        probe_environment_image(path)
+    few = tmp_path / "rgb.exr"
+    OpenEXR.File(
+        {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage},
+        {"RGB": np.zeros((64, 128, 3), np.float32)},
+    ).write(str(few))
+    assert probe_environment_image(few) == ("exr", 128, 64)
