@@ -43,8 +43,9 @@ _EXR_MULTIPART = 0x1000
 
 
 class ImageTooLarge(ValueError):
-    """The image's declared size is above the limits (callers map it to ``file_too_large``; every
-    other ValueError here is an invalid format)."""
+    """The image's declared size is above the limits: a ValueError like every other refusal here
+    (dxgl's overlays answer ``invalid_format`` for too many pixels, as for background images; the
+    class lets a caller tell the two apart)."""
 
 
 def _check_size(kind: str, width: int, height: int, max_width: int, max_height: int) -> None:
