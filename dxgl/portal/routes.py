@@ -34,16 +34,24 @@ from dxgl.contract import (
     DATASET_DEFAULTS,
     DATASET_TIERS,
     EFFECT_PARAMS,
+    FLAT_ELEVATION_STEPS,
     LOOPING_EFFECTS,
+    MAX_ENVIRONMENT_HEIGHT,
+    MAX_ENVIRONMENT_WIDTH,
     OVERLAY_REFS,
     QUALITY_TIERS,
     SETTING_FIELDS,
+    UPRIGHT_ELEVATION_DEG,
+    VIDEO_ONLY_FIELDS,
     Choice,
+    EnvironmentRef,
     Flag,
     HexColor,
     IntRange,
     NumberRange,
     OverlayId,
+    OverlayLayer,
+    max_overlay_bytes,
     output_size,
 )
 from dxgl.schema.vocabulary import AlignmentEnum, OverlayLayerEnum, RenderStatusEnum, enum_of
@@ -169,9 +177,26 @@ def _kind(name: str, kind: object) -> dict:
         return {"type": "flag"}
     if isinstance(kind, HexColor):
         return {"type": "color", "pattern": kind.pattern}
+    # Before OverlayId, its base class: an environment is a built-in name or an environment
+    # overlay's id, so the form offers both (a select), not an overlay picker of one layer.
+    if isinstance(kind, EnvironmentRef):
+        return {
+            "type": "environment",
+            "builtins": list(kind.builtins),
+            "overlayLayer": OverlayLayer.ENVIRONMENT.value,
+            "pattern": kind.pattern,
+        }
     if isinstance(kind, OverlayId):
         return {"type": "overlay", "pattern": kind.pattern}
     raise TypeError(kind)
+
+
+def _layer_limits(layer: OverlayLayer) -> dict[str, int]:
+    """What the overlay upload form tells before a file is sent (the service enforces it)."""
+    limits = {"maxBytes": max_overlay_bytes(layer.value)}
+    if layer == OverlayLayer.ENVIRONMENT:
+        limits |= {"maxWidth": MAX_ENVIRONMENT_WIDTH, "maxHeight": MAX_ENVIRONMENT_HEIGHT}
+    return limits
 
 
 @lru_cache(maxsize=1)
@@ -211,6 +236,14 @@ def contract_document() -> bytes:
             for d, t in DATASET_TIERS.items()
         },
         "overlayRefs": [{"image": r.image_field, "align": r.align_field, "layer": r.layer.value} for r in OVERLAY_REFS],
+        "overlayLayers": {layer.value: _layer_limits(layer) for layer in OverlayLayer},
+        "videoOnlyFields": list(VIDEO_ONLY_FIELDS),
+        # The camera height dxgl chooses without `elevation` (dxgl.contract.auto_elevation):
+        # height / larger horizontal side below `below` -> `degrees`, else `upright`.
+        "autoElevation": {
+            "upright": UPRIGHT_ELEVATION_DEG,
+            "steps": [{"below": bound, "degrees": angle} for bound, angle in FLAT_ELEVATION_STEPS],
+        },
         "scopes": [s.value for s in contract.Scope],
     }
     return json.dumps(doc, separators=(",", ":")).encode()

@@ -391,7 +391,7 @@ def test_overlay_upload_list_and_choose_in_settings(service: Service, new_page, 
     page, errors = new_page()
     sign_in(page, service, account)
     page.goto("/#/overlays")
-    page.get_by_label("Image (PNG, JPEG or WebP, at most 10 MB)").set_input_files(str(image))
+    page.get_by_label("Image file").set_input_files(str(image))
     page.get_by_label("Layer").select_option("foreground")
     page.get_by_label("Name").fill("Red logo")
     page.get_by_role("button", name="Upload overlay").click()

@@ -3,7 +3,7 @@ import { encodeSettings } from "./vocab.js";
 // Every GraphQL operation the portal sends, in one place, written against schema.graphql.
 
 const SETTINGS =
-  "renderSettings { quality effect output sweepAngle easeOutRatio amplitude zoomStart zoomEnd scaleFrom aspect bgColor length shadows reflector easing rotateY tiltX datasetQuality coverage bgImageId bgAlign fgImageId fgAlign }";
+  "renderSettings { quality effect output sweepAngle easeOutRatio amplitude zoomStart zoomEnd scaleFrom aspect bgColor length shadows reflector easing rotateY tiltX datasetQuality coverage bgImageId bgAlign fgImageId fgAlign environment environmentRotation exposure showEnvironment elevation datasetNormals }";
 const RENDER = `id modelId status ${SETTINGS} fileSize errorMessage hasWebVariant isSystemPreview createdAt updatedAt`;
 const MODEL =
   "id originalName title sku tags fileSize sha256 createdAt archived warnings broken brokenReason";

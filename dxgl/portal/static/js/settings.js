@@ -40,7 +40,34 @@ const LABELS = {
   zoomStart: "Zoom start",
   zoomEnd: "Zoom end",
   scaleFrom: "Scale from",
+  environment: "Lighting environment",
+  environmentRotation: "Environment rotation (degrees)",
+  exposure: "Exposure (EV)",
+  showEnvironment: "Show the environment as the background",
+  elevation: "Camera elevation (degrees)",
+  datasetNormals: "Dataset normals",
 };
+
+// What each built-in environment looks like (docs/rendering.md, "Environments"); the names
+// themselves come from the contract document, so a new one shows with its bare name.
+const BUILTIN_LOOKS = {
+  studio: "softbox studio",
+  soft: "even light, low contrast",
+  contrast: "one strong key light, dark room",
+};
+
+const NORMALS = {
+  geometric: "geometric (interpolated vertex normals)",
+  shading: "shading (with the material's normal maps)",
+};
+
+// The rule dxgl applies without `elevation`, in words, from the contract document's numbers.
+function autoElevationHint(rule) {
+  if (!rule) return "empty: chosen from the model's shape";
+  const steps = [...rule.steps].sort((a, b) => b.below - a.below);
+  const flat = steps.map((s) => `${s.degrees}° below 1/${Math.round(1 / s.below)}`).join(", ");
+  return `empty: chosen from the model's shape, by its height over its larger horizontal side (${flat}, else ${rule.upright}°)`;
+}
 
 export function label(name) {
   return LABELS[name] || name;
@@ -69,6 +96,10 @@ function numberInput(name, spec, value, step) {
 
 function checkbox(name, checked) {
   return h("input", { type: "checkbox", name, id: uid(name), checked });
+}
+
+function checkField(control, text) {
+  return h("div", { class: "field check" }, control, h("label", { for: control.id }, text));
 }
 
 // Builds the form section. `overlays`: [{id, name, layer, system}]; `credits`: {paid, free} or null.
@@ -134,12 +165,14 @@ export function settingsForm(contract, { overlays = [], credits = null, initial 
     return `${t.views} views at ${t.size}×${t.size} — ${t.credits} credit${t.credits === 1 ? "" : "s"}`;
   });
   controls.coverage = select("coverage", f.coverage.options, d.coverage);
+  controls.datasetNormals = select("datasetNormals", f.datasetNormals.options, d.datasetNormals, (n) => NORMALS[n] || n);
   dataset.append(
     h(
       "div",
       { class: "grid2" },
       field(label("datasetQuality"), controls.datasetQuality, "Free credits pay for the smallest tier"),
       field(label("coverage"), controls.coverage, "Camera positions over the upper hemisphere or the whole sphere"),
+      field(label("datasetNormals"), controls.datasetNormals, "What the normals/ images hold"),
     ),
   );
   root.append(dataset);
@@ -192,6 +225,59 @@ export function settingsForm(contract, { overlays = [], credits = null, initial 
   }
   root.append(ov);
 
+  // --- the look: lighting environment (a built-in or an environment overlay), exposure, camera height
+  const env = f.environment;
+  const envOverlays = overlays.filter((o) => o.layer === env.overlayLayer);
+  const chosenEnv = d.environment;
+  controls.environment = h(
+    "select",
+    { name: "environment", id: uid("environment") },
+    h(
+      "optgroup",
+      { label: "Built-in" },
+      env.builtins.map((b) =>
+        h("option", { value: b, selected: b === chosenEnv }, `${b}${BUILTIN_LOOKS[b] ? ` — ${BUILTIN_LOOKS[b]}` : ""}${b === contract.defaults.environment ? " (default)" : ""}`),
+      ),
+    ),
+    envOverlays.length
+      ? h(
+          "optgroup",
+          { label: "Environment overlays" },
+          envOverlays.map((o) =>
+            h("option", { value: o.id, selected: o.id === chosenEnv }, `${o.name || o.id}${o.system ? " (system)" : ""}`),
+          ),
+        )
+      : null,
+  );
+  controls.environmentRotation = numberInput("environmentRotation", f.environmentRotation, d.environmentRotation, "1");
+  controls.exposure = numberInput("exposure", f.exposure, d.exposure, "0.1");
+  controls.showEnvironment = checkbox("showEnvironment", d.showEnvironment);
+  // The service refuses showEnvironment with a background overlay (two backgrounds for one frame):
+  // whichever is set first disables the other, and this line says why.
+  const backgroundNote = h("small", { class: "hint", "aria-live": "polite", dataset: { testid: "background-note" } });
+  controls.elevation = numberInput("elevation", f.elevation, initial.elevation ?? "", "1");
+  const showField = h("div", { class: "field" }, checkField(controls.showEnvironment, label("showEnvironment")), h("small", { class: "hint" }, "Instead of the background colour"), backgroundNote);
+  const elevationField = field(label("elevation"), controls.elevation, `${f.elevation.min} to ${f.elevation.max}; ${autoElevationHint(contract.autoElevation)}`);
+  const look = h(
+    "fieldset",
+    { class: "look" },
+    h("legend", {}, "Look"),
+    h(
+      "div",
+      { class: "grid2" },
+      field(
+        label("environment"),
+        controls.environment,
+        envOverlays.length ? "The light and what reflects in the model" : "The light and what reflects in the model; upload your own .hdr or .exr under Overlays (layer environment)",
+      ),
+      field(label("environmentRotation"), controls.environmentRotation, `${f.environmentRotation.min} to ${f.environmentRotation.max}, default ${contract.defaults.environmentRotation}`),
+      field(label("exposure"), controls.exposure, `${f.exposure.min} to ${f.exposure.max} EV, default ${contract.defaults.exposure}; +1 doubles the light`),
+      elevationField,
+      showField,
+    ),
+  );
+  root.append(look);
+
   const costLine = h("p", { class: "cost", "aria-live": "polite" });
   root.append(costLine);
 
@@ -204,6 +290,20 @@ export function settingsForm(contract, { overlays = [], credits = null, initial 
     video.hidden = ds;
     dataset.hidden = !ds;
     for (const box of params.children) box.hidden = ds || box.dataset.effect !== controls.effect.value;
+    elevationField.hidden = ds; // videos only: a dataset's views are a fixed set of directions
+    showField.hidden = ds; // videos only: a dataset's images are the product on white (the service refuses it)
+    // One background per frame. Both set (only from `initial`): neither is disabled, the service says.
+    const bg = controls.bgImageId;
+    const show = controls.showEnvironment;
+    if (bg) {
+      bg.disabled = show.checked && !bg.value;
+      show.disabled = !!bg.value && !show.checked;
+      backgroundNote.textContent = show.disabled
+        ? "Not with a background overlay: choose None there to show the environment."
+        : bg.disabled
+          ? "The background overlay is off while the environment is the background."
+          : "";
+    }
     for (const ref of contract.overlayRefs) controls[ref.align].disabled = !controls[ref.image].value;
     const c = cost();
     let text = `This render costs ${c} credit${c === 1 ? "" : "s"}.`;
@@ -226,6 +326,7 @@ export function settingsForm(contract, { overlays = [], credits = null, initial 
       v.output = "dataset";
       v.datasetQuality = controls.datasetQuality.value;
       v.coverage = controls.coverage.value;
+      v.datasetNormals = controls.datasetNormals.value;
     } else {
       v.quality = controls.quality.value;
       v.effect = controls.effect.value;
@@ -236,6 +337,8 @@ export function settingsForm(contract, { overlays = [], credits = null, initial 
       const len = num(controls.length, true);
       if (len !== null) v.length = len;
       v.easing = controls.easing.checked;
+      const elevation = num(controls.elevation, false);
+      if (elevation !== null) v.elevation = elevation; // empty: dxgl chooses (and stores) it
     }
     v.aspect = controls.aspect.value;
     v.bgColor = controls.bgColor.value.trim();
@@ -245,6 +348,12 @@ export function settingsForm(contract, { overlays = [], credits = null, initial 
     }
     v.shadows = controls.shadows.checked;
     v.reflector = controls.reflector.checked;
+    v.environment = controls.environment.value;
+    for (const name of ["environmentRotation", "exposure"]) {
+      const n = num(controls[name], false);
+      if (n !== null) v[name] = n;
+    }
+    if (!isDataset()) v.showEnvironment = controls.showEnvironment.checked;
     for (const ref of contract.overlayRefs) {
       if (controls[ref.image].value) {
         v[ref.image] = controls[ref.image].value;

@@ -1,26 +1,65 @@
-// Overlays: upload (PNG, JPEG, WebP), list own + system, preview, delete.
+// Overlays: upload (PNG, JPEG, WebP pictures; Radiance .hdr / OpenEXR .exr environments), list own +
+// system, preview, delete.
 
 import { gql, gqlUpload } from "../api.js";
 import { M, Q } from "../queries.js";
 import { loadContract } from "../settings.js";
 import { encodeEnum } from "../vocab.js";
-import { button, busy, clear, errorBox, field, formatDate, h, toast } from "../ui.js";
+import { button, busy, clear, errorBox, field, formatBytes, formatDate, h, toast } from "../ui.js";
+
+const ENVIRONMENT = "environment";
+// What the file picker offers per layer (the service recognises the format by content, not name).
+const ACCEPT = {
+  background: "image/png,image/jpeg,image/webp",
+  foreground: "image/png,image/jpeg,image/webp",
+  [ENVIRONMENT]: ".hdr,.exr,image/vnd.radiance,image/x-exr",
+};
+const FORMATS = { "image/vnd.radiance": "Radiance .hdr", "image/x-exr": "OpenEXR .exr" };
+
+// The file hint of a layer, with the limits the contract document states for it.
+function fileHint(contract, layer) {
+  const limits = contract.overlayLayers[layer];
+  const mb = `${Math.round(limits.maxBytes / (1024 * 1024))} MB`;
+  if (layer === ENVIRONMENT) {
+    return `Radiance .hdr or OpenEXR .exr, equirectangular (twice as wide as high), at most ${limits.maxWidth}×${limits.maxHeight} and ${mb}`;
+  }
+  return `PNG, JPEG or WebP, at most ${mb}`;
+}
 
 export async function overlaysView(main) {
   const contract = await loadContract();
   const list = h("div", {});
-  const file = h("input", { type: "file", name: "file", accept: "image/png,image/jpeg,image/webp", required: true });
-  const layer = h("select", { name: "layer" }, ["background", "foreground"].map((l) => h("option", { value: l }, l)));
+  const layers = Object.keys(contract.overlayLayers);
+  const layer = h("select", { name: "layer" }, layers.map((l) => h("option", { value: l }, l)));
+  const file = h("input", { type: "file", name: "file", accept: ACCEPT[layer.value], required: true });
+  const fileField = field("Image file", file, fileHint(contract, layer.value));
   const alignment = h("select", { name: "alignment" }, contract.fields.bgAlign.options.map((a) => h("option", { value: a }, a)));
   const name = h("input", { type: "text", name: "name", maxlength: "100" });
   const description = h("input", { type: "text", name: "description", maxlength: "500" });
+  // The chosen file before it is sent: a picture is previewed (a blob: URL); an HDR image cannot
+  // be shown by an <img>, so it is described instead.
   const local = h("img", { alt: "Preview of the chosen image", class: "overlay-preview", hidden: true });
-  file.addEventListener("change", () => {
+  const localInfo = h("p", { class: "muted", hidden: true, "aria-live": "polite" });
+  function showChosen() {
     if (local.src) URL.revokeObjectURL(local.src);
+    local.removeAttribute("src");
     const chosen = file.files[0];
-    local.hidden = !chosen;
-    if (chosen) local.src = URL.createObjectURL(chosen);
-  });
+    const env = layer.value === ENVIRONMENT;
+    local.hidden = !chosen || env;
+    localInfo.hidden = !chosen || !env;
+    if (!chosen) return;
+    if (env) localInfo.textContent = `${chosen.name}, ${formatBytes(chosen.size)}: checked whole by the server on upload.`;
+    else local.src = URL.createObjectURL(chosen);
+  }
+  function layerChanged() {
+    file.accept = ACCEPT[layer.value] || "";
+    fileField.querySelector(".hint").textContent = fileHint(contract, layer.value);
+    // An environment is not placed in the frame: the service accepts an alignment and ignores it.
+    alignment.disabled = layer.value === ENVIRONMENT;
+    showChosen();
+  }
+  file.addEventListener("change", showChosen);
+  layer.addEventListener("change", layerChanged);
   const progress = h("progress", { max: "100", value: "0", hidden: true, "aria-label": "Upload progress" });
   const errors = h("div", { class: "errors" });
   const submit = h("button", { type: "submit", class: "primary" }, "Upload overlay");
@@ -28,9 +67,11 @@ export async function overlaysView(main) {
     "form",
     { class: "card", novalidate: true, "aria-labelledby": "ov-h" },
     h("h2", { id: "ov-h" }, "Upload an overlay"),
-    field("Image (PNG, JPEG or WebP, at most 10 MB)", file),
+    field("Layer", layer, "Background and foreground images are composited into the frame; an environment lights the model"),
+    fileField,
     local,
-    h("div", { class: "grid2" }, field("Layer", layer), field("Alignment", alignment), field("Name", name), field("Description", description)),
+    localInfo,
+    h("div", { class: "grid2" }, field("Alignment", alignment), field("Name", name), field("Description", description)),
     progress,
     errors,
     submit,
@@ -38,7 +79,13 @@ export async function overlaysView(main) {
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     busy(submit, errors, async () => {
-      if (!file.files[0]) throw { code: "no_file", message: "Choose an image first" };
+      const chosen = file.files[0];
+      if (!chosen) throw { code: "no_file", message: "Choose an image first" };
+      // The service cuts an upload off at its layer's limit; saying so first spares sending up to 100 MB in vain.
+      const limit = contract.overlayLayers[layer.value].maxBytes;
+      if (chosen.size > limit) {
+        throw { code: "file_too_large", message: `${chosen.name} is ${formatBytes(chosen.size)}: a ${layer.value} overlay may be at most ${formatBytes(limit)}` };
+      }
       progress.hidden = false;
       const { promise } = gqlUpload(
         M.uploadOverlay,
@@ -47,7 +94,7 @@ export async function overlaysView(main) {
           layer: encodeEnum("OverlayLayer", layer.value),
           name: name.value || null,
           description: description.value || null,
-          alignment: encodeEnum("Alignment", alignment.value),
+          alignment: alignment.disabled ? null : encodeEnum("Alignment", alignment.value),
         },
         { "variables.file": file.files[0] },
         (l, t) => (progress.value = Math.round((l / t) * 100)),
@@ -55,6 +102,7 @@ export async function overlaysView(main) {
       await promise;
       progress.hidden = true;
       form.reset();
+      layerChanged();
       toast("Overlay uploaded.");
       await load();
     });
@@ -76,15 +124,40 @@ export async function overlaysView(main) {
   await load();
 }
 
-// Each overlay's image comes from GET /v1/overlays/:id/image (the session cookie authenticates
-// it); the file chosen for upload is previewed locally (a blob: URL) before it is sent.
+// A picture overlay's image comes from GET /v1/overlays/:id/image (the session cookie authenticates
+// it); the file chosen for upload is previewed locally (a blob: URL) before it is sent. An
+// environment is an HDR file no <img> can decode: it gets a labelled tile instead, and its format
+// and byte size are read from a HEAD of the same URL (the Overlay type has neither).
 function preview(o) {
+  const url = `/v1/overlays/${encodeURIComponent(o.id)}/image`;
+  if (o.layer === ENVIRONMENT) {
+    const text = `HDR environment ${o.width}×${o.height}`;
+    return h(
+      "div",
+      { class: "env-tile", role: "img", "aria-label": `${o.name || "Environment"}: ${text}`, dataset: { testid: "env-tile" } },
+      h("span", { class: "env-icon", "aria-hidden": "true" }),
+      h("span", { "aria-hidden": "true" }, text),
+    );
+  }
   return h("img", {
     class: "overlay-preview",
-    src: `/v1/overlays/${encodeURIComponent(o.id)}/image`,
+    src: url,
     alt: `${o.name || "Overlay"} (${o.width}×${o.height})`,
     loading: "lazy",
   });
+}
+
+async function describeFile(o, into) {
+  try {
+    const r = await fetch(`/v1/overlays/${encodeURIComponent(o.id)}/image`, { method: "HEAD", credentials: "same-origin" });
+    if (!r.ok) return;
+    const type = (r.headers.get("content-type") || "").split(";")[0].trim();
+    const size = r.headers.get("content-length");
+    const parts = [FORMATS[type] || type, size ? formatBytes(Number(size)) : null].filter(Boolean);
+    into.textContent = parts.join(" · ");
+  } catch {
+    // Only a description: the card is complete without it.
+  }
 }
 
 function card(o, reload) {
@@ -95,12 +168,18 @@ function card(o, reload) {
         await gql(M.deleteOverlay, { id: o.id });
         await reload();
       }), { class: "danger" });
+  const env = o.layer === ENVIRONMENT;
+  // An environment's alignment means nothing (it is not placed in the frame): not shown.
+  const meta = env ? [o.layer, `${o.width}×${o.height}`] : [o.layer, o.alignment, `${o.width}×${o.height}`];
+  const fileInfo = env ? h("div", { class: "muted", dataset: { testid: "env-file" } }) : null;
+  if (fileInfo) describeFile(o, fileInfo);
   return h(
     "li",
-    { class: "card", dataset: { overlayId: o.id } },
+    { class: "card", dataset: { overlayId: o.id, layer: o.layer } },
     preview(o),
     h("strong", {}, o.name || o.id),
-    h("div", { class: "muted" }, `${o.layer} · ${o.alignment} · ${o.width}×${o.height} · ${formatDate(o.createdAt)}`),
+    h("div", { class: "muted" }, `${meta.join(" · ")} · ${formatDate(o.createdAt)}`),
+    fileInfo,
     o.description ? h("p", {}, o.description) : null,
     del,
     errs,
