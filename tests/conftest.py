@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -34,6 +35,12 @@ os.environ.setdefault("DXGL_RENDER_MAX_LENGTH", "1")
 # system_preview=True): it would add a render per upload to every count and, where renders run, a
 # render's time. ``tests.live_server.clean_env`` carries this into subprocesses.
 os.environ.setdefault("DXGL_SYSTEM_PREVIEW", "0")
+# Every test service has a fresh data folder, whose cache would prepare the built-in studio
+# environment again (5-9 s of numpy per render test): one folder for the whole session instead,
+# as an operator would name it. Tests about the per-runtime folder unset it (monkeypatch).
+os.environ.setdefault(
+    "DXGL_ENVIRONMENT_CACHE", str(Path(tempfile.gettempdir()) / f"dxgl-test-environments-{os.getuid()}")
+)
 
 ASSETS = MODELS_DIR
 PG_ADMIN_URL = os.environ.get("DXGL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")

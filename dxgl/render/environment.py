@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import subprocess
 import sys
 import tempfile
 import zipfile
@@ -33,7 +34,7 @@ from numpy.typing import NDArray
 
 from dxgl.contract import BuiltinEnvironment
 from dxgl.hdri import read_environment_image
-from dxgl.proc import ChildError, Limits, run_in_child
+from dxgl.proc import Limits
 from dxgl.render.types import RenderError
 
 SPECULAR_LEVELS = 6  # roughness of level k: k / (SPECULAR_LEVELS - 1)
@@ -46,6 +47,8 @@ BACKGROUND_MAX_WIDTH = 4096
 # A stored HDRI was checked at upload, but its bytes are still a user's: the render side decodes it
 # again in a child of its own under the same kind of limits as the upload's sandbox (address space,
 # CPU), never in the render child itself.
+DECODE_TIMEOUT_S = 180.0
+DECODE_REFUSED = 3  # the decode child's exit status for a file it refused (its message on stderr)
 DECODE_LIMITS = Limits(memory_bytes=3 * 1024**3, cpu_s=120.0, env={"OMP_NUM_THREADS": "1", "OPENCV_NUM_THREADS": "1"})
 # Prefiltered files kept in a cache folder, all together (the oldest unused go first). An entry is
 # 8 MB (built-in) to ~60 MB (a user HDRI with a 4096-wide background).
@@ -763,7 +766,7 @@ def _compute(name: str, image: Path | None) -> dict[str, F32]:
     return {"specular": specular, "sh": irradiance_sh(working), "background": background}
 
 
-def _decode_background(path: str, emit: Any) -> F32:
+def _decode_background(path: str) -> F32:
     """Child side of ``_decode_limited``: the image as a (h, 2h, 3) float32 background, h even and
     at most BACKGROUND_MAX_WIDTH / 2."""
     source = read_environment_image(Path(path))
@@ -773,13 +776,27 @@ def _decode_background(path: str, emit: Any) -> F32:
 
 def _decode_limited(image: Path) -> F32:
     """Decode the user's HDRI at ``image`` in a limited child (``DECODE_LIMITS``); RenderError
-    with a message for the user when it cannot be read there."""
-    try:
-        background: F32 = run_in_child(
-            _decode_background, (str(image),), name="dxgl-hdri", timeout_s=180.0, limits=DECODE_LIMITS
-        )
-    except ChildError as exc:
-        raise RenderError(f"The environment image could not be read: {exc}") from None
+    with a message for the user when it cannot be read there. The child is a plain subprocess
+    (``python -m dxgl.render.environment decode``): the render child that asks is itself a daemonic
+    multiprocessing child, which may not start multiprocessing children of its own."""
+    with tempfile.TemporaryDirectory(prefix="dxgl-hdri-") as tmp:
+        out = Path(tmp) / "background.npy"
+        try:
+            result = subprocess.run(
+                [sys.executable, "-m", "dxgl.render.environment", "decode", str(image), str(out)],
+                capture_output=True,
+                text=True,
+                timeout=DECODE_TIMEOUT_S,
+                env={**os.environ, **DECODE_LIMITS.env},
+                preexec_fn=DECODE_LIMITS.apply,  # rlimits set in the child before it runs Python
+            )
+        except subprocess.TimeoutExpired:
+            raise RenderError(f"The environment image could not be read within {DECODE_TIMEOUT_S:g} s") from None
+        if result.returncode != 0 or not out.is_file():
+            lines = [line for line in result.stderr.splitlines() if line.strip()]
+            said = lines[-1] if result.returncode == DECODE_REFUSED and lines else "it needs more than the limits allow"
+            raise RenderError(f"The environment image could not be read: {said}")
+        background: F32 = np.load(out, allow_pickle=False).astype(np.float32, copy=False)
     return background
 
 
@@ -858,9 +875,18 @@ def write_previews(out_dir: Path) -> list[Path]:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m dxgl.render.environment preview OUT_DIR``."""
+    """``python -m dxgl.render.environment preview OUT_DIR``; ``... decode IMAGE OUT.npy`` (the
+    limited decode child of ``_decode_limited``)."""
+    if len(argv) == 3 and argv[0] == "decode":
+        try:
+            background = _decode_background(argv[1])
+        except ValueError as exc:
+            print(str(exc).replace(argv[1], "the file"), file=sys.stderr)
+            return DECODE_REFUSED
+        np.save(argv[2], background.astype(np.float32), allow_pickle=False)
+        return 0
     if len(argv) != 2 or argv[0] != "preview":
-        print("usage: python -m dxgl.render.environment preview OUT_DIR", file=sys.stderr)
+        print("usage: python -m dxgl.render.environment preview OUT_DIR | decode IMAGE OUT.npy", file=sys.stderr)
         return 2
     for path in write_previews(Path(argv[1])):
         print(path)

@@ -303,7 +303,9 @@ CLEAR_DIFFERENCE = 8.0
 
 @pytest.mark.render
 @pytest.mark.slow
-async def test_a_chrome_sphere_reflects_the_uploaded_environment_and_its_rotation(tmp_path, sqlite_template):
+async def test_a_chrome_sphere_reflects_the_uploaded_environment_and_its_rotation(
+    tmp_path, sqlite_template, monkeypatch
+):
     import shutil
 
     import httpx
@@ -313,6 +315,7 @@ async def test_a_chrome_sphere_reflects_the_uploaded_environment_and_its_rotatio
     from tests.pipeline.conftest import pipeline_settings, wait_for_status
     from tests.pipeline.test_quick_start import make_token
 
+    monkeypatch.delenv("DXGL_ENVIRONMENT_CACHE")  # the session's shared folder (tests/conftest.py): this runtime's own
     db = tmp_path / "db.sqlite3"
     shutil.copyfile(sqlite_template, db)
     settings = pipeline_settings(tmp_path, f"sqlite+aiosqlite:///{db}")

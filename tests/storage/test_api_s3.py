@@ -122,7 +122,10 @@ async def test_overlay_images_live_in_the_store(s3_settings: Settings) -> None:
 
 
 @pytest.mark.render
-async def test_a_render_reads_through_the_cache_and_publishes_to_the_store(s3_settings: Settings) -> None:
+async def test_a_render_reads_through_the_cache_and_publishes_to_the_store(
+    s3_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DXGL_ENVIRONMENT_CACHE")  # the session's shared folder (tests/conftest.py): this runtime's own
     async with _service(s3_settings) as s3_service:
         from dxgl.jobs import run_renders
         from tests.api.test_overlays import image_bytes
