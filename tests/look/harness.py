@@ -63,10 +63,12 @@ field-of-view="30deg" interaction-prompt="none"></model-viewer></body></html>
 """
 
 # Runs in the page: wait for the model, let a few frames go by, return the canvas as a PNG data URL.
-CAPTURE_JS = """async (frames) => {
+CAPTURE_JS = """async ([frames, timeoutMs]) => {
   const mv = document.querySelector("model-viewer");
   if (!mv.loaded) {
+    // page.evaluate itself never times out: the page gives up on its own.
     await new Promise((resolve, reject) => {
+      setTimeout(() => reject(new Error("no load event in " + timeoutMs + " ms")), timeoutMs);
       mv.addEventListener("load", resolve, {once: true});
       mv.addEventListener("error", (e) => reject(new Error("model-viewer error: " +
         JSON.stringify(e.detail && e.detail.type) + " " + String(e.detail && e.detail.sourceError))), {once: true});
@@ -90,6 +92,10 @@ class ReferenceError_(RuntimeError):
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "(no message)"
 
 
 def _decode_png(data_url: str) -> NDArray[np.uint8]:
@@ -170,23 +176,30 @@ class ModelViewer:
         try:
             page = context.new_page()
             errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda exc: errors.append(_first_line(str(exc))))
+            page.on("console", lambda m: errors.append(_first_line(m.text)) if m.type == "error" else None)
             page.set_default_timeout(timeout_s * 1000)
             page.goto(f"{self.base_url}/{page_name}")
             page.wait_for_function("customElements.get('model-viewer') !== undefined")
             deadline = time.monotonic() + timeout_s
-            previous = _decode_png(page.evaluate(CAPTURE_JS, 3))
+            wait_ms = int(timeout_s * 1000)
+            try:
+                previous = _decode_png(page.evaluate(CAPTURE_JS, [3, wait_ms]))
+            except Exception as exc:  # Playwright's Error: say which model and why, in one line
+                raise ReferenceError_(f"{model.name}: {_first_line(str(exc))} ({'; '.join(errors)[:400]})") from exc
             for _ in range(attempts):
-                frame = _decode_png(page.evaluate(CAPTURE_JS, 3))
+                frame = _decode_png(page.evaluate(CAPTURE_JS, [3, wait_ms]))
                 if np.array_equal(frame, previous):
                     break
                 previous = frame
                 if time.monotonic() > deadline:
-                    break
+                    raise ReferenceError_(f"{model.name}: model-viewer's frame did not settle in {timeout_s:g} s")
             else:
                 raise ReferenceError_(f"{model.name}: model-viewer's frame did not settle in {attempts} captures")
             self.errors.extend(f"{model.name}: {e}" for e in errors)
+            if errors:
+                # A texture or buffer that did not load makes a picture that is no reference.
+                raise ReferenceError_(f"{model.name}: the page reported errors: {'; '.join(errors)[:400]}")
         finally:
             context.close()
         self._check(model, frame)
