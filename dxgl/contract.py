@@ -9,6 +9,7 @@ none of them declares its own copy. The *rules* built on this vocabulary (valida
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
@@ -267,6 +268,50 @@ def auto_elevation(width: float, height: float, depth: float) -> float:
         if ratio < bound:
             return angle
     return UPRIGHT_ELEVATION_DEG
+
+
+# --- glTF material extensions dxgl renders (render/gltf_materials.py reads them, ingest warns) ----
+
+KHR_EMISSIVE_STRENGTH: Final = "KHR_materials_emissive_strength"
+KHR_UNLIT: Final = "KHR_materials_unlit"
+KHR_CLEARCOAT: Final = "KHR_materials_clearcoat"
+KHR_SHEEN: Final = "KHR_materials_sheen"
+KHR_SPECULAR: Final = "KHR_materials_specular"
+KHR_IOR: Final = "KHR_materials_ior"
+KHR_TRANSMISSION: Final = "KHR_materials_transmission"
+KHR_VOLUME: Final = "KHR_materials_volume"
+RENDERED_MATERIAL_EXTENSIONS: Final = frozenset(
+    {KHR_EMISSIVE_STRENGTH, KHR_UNLIT, KHR_CLEARCOAT, KHR_SHEEN, KHR_SPECULAR, KHR_IOR, KHR_TRANSMISSION, KHR_VOLUME}
+)
+
+
+@dataclass(frozen=True)
+class MaterialFactor:
+    """One factor of a rendered material extension and its range in the extension's schema (the
+    renderer clamps into it; ingest warns when a model's value is outside it)."""
+
+    extension: str
+    name: str  # the glTF property
+    components: int  # 1 (a number) or 3 (linear RGB)
+    low: float
+    high: float  # math.inf: unbounded
+    default: str  # as a warning names it
+    low_exclusive: bool = False
+
+
+MATERIAL_FACTORS: Final = (
+    MaterialFactor(KHR_EMISSIVE_STRENGTH, "emissiveStrength", 1, 0.0, math.inf, "1"),
+    MaterialFactor(KHR_CLEARCOAT, "clearcoatFactor", 1, 0.0, 1.0, "0"),
+    MaterialFactor(KHR_CLEARCOAT, "clearcoatRoughnessFactor", 1, 0.0, 1.0, "0"),
+    MaterialFactor(KHR_SHEEN, "sheenColorFactor", 3, 0.0, 1.0, "[0, 0, 0]"),
+    MaterialFactor(KHR_SHEEN, "sheenRoughnessFactor", 1, 0.0, 1.0, "0"),
+    MaterialFactor(KHR_SPECULAR, "specularFactor", 1, 0.0, 1.0, "1"),
+    MaterialFactor(KHR_SPECULAR, "specularColorFactor", 3, 0.0, math.inf, "[1, 1, 1]"),  # may exceed 1
+    MaterialFactor(KHR_TRANSMISSION, "transmissionFactor", 1, 0.0, 1.0, "0"),
+    MaterialFactor(KHR_VOLUME, "thicknessFactor", 1, 0.0, math.inf, "0"),
+    MaterialFactor(KHR_VOLUME, "attenuationDistance", 1, 0.0, math.inf, "infinity (no attenuation)", True),
+    MaterialFactor(KHR_VOLUME, "attenuationColor", 3, 0.0, 1.0, "[1, 1, 1]"),
+)
 
 
 # --- datasets -----------------------------------------------------------------------------------

@@ -12,7 +12,19 @@ from __future__ import annotations
 
 import math
 
-from dxgl.contract import ErrorCode
+from dxgl.contract import (
+    KHR_CLEARCOAT,
+    KHR_IOR,
+    KHR_SHEEN,
+    KHR_SPECULAR,
+    KHR_TRANSMISSION,
+    KHR_UNLIT,
+    KHR_VOLUME,
+    MATERIAL_FACTORS,
+    RENDERED_MATERIAL_EXTENSIONS,
+    ErrorCode,
+    MaterialFactor,
+)
 from dxgl.errors import DxglError
 
 DRACO = "KHR_draco_mesh_compression"
@@ -27,17 +39,9 @@ VARIANTS = "KHR_materials_variants"
 DECODED: frozenset[str] = frozenset(
     {DRACO, MESHOPT, QUANTIZATION, TEXTURE_TRANSFORM, BASISU, WEBP, INSTANCING, VARIANTS}
 )
-EMISSIVE_STRENGTH = "KHR_materials_emissive_strength"
-UNLIT = "KHR_materials_unlit"
-CLEARCOAT = "KHR_materials_clearcoat"
-SHEEN = "KHR_materials_sheen"
-SPECULAR = "KHR_materials_specular"
-IOR = "KHR_materials_ior"
-TRANSMISSION = "KHR_materials_transmission"
-VOLUME = "KHR_materials_volume"
-# The material extensions the renderer shades (dxgl/render/gltf_materials.py reads the same names;
-# ingest may not import the renderer, hence the second list).
-MATERIALS: frozenset[str] = frozenset({EMISSIVE_STRENGTH, UNLIT, CLEARCOAT, SHEEN, SPECULAR, IOR, TRANSMISSION, VOLUME})
+# The material extensions the renderer shades (the vocabulary: dxgl.contract).
+MATERIALS: frozenset[str] = RENDERED_MATERIAL_EXTENSIONS
+UNLIT = KHR_UNLIT
 # trimesh converts specular-glossiness materials to metallic-roughness while loading, which is what
 # scene.py reads; scene.py adds the MATERIALS factors. Anything else (e.g. KHR_materials_iridescence,
 # anisotropy, dispersion, KHR_lights_punctual) never reaches the renderer, so it is warned about.
@@ -109,32 +113,17 @@ def strip_unsupported(node: object, keep: frozenset[str] = NATIVE) -> None:
 # Each MATERIALS extension's textures: (extension, property, the factor used alone instead). dxgl reads
 # the factors only (docs/rendering.md, "Materials").
 MATERIAL_TEXTURES: tuple[tuple[str, str, str], ...] = (
-    (CLEARCOAT, "clearcoatTexture", "the clearcoat factor is used alone"),
-    (CLEARCOAT, "clearcoatRoughnessTexture", "the clearcoat roughness factor is used alone"),
-    (CLEARCOAT, "clearcoatNormalTexture", "the clear coat follows the surface's geometric normal"),
-    (SHEEN, "sheenColorTexture", "the sheen colour factor is used alone"),
-    (SHEEN, "sheenRoughnessTexture", "the sheen roughness factor is used alone"),
-    (SPECULAR, "specularTexture", "the specular factor is used alone"),
-    (SPECULAR, "specularColorTexture", "the specular colour factor is used alone"),
-    (TRANSMISSION, "transmissionTexture", "the transmission factor is used alone"),
-    (VOLUME, "thicknessTexture", "the thickness factor is used alone"),
+    (KHR_CLEARCOAT, "clearcoatTexture", "the clearcoat factor is used alone"),
+    (KHR_CLEARCOAT, "clearcoatRoughnessTexture", "the clearcoat roughness factor is used alone"),
+    (KHR_CLEARCOAT, "clearcoatNormalTexture", "the clear coat follows the surface's geometric normal"),
+    (KHR_SHEEN, "sheenColorTexture", "the sheen colour factor is used alone"),
+    (KHR_SHEEN, "sheenRoughnessTexture", "the sheen roughness factor is used alone"),
+    (KHR_SPECULAR, "specularTexture", "the specular factor is used alone"),
+    (KHR_SPECULAR, "specularColorTexture", "the specular colour factor is used alone"),
+    (KHR_TRANSMISSION, "transmissionTexture", "the transmission factor is used alone"),
+    (KHR_VOLUME, "thicknessTexture", "the thickness factor is used alone"),
 )
-_INF = float("inf")
-# (extension, property, components, low, high, default, low exclusive): the factors' ranges in the
-# extensions' schemas; the renderer clamps into them.
-_FACTOR_RANGES: tuple[tuple[str, str, int, float, float, str, bool], ...] = (
-    (EMISSIVE_STRENGTH, "emissiveStrength", 1, 0.0, _INF, "1", False),
-    (CLEARCOAT, "clearcoatFactor", 1, 0.0, 1.0, "0", False),
-    (CLEARCOAT, "clearcoatRoughnessFactor", 1, 0.0, 1.0, "0", False),
-    (SHEEN, "sheenColorFactor", 3, 0.0, 1.0, "[0, 0, 0]", False),
-    (SHEEN, "sheenRoughnessFactor", 1, 0.0, 1.0, "0", False),
-    (SPECULAR, "specularFactor", 1, 0.0, 1.0, "1", False),
-    (SPECULAR, "specularColorFactor", 3, 0.0, _INF, "[1, 1, 1]", False),
-    (TRANSMISSION, "transmissionFactor", 1, 0.0, 1.0, "0", False),
-    (VOLUME, "thicknessFactor", 1, 0.0, _INF, "0", False),
-    (VOLUME, "attenuationDistance", 1, 0.0, _INF, "infinity (no attenuation)", True),
-    (VOLUME, "attenuationColor", 3, 0.0, 1.0, "[1, 1, 1]", False),
-)
+_INF = math.inf
 
 
 def _material_label(material: dict[str, object], index: int) -> str:
@@ -152,10 +141,8 @@ def _range_text(low: float, high: float, exclusive: bool) -> str:
     return f"between {low:g} and {high:g}"
 
 
-def _factor_warning(
-    label: str, ext: str, prop: str, value: object, spec: tuple[str, str, int, float, float, str, bool]
-) -> str | None:
-    _, _, components, low, high, default, exclusive = spec
+def _factor_warning(label: str, ext: str, prop: str, value: object, spec: MaterialFactor) -> str | None:
+    components, low, high, default, exclusive = spec.components, spec.low, spec.high, spec.default, spec.low_exclusive
     values = value if components > 1 and isinstance(value, list) else [value]
     if components > 1 and (not isinstance(value, list) or len(value) != components):
         return f"Material {label}: {ext}.{prop} is not {components} numbers; the default {default} is used."
@@ -190,20 +177,20 @@ def material_warnings(doc: dict[str, object]) -> list[str]:
             block = extensions.get(ext)
             if isinstance(block, dict) and prop in block:
                 warnings.append(f"Material {label} uses {ext}'s {prop}, which dxgl does not render; {instead}.")
-        for spec in _FACTOR_RANGES:
-            ext, prop = spec[0], spec[1]
+        for spec in MATERIAL_FACTORS:
+            ext, prop = spec.extension, spec.name
             block = extensions.get(ext)
             if isinstance(block, dict) and prop in block:
                 warning = _factor_warning(label, ext, prop, block[prop], spec)
                 if warning:
                     warnings.append(warning)
-        block = extensions.get(IOR)
+        block = extensions.get(KHR_IOR)
         ior = block.get("ior") if isinstance(block, dict) else None
         if isinstance(block, dict) and "ior" in block:
             if not _finite(ior):
-                warnings.append(f"Material {label}: {IOR}.ior is not a finite number; the default 1.5 is used.")
+                warnings.append(f"Material {label}: {KHR_IOR}.ior is not a finite number; the default 1.5 is used.")
             elif not (ior == 0 or ior >= 1):  # type: ignore[operator]  # _finite: a number
-                warnings.append(f"Material {label}: {IOR}.ior = {ior!r} is neither 0 nor at least 1; 1 is used.")
+                warnings.append(f"Material {label}: {KHR_IOR}.ior = {ior!r} is neither 0 nor at least 1; 1 is used.")
         if UNLIT in extensions and len(set(extensions) & MATERIALS) > 1:
             others = sorted((set(extensions) & MATERIALS) - {UNLIT})
             warnings.append(

@@ -29,39 +29,37 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dxgl.contract import KHR_IOR, KHR_UNLIT, KHR_VOLUME, MATERIAL_FACTORS, RENDERED_MATERIAL_EXTENSIONS
 from dxgl.render.types import RenderError
-
-EMISSIVE_STRENGTH = "KHR_materials_emissive_strength"
-UNLIT = "KHR_materials_unlit"
-CLEARCOAT = "KHR_materials_clearcoat"
-SHEEN = "KHR_materials_sheen"
-SPECULAR = "KHR_materials_specular"
-IOR = "KHR_materials_ior"
-TRANSMISSION = "KHR_materials_transmission"
-VOLUME = "KHR_materials_volume"
-READ: frozenset[str] = frozenset({EMISSIVE_STRENGTH, UNLIT, CLEARCOAT, SHEEN, SPECULAR, IOR, TRANSMISSION, VOLUME})
 
 TAG_PREFIX = "dxgl-material-"
 _GLB_MAGIC = b"glTF"
 _CHUNK_JSON = 0x4E4F534A
-_INF = float("inf")
 
-# (extension, glTF property, Material field, (low, high)): every scalar factor read. Ranges are the
-# extensions' schemas; high = inf means unbounded.
-_SCALARS: tuple[tuple[str, str, str, tuple[float, float]], ...] = (
-    (EMISSIVE_STRENGTH, "emissiveStrength", "emissive_strength", (0.0, _INF)),
-    (CLEARCOAT, "clearcoatFactor", "clearcoat", (0.0, 1.0)),
-    (CLEARCOAT, "clearcoatRoughnessFactor", "clearcoat_roughness", (0.0, 1.0)),
-    (SHEEN, "sheenRoughnessFactor", "sheen_roughness", (0.0, 1.0)),
-    (SPECULAR, "specularFactor", "specular", (0.0, 1.0)),
-    (TRANSMISSION, "transmissionFactor", "transmission", (0.0, 1.0)),
-    (VOLUME, "thicknessFactor", "thickness", (0.0, _INF)),
+# glTF property -> Material field, for every factor read as it is (ranges: contract.MATERIAL_FACTORS;
+# ior and attenuationDistance have rules of their own below).
+_FIELDS = {
+    "emissiveStrength": "emissive_strength",
+    "clearcoatFactor": "clearcoat",
+    "clearcoatRoughnessFactor": "clearcoat_roughness",
+    "sheenRoughnessFactor": "sheen_roughness",
+    "specularFactor": "specular",
+    "transmissionFactor": "transmission",
+    "thicknessFactor": "thickness",
+    "sheenColorFactor": "sheen_color",
+    "specularColorFactor": "specular_color",
+    "attenuationColor": "attenuation_color",
+}
+# (extension, glTF property, Material field, (low, high)): the scalar and the linear RGB factors.
+_SCALARS = tuple(
+    (f.extension, f.name, _FIELDS[f.name], (f.low, f.high))
+    for f in MATERIAL_FACTORS
+    if f.components == 1 and f.name in _FIELDS
 )
-# (extension, glTF property, Material field, (low, high)): the linear RGB factors read.
-_COLORS: tuple[tuple[str, str, str, tuple[float, float]], ...] = (
-    (SHEEN, "sheenColorFactor", "sheen_color", (0.0, 1.0)),
-    (SPECULAR, "specularColorFactor", "specular_color", (0.0, _INF)),  # may exceed 1 (the schema)
-    (VOLUME, "attenuationColor", "attenuation_color", (0.0, 1.0)),
+_COLORS = tuple(
+    (f.extension, f.name, _FIELDS[f.name], (f.low, f.high))
+    for f in MATERIAL_FACTORS
+    if f.components == 3 and f.name in _FIELDS
 )
 
 
@@ -82,9 +80,13 @@ def material_fields(material: object) -> dict[str, Any]:
     give, only those present (``{}``: plain metallic-roughness)."""
     if not isinstance(material, dict) or not isinstance(material.get("extensions"), dict):
         return {}
-    blocks = {name: block for name, block in material["extensions"].items() if name in READ and isinstance(block, dict)}
+    blocks = {
+        name: block
+        for name, block in material["extensions"].items()
+        if name in RENDERED_MATERIAL_EXTENSIONS and isinstance(block, dict)
+    }
     out: dict[str, Any] = {}
-    if UNLIT in blocks:
+    if KHR_UNLIT in blocks:
         out["unlit"] = True
     for ext, prop, name, bounds in _SCALARS:
         number = _number(blocks.get(ext, {}).get(prop))
@@ -96,11 +98,11 @@ def material_fields(material: object) -> dict[str, Any]:
             numbers = [_number(v) for v in value]
             if all(n is not None for n in numbers):
                 out[name] = tuple(_clamp(n, bounds) for n in numbers if n is not None)
-    ior = _number(blocks.get(IOR, {}).get("ior"))
+    ior = _number(blocks.get(KHR_IOR, {}).get("ior"))
     if ior is not None:
         # The schema allows 0 (F0 = 1: ((0 - 1) / (0 + 1))^2) or >= 1; anything between reads as 1.
         out["ior"] = 0.0 if ior == 0.0 else max(ior, 1.0)
-    distance = _number(blocks.get(VOLUME, {}).get("attenuationDistance"))
+    distance = _number(blocks.get(KHR_VOLUME, {}).get("attenuationDistance"))
     if distance is not None and distance > 0.0:  # exclusive minimum 0: 0 or less leaves "no attenuation"
         out["attenuation_distance"] = distance
     return out

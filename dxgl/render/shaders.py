@@ -107,9 +107,28 @@ vec3 display(vec3 linear) {
 }
 """
 
+# Normal mapping, shared by the mesh and the dataset geometry passes: a cotangent frame from
+# screen-space derivatives (no per-vertex tangents needed). n: the interpolated unit normal, p: the
+# world position, mirror: -1.0 in the mirrored (reflection) pass, whose bitangent flips. Where the
+# frame degenerates (no UV change across the pixel) the normal stays as it was.
+NORMAL_MAP_GLSL = """
+vec3 normal_mapped(vec3 n, vec3 p, vec2 uv, sampler2D normal_tex, float mirror) {
+    vec3 dp1 = dFdx(p), dp2 = dFdy(p);
+    vec2 duv1 = dFdx(uv), duv2 = dFdy(uv);
+    vec3 dp2perp = cross(dp2, n), dp1perp = cross(n, dp1);
+    vec3 t = dp2perp * duv1.x + dp1perp * duv2.x;
+    vec3 b = dp2perp * duv1.y + dp1perp * duv2.y;
+    float inv = inversesqrt(max(max(dot(t, t), dot(b, b)), 1e-20));
+    vec3 tn = texture2D(normal_tex, uv).xyz * 2.0 - 1.0;
+    vec3 mapped = normalize(t * inv * tn.x + b * inv * tn.y * mirror + n * tn.z);
+    return all(equal(mapped, mapped)) ? mapped : n;
+}
+"""
+
 MESH_FRAG = (
     ENV_GLSL
     + TONEMAP_GLSL
+    + NORMAL_MAP_GLSL
     + """
 varying vec3 v_world;
 varying vec3 v_normal;
@@ -187,16 +206,7 @@ void main() {
     if (!gl_FrontFacing) n = -n;
     vec3 ng = n;  // the geometric normal: the clear coat ignores the base layer's normal map
 #ifdef NORMAL_TEX
-    // Cotangent frame from screen-space derivatives: no per-vertex tangents needed.
-    vec3 dp1 = dFdx(v_world), dp2 = dFdy(v_world);
-    vec2 duv1 = dFdx(v_uv), duv2 = dFdy(v_uv);
-    vec3 dp2perp = cross(dp2, n), dp1perp = cross(n, dp1);
-    vec3 t = dp2perp * duv1.x + dp1perp * duv2.x;
-    vec3 b = dp2perp * duv1.y + dp1perp * duv2.y;
-    float inv = inversesqrt(max(max(dot(t, t), dot(b, b)), 1e-20));
-    vec3 tn = texture2D(u_normal_tex, v_uv).xyz * 2.0 - 1.0;
-    vec3 mapped = normalize(t * inv * tn.x + b * inv * tn.y * u_mirror + n * tn.z);
-    if (all(equal(mapped, mapped))) n = mapped;
+    n = normal_mapped(n, v_world, v_uv, u_normal_tex, u_mirror);
 #endif
     vec3 v = normalize(u_eye - v_world);
     // The mirrored pass draws the model flipped under the floor; its normals and eye are mirrored
@@ -392,7 +402,9 @@ void main() {
 }
 """
 
-GEOMETRY_FRAG = """
+GEOMETRY_FRAG = (
+    NORMAL_MAP_GLSL
+    + """
 varying vec3 v_world;
 varying vec3 v_normal;
 varying float v_depth;
@@ -408,18 +420,12 @@ void main() {
     vec3 n = normalize(v_normal);
     if (dot(n, g) < 0.0) n = -n;
 #ifdef NORMAL_TEX
-    vec2 duv1 = dFdx(v_uv), duv2 = dFdy(v_uv);
-    vec3 dp2perp = cross(dp2, n), dp1perp = cross(n, dp1);
-    vec3 t = dp2perp * duv1.x + dp1perp * duv2.x;
-    vec3 b = dp2perp * duv1.y + dp1perp * duv2.y;
-    float inv = inversesqrt(max(max(dot(t, t), dot(b, b)), 1e-20));
-    vec3 tn = texture2D(u_normal_tex, v_uv).xyz * 2.0 - 1.0;
-    vec3 mapped = normalize(t * inv * tn.x + b * inv * tn.y + n * tn.z);
-    if (all(equal(mapped, mapped))) n = mapped;
+    n = normal_mapped(n, v_world, v_uv, u_normal_tex, 1.0);
 #endif
     gl_FragColor = vec4(n, v_depth);
 }
 """
+)
 
 # 2x2 supersample resolve: one bilinear fetch at each block's centre averages its four texels;
 # rows are flipped so glReadPixels returns the top row first; alpha is un-premultiplied.
