@@ -129,6 +129,24 @@ def material_extension_uniforms(m: Material) -> dict[str, float | tuple[float, .
     }
 
 
+# The prefiltered levels go to the GPU as RGBM in 8 bits (radiance = rgb * a * RGBM_RANGE): llvmpipe
+# filters 8-bit textures on its fast path, float16 ones on a slow one (with the BRDF table in 8 bits
+# too, about a tenth of a frame's instructions). Up to 64 times white: a studio softbox is 69, which
+# a chrome reflection shows as white anyway; the diffuse light (SH9) and the background keep the
+# full range.
+RGBM_RANGE = 64.0
+
+
+def rgbm(radiance: NDArray[np.float32]) -> NDArray[np.uint8]:
+    """(H, W, 3) float32 linear radiance -> (H, W, 4) uint8 RGBM: a = the smallest multiplier (in
+    1/255 steps of RGBM_RANGE) that holds the texel's brightest channel, rgb = radiance / (a * range)."""
+    m = np.clip(radiance.max(axis=2, keepdims=True) / RGBM_RANGE, 1.0 / 255.0, 1.0)
+    m = np.ceil(m * 255.0) / 255.0
+    rgb = np.clip(radiance / (m * RGBM_RANGE), 0.0, 1.0)
+    encoded: NDArray[np.uint8] = np.rint(np.concatenate([rgb, m], axis=2) * 255.0).astype(np.uint8)
+    return encoded
+
+
 def env_rotation(degrees: float) -> NDArray[np.float32]:
     """(3, 3) float32 matrix taking world directions to the environment's own, for an environment
     turned by ``degrees`` about +Y (counter-clockwise seen from above)."""
@@ -198,11 +216,19 @@ class Renderer:
 
     def _upload_environment(self, env: Environment, quad: Any) -> None:
         """The environment's textures (float16 on the GPU: HDR radiance without 8-bit banding)."""
+        # Levels are stacked in t: repeat across (the equirect's seam), clamp down (the shader keeps
+        # within a level; a non-power-of-two repeat would cost llvmpipe a modulo per fetch).
         self._env_spec = gloo.Texture2D(
-            env.specular, format="rgba", internalformat="rgba16f", interpolation="linear", wrapping="repeat"
+            rgbm(env.specular[..., :3]),
+            format="rgba",
+            internalformat="rgba8",
+            interpolation="linear",
+            wrapping=("repeat", "clamp_to_edge"),
         )
+        # The BRDF table's values are all in [0, 1]: 8 bits each (llvmpipe's fastest texture path).
+        lut = np.rint(np.clip(env.brdf_lut, 0.0, 1.0) * 255.0).astype(np.uint8)
         self._env_lut = gloo.Texture2D(
-            env.brdf_lut, format="rgba", internalformat="rgba16f", interpolation="linear", wrapping="clamp_to_edge"
+            lut, format="rgba", internalformat="rgba8", interpolation="linear", wrapping="clamp_to_edge"
         )
         self._env_sh = env.irradiance_sh.astype(np.float32)
         self._background: Any | None = None
@@ -227,6 +253,7 @@ class Renderer:
                 prog[f"u_sh[{i}]"] = tuple(float(x) for x in coefficient)
             prog["u_env_rot"] = self._env_rot.T
             prog["u_env_levels"] = float(SPECULAR_LEVELS)
+            prog["u_env_rgbm_range"] = RGBM_RANGE
             prog["u_env_half_texel"] = 0.5 / LEVEL_HEIGHT
             prog["u_exposure"] = self._exposure
             self._programs[features] = prog

@@ -7,7 +7,33 @@ All passes write premultiplied alpha into the supersampled target; the downsampl
 
 from __future__ import annotations
 
-MESH_VERT = """
+# Diffuse light from the environment's SH9 (environment.py's basis and order), evaluated per vertex
+# and interpolated (diffuse light changes slowly with the normal, and llvmpipe pays for every
+# per-pixel operation). Where a normal map bends normals per pixel, bands 0-1 are evaluated per
+# pixel for the bent normal and band 2 (the smallest, and even) is taken from the vertex.
+SH_GLSL = """
+uniform vec3 u_sh[9];             // diffuse radiance for albedo 1, as SH9
+uniform mat3 u_env_rot;
+// Bands 0 and 1 (linear in the direction d, the environment's frame) and band 2 (quadratic: even,
+// the same for d and -d) of the diffuse radiance.
+vec3 sh_l01(vec3 d) {
+    return u_sh[0] * 0.282095 + u_sh[1] * (0.488603 * d.y) + u_sh[2] * (0.488603 * d.z) + u_sh[3] * (0.488603 * d.x);
+}
+vec3 sh_l2(vec3 d) {
+    return u_sh[4] * (1.092548 * d.x * d.y) + u_sh[5] * (1.092548 * d.y * d.z)
+        + u_sh[6] * (0.315392 * (3.0 * d.z * d.z - 1.0))
+        + u_sh[7] * (1.092548 * d.x * d.z) + u_sh[8] * (0.546274 * (d.x * d.x - d.y * d.y));
+}
+// Diffuse radiance for albedo 1 (irradiance / pi) around world normal n.
+vec3 env_diffuse(vec3 n) {
+    vec3 d = u_env_rot * n;
+    return max(sh_l01(d) + sh_l2(d), vec3(0.0));
+}
+"""
+
+MESH_VERT = (
+    SH_GLSL
+    + """
 attribute vec3 a_position;
 attribute vec3 a_normal;
 #ifdef HAS_UV
@@ -21,12 +47,26 @@ varying vec4 v_color;
 uniform mat4 u_model;
 uniform mat3 u_normal_matrix;
 uniform mat4 u_viewproj;
+uniform float u_mirror;
 varying vec3 v_world;
 varying vec3 v_normal;
+#ifdef NORMAL_TEX
+varying vec3 v_irradiance_l2;     // band 2 of the diffuse light at the vertex normal (even: both sides)
+#else
+varying vec3 v_irradiance_front;  // env_diffuse of the normal, and of its opposite (back faces)
+varying vec3 v_irradiance_back;
+#endif
 void main() {
     vec4 world = u_model * vec4(a_position, 1.0);
     v_world = world.xyz;
     v_normal = u_normal_matrix * a_normal;
+    vec3 n = normalize(v_normal) * vec3(1.0, u_mirror, 1.0);
+#ifdef NORMAL_TEX
+    v_irradiance_l2 = sh_l2(u_env_rot * n);
+#else
+    v_irradiance_front = env_diffuse(n);
+    v_irradiance_back = env_diffuse(-n);
+#endif
 #ifdef HAS_UV
     v_uv = a_uv;
 #endif
@@ -36,15 +76,16 @@ void main() {
     gl_Position = u_viewproj * world;
 }
 """
+)
 
 # Image-based lighting: sampling the prefiltered environment (dxgl.render.environment). The
 # equirect convention is environment.py's: u = 0.5 + atan(d.x, -d.z) / 2pi, v = acos(d.y) / pi.
-# u_env_rot turns world directions into the environment's (environmentRotation).
+# u_env_rot (declared in SH_GLSL, which comes first) turns world directions into the
+# environment's (environmentRotation).
 ENV_GLSL = """
-uniform sampler2D u_env_spec;     // SPECULAR_LEVELS equirect levels stacked top to bottom
+uniform sampler2D u_env_spec;     // SPECULAR_LEVELS equirect levels stacked top to bottom, RGBM
+uniform float u_env_rgbm_range;   // RGBM: radiance = rgb * a * range
 uniform sampler2D u_env_lut;      // split-sum scale, bias; Charlie sheen albedo (row roughness, column n.v)
-uniform vec3 u_sh[9];             // diffuse radiance for albedo 1, as SH9
-uniform mat3 u_env_rot;
 uniform float u_env_levels;
 uniform float u_env_half_texel;   // half a texel of one level, in that level's v
 const float INV_PI = 0.31830989;
@@ -54,25 +95,19 @@ vec2 equirect_uv(vec3 d) {
 }
 vec3 env_level(vec2 uv, float level) {
     float v = clamp(uv.y, u_env_half_texel, 1.0 - u_env_half_texel);
-    return texture2D(u_env_spec, vec2(uv.x, (level + v) / u_env_levels)).rgb;
+    vec4 rgbm = texture2D(u_env_spec, vec2(uv.x, (level + v) / u_env_levels));
+    return rgbm.rgb * (rgbm.a * u_env_rgbm_range);
 }
 // Prefiltered radiance arriving along world direction dir, for a GGX lobe of this roughness.
+// One fetch, not two mixed: each of the 2x2 supersamples of an output pixel rounds the fractional
+// level at its own threshold (1/8, 3/8, 5/8, 7/8: an ordered dither), so the resolved pixel is the
+// two levels' mix in quarter steps, for half the texture reads (llvmpipe pays per fetch).
 vec3 env_specular(vec3 dir, float rough) {
-    vec2 uv = equirect_uv(normalize(u_env_rot * dir));
+    vec2 uv = equirect_uv(u_env_rot * dir);  // dir is a unit vector, and so is its turn
     float lod = clamp(rough, 0.0, 1.0) * (u_env_levels - 1.0);
-    float l0 = floor(lod);
-    float l1 = min(l0 + 1.0, u_env_levels - 1.0);
-    return mix(env_level(uv, l0), env_level(uv, l1), lod - l0);
-}
-// Diffuse radiance for albedo 1 (irradiance / pi) around world normal n.
-vec3 env_diffuse(vec3 n) {
-    vec3 d = u_env_rot * n;
-    vec3 c = u_sh[0] * 0.282095
-        + u_sh[1] * (0.488603 * d.y) + u_sh[2] * (0.488603 * d.z) + u_sh[3] * (0.488603 * d.x)
-        + u_sh[4] * (1.092548 * d.x * d.y) + u_sh[5] * (1.092548 * d.y * d.z)
-        + u_sh[6] * (0.315392 * (3.0 * d.z * d.z - 1.0))
-        + u_sh[7] * (1.092548 * d.x * d.z) + u_sh[8] * (0.546274 * (d.x * d.x - d.y * d.y));
-    return max(c, vec3(0.0));
+    vec2 cell = mod(floor(gl_FragCoord.xy), 2.0);
+    float threshold = (cell.x * 2.0 + abs(cell.x - cell.y) + 0.5) * 0.25;
+    return env_level(uv, min(floor(lod + 1.0 - threshold), u_env_levels - 1.0));
 }
 // (split-sum scale, bias, Charlie sheen albedo) for this n.v and roughness.
 vec3 env_brdf(float ndv, float rough) {
@@ -126,7 +161,8 @@ vec3 normal_mapped(vec3 n, vec3 p, vec2 uv, sampler2D normal_tex, float mirror) 
 """
 
 MESH_FRAG = (
-    ENV_GLSL
+    SH_GLSL
+    + ENV_GLSL
     + TONEMAP_GLSL
     + NORMAL_MAP_GLSL
     + """
@@ -137,6 +173,12 @@ varying vec2 v_uv;
 #endif
 #ifdef VERTEX_COLOR
 varying vec4 v_color;
+#endif
+#ifdef NORMAL_TEX
+varying vec3 v_irradiance_l2;
+#else
+varying vec3 v_irradiance_front;
+varying vec3 v_irradiance_back;
 #endif
 uniform vec4 u_base_color;
 uniform float u_metallic;
@@ -226,7 +268,11 @@ void main() {
     float ems = 1.0 - ess;
     vec3 favg = f0 + (1.0 - f0) / 21.0;
     vec3 fms = fss_ess * favg / (1.0 - ems * favg);
-    vec3 irradiance = env_diffuse(n * env_flip);
+#ifdef NORMAL_TEX
+    vec3 irradiance = max(sh_l01(u_env_rot * (n * env_flip)) + v_irradiance_l2, vec3(0.0));
+#else
+    vec3 irradiance = gl_FrontFacing ? v_irradiance_front : v_irradiance_back;
+#endif
     vec3 radiance = env_specular(reflect(-v, n) * env_flip, rough);
     vec3 scatter = fss_ess + fms * ems;
     vec3 diffuse_light = irradiance * albedo * (1.0 - metal) * (1.0 - max(scatter.r, max(scatter.g, scatter.b)));
