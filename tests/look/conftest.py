@@ -8,28 +8,16 @@ need neither a browser nor GL.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
-from tests.look.harness import CHROMIUM
+from tests.browser import require_chromium
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "look: the reference comparison against model-viewer (chromium + EGL)")
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
-    """The chromium executable; skip locally, fail in CI, when it is missing."""
-    if Path(CHROMIUM).exists() and os.access(CHROMIUM, os.X_OK):
-        return CHROMIUM
-    message = f"{CHROMIUM} is missing (apt-get install -y chromium; scripts/test installs it)"
-    if _in_ci():
-        pytest.fail(message)
-    pytest.skip(message)
+    """The chromium executable (tests/browser.py: skip locally, fail in CI, when it is missing)."""
+    return require_chromium()

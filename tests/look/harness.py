@@ -42,9 +42,10 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from tests.browser import CHROMIUM
+
 ROOT = Path(__file__).resolve().parents[2]
 MODEL_VIEWER_JS = ROOT / "dxgl" / "portal" / "vendor" / "model-viewer-4.4.0" / "model-viewer.min.js"
-CHROMIUM = os.environ.get("DXGL_CHROMIUM", "/usr/bin/chromium")
 WIDTH, HEIGHT = 640, 360
 DEFAULT_ELEVATION = 12.0  # degrees: camera-orbit "0deg 78deg auto", dxgl's upright default
 CHROMIUM_ARGS = ["--no-sandbox", "--use-gl=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"]

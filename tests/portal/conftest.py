@@ -21,9 +21,9 @@ import httpx
 import pytest
 
 from tests.assets import MODELS_DIR
+from tests.browser import require_chromium
 from tests.live_server import DXGL, ROOT, ServeProcess, clean_env
 
-CHROMIUM = os.environ.get("DXGL_CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "correct horse battery staple"
 SCREENSHOT_DIR = Path(os.environ.get("DXGL_SCREENSHOT_DIR") or ROOT / "tests" / "portal" / "screenshots")
 DUCK = MODELS_DIR / "Duck.glb"
@@ -40,19 +40,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.portal)
             item.add_marker(pytest.mark.slow)
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def require_chromium() -> str:
-    if Path(CHROMIUM).exists() and os.access(CHROMIUM, os.X_OK):
-        return CHROMIUM
-    message = f"{CHROMIUM} is missing (apt-get install -y chromium; scripts/test installs it)"
-    if _in_ci():
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @dataclass
