@@ -254,6 +254,7 @@ class Renderer:
             prog["u_env_rot"] = self._env_rot.T
             prog["u_env_levels"] = float(SPECULAR_LEVELS)
             prog["u_env_rgbm_range"] = RGBM_RANGE
+            prog["u_env_u_shift"] = float(self.look.environment_rotation) / 360.0
             prog["u_env_half_texel"] = 0.5 / LEVEL_HEIGHT
             prog["u_exposure"] = self._exposure
             self._programs[features] = prog

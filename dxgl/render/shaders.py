@@ -80,11 +80,12 @@ void main() {
 
 # Image-based lighting: sampling the prefiltered environment (dxgl.render.environment). The
 # equirect convention is environment.py's: u = 0.5 + atan(d.x, -d.z) / 2pi, v = acos(d.y) / pi.
-# u_env_rot (declared in SH_GLSL, which comes first) turns world directions into the
-# environment's (environmentRotation).
+# The environment's turn (environmentRotation, about +Y) is u_env_rot for the SH (SH_GLSL, which
+# comes first) and, equivalently, a shift along u for the equirect levels.
 ENV_GLSL = """
 uniform sampler2D u_env_spec;     // SPECULAR_LEVELS equirect levels stacked top to bottom, RGBM
 uniform float u_env_rgbm_range;   // RGBM: radiance = rgb * a * range
+uniform float u_env_u_shift;      // environmentRotation / 360: the turn as a shift along u
 uniform sampler2D u_env_lut;      // split-sum scale, bias; Charlie sheen albedo (row roughness, column n.v)
 uniform float u_env_levels;
 uniform float u_env_half_texel;   // half a texel of one level, in that level's v
@@ -103,7 +104,8 @@ vec3 env_level(vec2 uv, float level) {
 // level at its own threshold (1/8, 3/8, 5/8, 7/8: an ordered dither), so the resolved pixel is the
 // two levels' mix in quarter steps, for half the texture reads (llvmpipe pays per fetch).
 vec3 env_specular(vec3 dir, float rough) {
-    vec2 uv = equirect_uv(u_env_rot * dir);  // dir is a unit vector, and so is its turn
+    // The environment turns about +Y only: in the equirect that is a shift along u (no matrix).
+    vec2 uv = equirect_uv(dir) + vec2(u_env_u_shift, 0.0);
     float lod = clamp(rough, 0.0, 1.0) * (u_env_levels - 1.0);
     vec2 cell = mod(floor(gl_FragCoord.xy), 2.0);
     float threshold = (cell.x * 2.0 + abs(cell.x - cell.y) + 0.5) * 0.25;
