@@ -52,7 +52,10 @@ def bearer(token: str) -> dict[str, str]:
 
 
 # DXGL_* settings a test run sets for every process it starts (tests/conftest.py): kept by clean_env.
-TEST_WIDE_SETTINGS = ("DXGL_SYSTEM_PREVIEW",)
+# Test-wide settings subprocesses keep: previews off, and the session's one prepared-environment
+# folder (tests/conftest.py; without it every `dxgl serve` / `dxgl worker` of a test would prepare
+# the studio environment again, 5-9 s of numpy each).
+TEST_WIDE_SETTINGS = ("DXGL_SYSTEM_PREVIEW", "DXGL_ENVIRONMENT_CACHE")
 
 
 def clean_env(**values: str) -> dict[str, str]:
